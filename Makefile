@@ -1,0 +1,105 @@
+# dnsrouter. `make` builds into build/; `make check` runs every test, then
+# again under ASan+UBSan; `make demo` runs the 2014 scenario locally.
+VERSION    = 0.1.0
+PREFIX    ?= /usr/local
+SBINDIR   ?= $(PREFIX)/sbin
+LIBEXECDIR?= $(PREFIX)/libexec/dnsrouter
+MANDIR    ?= $(PREFIX)/share/man
+SYSCONFDIR?= /etc
+DESTDIR   ?=
+
+B         ?= build
+CC        ?= cc
+PYTHON    ?= /usr/bin/python3
+CFLAGS    ?= -O2 -g
+WARN       = -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+             -Wpointer-arith -Wcast-qual
+CPPFLAGS  += -D_GNU_SOURCE -Icommon -Iproto -Irouter -Icontroller \
+             -DDNSROUTER_VERSION='"$(VERSION)"' -DLIBEXECDIR='"$(LIBEXECDIR)"'
+ALL_CFLAGS = -std=gnu11 $(WARN) $(CFLAGS) $(EXTRA_CFLAGS) -MMD -MP
+
+# nng and libev ship no .pc file on Debian 12.
+PCRE2_LIBS   = $(shell pkg-config --libs libpcre2-8)
+JANSSON_LIBS = $(shell pkg-config --libs jansson)
+CMOCKA_LIBS  = $(shell pkg-config --libs cmocka)
+NNG_LIBS     = -lnng -lpthread
+EV_LIBS      = -lev
+
+COMMON_SRC     = common/log.c common/addr.c common/config.c common/dnswire.c \
+                 common/util.c proto/proto.c proto/routetable.c
+MASTER_SRC     = $(wildcard master/*.c)
+ROUTER_SRC     = $(wildcard router/*.c)
+CONTROLLER_SRC = $(wildcard controller/*.c)
+UNIT_SRC       = $(wildcard tests/unit/test_*.c)
+
+obj = $(patsubst %.c,$(B)/%.o,$(1))
+COMMON_OBJ = $(call obj,$(COMMON_SRC))
+UNIT_BIN   = $(patsubst tests/unit/%.c,$(B)/tests/%,$(UNIT_SRC))
+# Unit tests link the modules they test, not the programs' main().
+UNIT_OBJ   = $(call obj,router/matcher.c controller/route_value.c)
+
+PROGS = $(B)/dnsrouter $(B)/dnsrouter-router $(B)/dnsrouter-controller
+
+all: $(PROGS)
+
+$(B)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -c -o $@ $<
+
+$(B)/libcommon.a: $(COMMON_OBJ)
+	rm -f $@
+	ar rcs $@ $^
+
+$(B)/dnsrouter: $(call obj,$(MASTER_SRC)) $(B)/libcommon.a
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(EV_LIBS)
+
+$(B)/dnsrouter-router: $(call obj,$(ROUTER_SRC)) $(B)/libcommon.a
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(EV_LIBS) $(NNG_LIBS) $(PCRE2_LIBS)
+
+$(B)/dnsrouter-controller: $(call obj,$(CONTROLLER_SRC)) $(B)/libcommon.a
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(EV_LIBS) $(NNG_LIBS) \
+	    $(PCRE2_LIBS) $(JANSSON_LIBS)
+
+$(B)/tests/%: tests/unit/%.c $(UNIT_OBJ) $(B)/libcommon.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(CMOCKA_LIBS) \
+	    $(PCRE2_LIBS) $(JANSSON_LIBS)
+
+deps:
+	@sh mk/deps.sh build
+
+unit: $(UNIT_BIN)
+	@set -e; for t in $(UNIT_BIN); do echo "== $$t"; $$t; done
+
+system: all
+	DNSROUTER_BUILD=$(abspath $(B)) $(PYTHON) -m pytest -q -p no:cacheprovider tests/system $(PYTEST_ARGS)
+
+# The whole suite with -Werror, then once more under ASan+UBSan.
+check:
+	@sh mk/deps.sh check
+	$(MAKE) EXTRA_CFLAGS=-Werror all unit system
+	$(MAKE) B=build-asan EXTRA_CFLAGS="-Werror -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" \
+	    LDFLAGS="-fsanitize=address,undefined" all unit system
+
+demo:
+	@sh mk/deps.sh demo
+	$(MAKE) all
+	$(PYTHON) deploy/demo.py --build $(abspath $(B))
+
+bench:
+	@sh mk/deps.sh bench
+	$(MAKE) all
+	$(PYTHON) bench/bench.py --build $(abspath $(B)) $(BENCH_ARGS)
+
+install: all
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(LIBEXECDIR)
+	install -m 755 $(B)/dnsrouter $(DESTDIR)$(SBINDIR)/dnsrouter
+	install -m 755 $(B)/dnsrouter-router $(B)/dnsrouter-controller $(DESTDIR)$(LIBEXECDIR)/
+	install -d $(DESTDIR)$(SYSCONFDIR)/dnsrouter
+	install -m 644 deploy/dnsrouter.conf.example $(DESTDIR)$(SYSCONFDIR)/dnsrouter/dnsrouter.conf.example
+
+clean:
+	rm -rf build build-asan
+
+.PHONY: all deps unit system check demo bench install clean
+-include $(shell find $(B) -name '*.d' 2>/dev/null)

@@ -1,0 +1,494 @@
+/* Config file parsing, defaults, environment overrides and canonical output. */
+#include <ctype.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "addr.h"
+#include "config.h"
+#include "dnswire.h"
+
+void
+config_defaults(struct config *cf)
+{
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+	const char *why;
+
+	memset(cf, 0, sizeof(*cf));
+	cf->nlisten = 1;
+	addr_parse("127.0.0.1:53", 12, 53, &cf->listen[0].addr,
+	    &cf->listen[0].addrlen, &why);
+	cf->workers = n < 1 ? 1 : (n > CONFIG_MAX_WORKERS ? CONFIG_MAX_WORKERS : (int)n);
+	strcpy(cf->user, "dnsrouter");
+	strcpy(cf->rundir, "/run/dnsrouter");
+	strcpy(cf->etcd_prefix, "/dnsrouter/");
+	cf->timeout_ms = 1000;
+	cf->health_interval_ms = 5000;
+	strcpy(cf->health_qname, "id.server.");
+	cf->health_qclass = DNS_CLASS_CH;
+	cf->health_qtype = DNS_TYPE_TXT;
+	cf->health_rise = 2;
+	cf->health_fall = 2;
+	strcpy(cf->pidfile, "/run/dnsrouter.pid");
+}
+
+int
+config_duration(const char *s, unsigned *ms)
+{
+	char *end;
+	unsigned long long v;
+	unsigned long long mult;
+
+	if (!isdigit((unsigned char)s[0]))
+		return -1;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno != 0)
+		return -1;
+	if (strcmp(end, "ms") == 0)
+		mult = 1;
+	else if (strcmp(end, "s") == 0)
+		mult = 1000;
+	else if (strcmp(end, "m") == 0)
+		mult = 60000;
+	else if (strcmp(end, "h") == 0)
+		mult = 3600000;
+	else
+		return -1;
+	if (v > UINT32_MAX / mult)
+		return -1;
+	*ms = (unsigned)(v * mult);
+	return 0;
+}
+
+static int
+parse_uint(const char *s, unsigned lo, unsigned hi, unsigned *out)
+{
+	char *end;
+	unsigned long v;
+
+	if (!isdigit((unsigned char)s[0]))
+		return -1;
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno != 0 || *end != '\0' || v < lo || v > hi)
+		return -1;
+	*out = (unsigned)v;
+	return 0;
+}
+
+static int
+copy_str(char *dst, size_t dstlen, const char *src)
+{
+	size_t n = strlen(src);
+
+	if (n >= dstlen)
+		return -1;
+	memcpy(dst, src, n + 1);
+	return 0;
+}
+
+/* Split s in place into at most max words; returns the count. */
+static int
+split_words(char *s, char **words, int max)
+{
+	int n = 0;
+
+	while (*s != '\0') {
+		while (isspace((unsigned char)*s))
+			s++;
+		if (*s == '\0')
+			break;
+		if (n == max)
+			return max + 1;
+		words[n++] = s;
+		while (*s != '\0' && !isspace((unsigned char)*s))
+			s++;
+		if (*s != '\0')
+			*s++ = '\0';
+	}
+	return n;
+}
+
+static int
+parse_health_query(struct config *cf, char *value, const char **why)
+{
+	char *w[4];
+	int n = split_words(value, w, 3);
+	int i;
+	size_t len;
+
+	if (n < 1 || n > 3) {
+		*why = "expected: NAME [CLASS] [TYPE], e.g. id.server. CH TXT";
+		return -1;
+	}
+	len = strlen(w[0]);
+	if (len + 2 > sizeof(cf->health_qname) || len > DNS_NAME_TEXT_MAX - 2) {
+		*why = "name too long";
+		return -1;
+	}
+	if (dns_name_check_text(w[0]) != 0) {
+		*why = "bad query name";
+		return -1;
+	}
+	memcpy(cf->health_qname, w[0], len + 1);
+	if (len == 0 || cf->health_qname[len - 1] != '.')
+		strcat(cf->health_qname, ".");
+	cf->health_qclass = DNS_CLASS_IN;
+	cf->health_qtype = DNS_TYPE_A;
+	for (i = 1; i < n; i++) {
+		int c = dns_class_from_name(w[i]);
+		int t = dns_type_from_name(w[i]);
+
+		if (c >= 0)
+			cf->health_qclass = (uint16_t)c;
+		else if (t >= 0)
+			cf->health_qtype = (uint16_t)t;
+		else {
+			*why = "unknown class or type (use e.g. CH, IN, TXT, SOA, TYPE65)";
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static int
+config_line(struct config *cf, char *key, char *value, int *seen_listen,
+    int *seen_etcd, const char **why)
+{
+	unsigned u;
+
+	if (strcmp(key, "listen") == 0) {
+		if (!*seen_listen) {
+			cf->nlisten = 0;
+			*seen_listen = 1;
+		}
+		if (cf->nlisten == CONFIG_MAX_LISTEN) {
+			*why = "too many listen addresses";
+			return -1;
+		}
+		if (addr_parse(value, strlen(value), 53,
+		    &cf->listen[cf->nlisten].addr,
+		    &cf->listen[cf->nlisten].addrlen, why) != 0)
+			return -1;
+		cf->nlisten++;
+	} else if (strcmp(key, "workers") == 0) {
+		if (parse_uint(value, 1, CONFIG_MAX_WORKERS, &u) != 0) {
+			*why = "workers must be a number from 1 to 64";
+			return -1;
+		}
+		cf->workers = (int)u;
+	} else if (strcmp(key, "user") == 0) {
+		if (copy_str(cf->user, sizeof(cf->user), value) != 0) {
+			*why = "user name too long";
+			return -1;
+		}
+	} else if (strcmp(key, "rundir") == 0) {
+		if (value[0] != '/') {
+			*why = "rundir must be an absolute path";
+			return -1;
+		}
+		/* nng ipc paths are limited by sun_path (108 bytes). */
+		if (strlen(value) > 80) {
+			*why = "rundir path too long (at most 80 characters)";
+			return -1;
+		}
+		copy_str(cf->rundir, sizeof(cf->rundir), value);
+	} else if (strcmp(key, "etcd") == 0) {
+		if (!*seen_etcd) {
+			cf->netcd = 0;
+			*seen_etcd = 1;
+		}
+		if (cf->netcd == CONFIG_MAX_ETCD) {
+			*why = "too many etcd endpoints";
+			return -1;
+		}
+		if (strncmp(value, "http://", 7) != 0 &&
+		    strncmp(value, "https://", 8) != 0) {
+			*why = "etcd endpoint must be an http:// or https:// URL";
+			return -1;
+		}
+		if (copy_str(cf->etcd[cf->netcd], CONFIG_STRLEN, value) != 0) {
+			*why = "etcd URL too long";
+			return -1;
+		}
+		cf->netcd++;
+	} else if (strcmp(key, "etcd-prefix") == 0) {
+		if (value[0] != '/') {
+			*why = "etcd-prefix must start with '/'";
+			return -1;
+		}
+		if (copy_str(cf->etcd_prefix, sizeof(cf->etcd_prefix), value) != 0) {
+			*why = "etcd-prefix too long";
+			return -1;
+		}
+	} else if (strcmp(key, "routes") == 0) {
+		if (copy_str(cf->routes, sizeof(cf->routes), value) != 0) {
+			*why = "path too long";
+			return -1;
+		}
+	} else if (strcmp(key, "timeout") == 0) {
+		if (config_duration(value, &u) != 0 || u < 10 || u > 60000) {
+			*why = "timeout must be a duration from 10ms to 60s, e.g. 1000ms";
+			return -1;
+		}
+		cf->timeout_ms = u;
+	} else if (strcmp(key, "health-interval") == 0) {
+		if (config_duration(value, &u) != 0 || u < 100 || u > 3600000) {
+			*why = "health-interval must be a duration from 100ms to 1h, e.g. 5s";
+			return -1;
+		}
+		cf->health_interval_ms = u;
+	} else if (strcmp(key, "health-query") == 0) {
+		return parse_health_query(cf, value, why);
+	} else if (strcmp(key, "health-rise") == 0 ||
+	    strcmp(key, "health-fall") == 0) {
+		if (parse_uint(value, 1, 100, &u) != 0) {
+			*why = "must be a number from 1 to 100";
+			return -1;
+		}
+		if (key[7] == 'r')
+			cf->health_rise = u;
+		else
+			cf->health_fall = u;
+	} else if (strcmp(key, "metrics") == 0) {
+		if (strcmp(value, "off") == 0 || strcmp(value, "none") == 0) {
+			cf->metricslen = 0;
+			return 0;
+		}
+		if (addr_parse(value, strlen(value), 9153, &cf->metrics,
+		    &cf->metricslen, why) != 0)
+			return -1;
+	} else if (strcmp(key, "pidfile") == 0) {
+		if (value[0] != '/') {
+			*why = "pidfile must be an absolute path";
+			return -1;
+		}
+		copy_str(cf->pidfile, sizeof(cf->pidfile), value);
+	} else {
+		*why = "unknown key";
+		return -1;
+	}
+	return 0;
+}
+
+int
+config_parse(struct config *cf, const char *name, const char *text, size_t len,
+    char *err, size_t errlen)
+{
+	const char *p = text, *end = text + len;
+	int lineno = 0, seen_listen = 0, seen_etcd = 0;
+
+	while (p < end) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		size_t n = nl ? (size_t)(nl - p) : (size_t)(end - p);
+		char line[4096], *key, *value, *s, *hash;
+		const char *why = NULL;
+
+		lineno++;
+		if (n >= sizeof(line)) {
+			snprintf(err, errlen, "%s:%d: line too long", name, lineno);
+			return -1;
+		}
+		memcpy(line, p, n);
+		line[n] = '\0';
+		p = nl ? nl + 1 : end;
+		if (memchr(line, '\0', n) != NULL) {
+			snprintf(err, errlen, "%s:%d: NUL byte in line", name, lineno);
+			return -1;
+		}
+
+		/* A '#' starts a comment at line start or after white space. */
+		for (hash = line; (hash = strchr(hash, '#')) != NULL; hash++)
+			if (hash == line || isspace((unsigned char)hash[-1])) {
+				*hash = '\0';
+				break;
+			}
+		s = line;
+		while (isspace((unsigned char)*s))
+			s++;
+		if (*s == '\0')
+			continue;
+		key = s;
+		while (*s != '\0' && !isspace((unsigned char)*s))
+			s++;
+		if (*s != '\0')
+			*s++ = '\0';
+		while (isspace((unsigned char)*s))
+			s++;
+		value = s;
+		s = value + strlen(value);
+		while (s > value && isspace((unsigned char)s[-1]))
+			*--s = '\0';
+		if (*value == '\0') {
+			snprintf(err, errlen, "%s:%d: %s: missing value", name,
+			    lineno, key);
+			return -1;
+		}
+		if (strcmp(key, "health-query") != 0 && strpbrk(value, " \t")) {
+			snprintf(err, errlen, "%s:%d: %s: expected one value, got '%s'",
+			    name, lineno, key, value);
+			return -1;
+		}
+		if (config_line(cf, key, value, &seen_listen, &seen_etcd, &why) != 0) {
+			if (strcmp(why, "unknown key") == 0)
+				snprintf(err, errlen, "%s:%d: unknown key '%s'",
+				    name, lineno, key);
+			else
+				snprintf(err, errlen, "%s:%d: %s '%s': %s", name,
+				    lineno, key, value, why);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+int
+config_load(struct config *cf, const char *path, char *err, size_t errlen)
+{
+	FILE *fp;
+	char *buf = NULL;
+	size_t cap = 0, len = 0, n;
+	int rc;
+
+	if ((fp = fopen(path, "r")) == NULL) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	for (;;) {
+		if (len == cap) {
+			char *nb;
+
+			if (cap >= (1 << 20)) {
+				snprintf(err, errlen, "%s: file too large", path);
+				free(buf);
+				fclose(fp);
+				return -1;
+			}
+			cap = cap ? cap * 2 : 4096;
+			if ((nb = realloc(buf, cap)) == NULL) {
+				snprintf(err, errlen, "%s: out of memory", path);
+				free(buf);
+				fclose(fp);
+				return -1;
+			}
+			buf = nb;
+		}
+		n = fread(buf + len, 1, cap - len, fp);
+		len += n;
+		if (n == 0)
+			break;
+	}
+	if (ferror(fp)) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		free(buf);
+		fclose(fp);
+		return -1;
+	}
+	fclose(fp);
+	rc = config_parse(cf, path, buf, len, err, errlen);
+	free(buf);
+	return rc;
+}
+
+int
+config_apply_env(struct config *cf, char *err, size_t errlen)
+{
+	const char *v, *why;
+
+	if ((v = getenv("DNS_ADDR")) != NULL && *v != '\0') {
+		if (addr_parse(v, strlen(v), 53, &cf->listen[0].addr,
+		    &cf->listen[0].addrlen, &why) != 0) {
+			snprintf(err, errlen, "DNS_ADDR '%s': %s", v, why);
+			return -1;
+		}
+		cf->nlisten = 1;
+	}
+	if ((v = getenv("ETCD_MACHINES")) != NULL && *v != '\0') {
+		const char *p = v;
+
+		cf->netcd = 0;
+		while (*p != '\0') {
+			const char *comma = strchr(p, ',');
+			size_t n = comma ? (size_t)(comma - p) : strlen(p);
+
+			if (n > 0) {
+				if (cf->netcd == CONFIG_MAX_ETCD ||
+				    n >= CONFIG_STRLEN) {
+					snprintf(err, errlen,
+					    "ETCD_MACHINES: too many or too long URLs");
+					return -1;
+				}
+				if (strncmp(p, "http://", 7) != 0 &&
+				    strncmp(p, "https://", 8) != 0) {
+					snprintf(err, errlen, "ETCD_MACHINES '%.*s': "
+					    "must be an http:// or https:// URL",
+					    (int)n, p);
+					return -1;
+				}
+				memcpy(cf->etcd[cf->netcd], p, n);
+				cf->etcd[cf->netcd][n] = '\0';
+				cf->netcd++;
+			}
+			p += n + (comma ? 1 : 0);
+		}
+	}
+	return 0;
+}
+
+int
+config_validate(const struct config *cf, char *err, size_t errlen)
+{
+	int i, j;
+
+	if (cf->nlisten == 0) {
+		snprintf(err, errlen, "no listen address: set 'listen' or DNS_ADDR");
+		return -1;
+	}
+	for (i = 0; i < cf->nlisten; i++)
+		for (j = i + 1; j < cf->nlisten; j++)
+			if (addr_equal((const struct sockaddr *)&cf->listen[i].addr,
+			    (const struct sockaddr *)&cf->listen[j].addr)) {
+				char a[ADDR_STRLEN];
+
+				snprintf(err, errlen, "listen address %s given twice",
+				    addr_format((const struct sockaddr *)
+				    &cf->listen[i].addr, a, sizeof(a)));
+				return -1;
+			}
+	return 0;
+}
+
+int
+config_write(const struct config *cf, FILE *fp)
+{
+	char a[ADDR_STRLEN], cls[16], typ[16];
+	int i;
+
+	for (i = 0; i < cf->nlisten; i++)
+		fprintf(fp, "listen %s\n", addr_format((const struct sockaddr *)
+		    &cf->listen[i].addr, a, sizeof(a)));
+	fprintf(fp, "workers %d\n", cf->workers);
+	fprintf(fp, "user %s\n", cf->user);
+	fprintf(fp, "rundir %s\n", cf->rundir);
+	for (i = 0; i < cf->netcd; i++)
+		fprintf(fp, "etcd %s\n", cf->etcd[i]);
+	fprintf(fp, "etcd-prefix %s\n", cf->etcd_prefix);
+	if (cf->routes[0] != '\0')
+		fprintf(fp, "routes %s\n", cf->routes);
+	fprintf(fp, "timeout %ums\n", cf->timeout_ms);
+	fprintf(fp, "health-interval %ums\n", cf->health_interval_ms);
+	fprintf(fp, "health-query %s %s %s\n", cf->health_qname,
+	    dns_class_name(cf->health_qclass, cls, sizeof(cls)),
+	    dns_type_name(cf->health_qtype, typ, sizeof(typ)));
+	fprintf(fp, "health-rise %u\n", cf->health_rise);
+	fprintf(fp, "health-fall %u\n", cf->health_fall);
+	if (cf->metricslen != 0)
+		fprintf(fp, "metrics %s\n", addr_format((const struct sockaddr *)
+		    &cf->metrics, a, sizeof(a)));
+	fprintf(fp, "pidfile %s\n", cf->pidfile);
+	return ferror(fp) ? -1 : 0;
+}

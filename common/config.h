@@ -1,0 +1,69 @@
+/* The configuration file: one "key value" per line, '#' comments. */
+#ifndef DNSROUTER_CONFIG_H
+#define DNSROUTER_CONFIG_H
+
+#include <sys/socket.h>
+#include <limits.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#define CONFIG_DEFAULT_PATH	"/etc/dnsrouter/dnsrouter.conf"
+#define CONFIG_MAX_LISTEN	16
+#define CONFIG_MAX_ETCD		16
+#define CONFIG_MAX_WORKERS	64
+#define CONFIG_STRLEN		256
+
+struct config_listen {
+	struct sockaddr_storage	addr;
+	socklen_t		addrlen;
+};
+
+struct config {
+	struct config_listen	listen[CONFIG_MAX_LISTEN];
+	int			nlisten;
+	int			workers;
+	char			user[CONFIG_STRLEN];
+	char			rundir[PATH_MAX];
+	char			etcd[CONFIG_MAX_ETCD][CONFIG_STRLEN];
+	int			netcd;
+	char			etcd_prefix[CONFIG_STRLEN];
+	char			routes[PATH_MAX];	/* "" = none */
+	unsigned		timeout_ms;
+	unsigned		health_interval_ms;
+	char			health_qname[CONFIG_STRLEN]; /* absolute, text */
+	uint16_t		health_qclass;
+	uint16_t		health_qtype;
+	unsigned		health_rise;
+	unsigned		health_fall;
+	struct sockaddr_storage	metrics;
+	socklen_t		metricslen;		/* 0 = off */
+	char			pidfile[PATH_MAX];
+};
+
+/* Fill in every default of DESIGN.md (workers = number of CPUs). */
+void config_defaults(struct config *cf);
+
+/*
+ * Parse text (len bytes) named name into cf, which holds defaults or an
+ * earlier state. On error returns -1 and writes "name:line: reason" to err.
+ */
+int config_parse(struct config *cf, const char *name, const char *text,
+    size_t len, char *err, size_t errlen);
+
+/* Read and parse the file at path (see config_parse). */
+int config_load(struct config *cf, const char *path, char *err, size_t errlen);
+
+/* Apply DNS_ADDR and ETCD_MACHINES from the environment; -1 and err on a bad value. */
+int config_apply_env(struct config *cf, char *err, size_t errlen);
+
+/* Check what no single line can: returns -1 with err on failure. */
+int config_validate(const struct config *cf, char *err, size_t errlen);
+
+/* Write cf as a config file that config_parse reads back to the same state. */
+int config_write(const struct config *cf, FILE *fp);
+
+/* Parse a duration such as "1000ms", "5s", "2m" into milliseconds; -1 on error. */
+int config_duration(const char *s, unsigned *ms);
+
+#endif

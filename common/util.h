@@ -1,0 +1,28 @@
+/* Small utilities: descriptors, unpredictable numbers, allocation that cannot fail. */
+#ifndef DNSROUTER_UTIL_H
+#define DNSROUTER_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Set or clear O_NONBLOCK; -1 on error. */
+int fd_nonblock(int fd, int on);
+/* Set or clear FD_CLOEXEC; -1 on error. */
+int fd_cloexec(int fd, int on);
+
+/* Fill buf from the kernel's CSPRNG (getrandom); fatal if it fails. */
+void rnd_fill(void *buf, size_t len);
+/* An unpredictable 16-bit number, from a buffer refilled by getrandom. */
+uint16_t rnd16(void);
+/* An unpredictable 32-bit number. */
+uint32_t rnd32(void);
+
+/* calloc/malloc/strdup that exit with a message when memory runs out. */
+void *xcalloc(size_t n, size_t size);
+void *xmalloc(size_t size);
+char *xstrdup(const char *s);
+
+/* Monotonic clock in milliseconds. */
+uint64_t now_ms(void);
+
+#endif

@@ -1,0 +1,29 @@
+/*
+ * One route registration as written in etcd values and the routes file:
+ * the 2014 form "ip:port,regexp" (the regexp may hold commas) or JSON
+ * {"addr":"ip:port","match":"regexp","priority":N}.
+ */
+#ifndef DNSROUTER_ROUTE_VALUE_H
+#define DNSROUTER_ROUTE_VALUE_H
+
+#include <sys/socket.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "routetable.h"
+
+struct route_value {
+	struct sockaddr_storage	addr;
+	socklen_t		addrlen;
+	int32_t			priority;
+	char			pattern[RT_MAX_PATTERN + 1];
+};
+
+/*
+ * Parse len bytes of s into rv, checking that the address is numeric with
+ * a port and that the regexp compiles. Returns 0, or -1 with a reason in err.
+ */
+int route_value_parse(const char *s, size_t len, struct route_value *rv,
+    char *err, size_t errlen);
+
+#endif

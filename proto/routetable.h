@@ -1,0 +1,59 @@
+/*
+ * The route table the controller sends to routers: every backend once, with
+ * its health, and the routes in match order (priority, then registration),
+ * each naming its backends by index. Always a full snapshot, never a delta.
+ *
+ * Layout after the proto header (big endian):
+ *   epoch u64, generation u64, nbackends u32, nroutes u32,
+ *   nbackends x { family u8 (4|6), flags u8 (1 = up), port u16, addr[16] },
+ *   nroutes x { priority i32, nbackends u16, patlen u16,
+ *               nbackends x index u32, pattern[patlen] }
+ */
+#ifndef DNSROUTER_ROUTETABLE_H
+#define DNSROUTER_ROUTETABLE_H
+
+#include <sys/socket.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define RT_FLAG_UP		0x01
+#define RT_MAX_PATTERN		4096
+#define RT_MAX_ROUTES		1000000
+#define RT_MAX_BACKENDS		65535
+
+struct rt_backend {
+	struct sockaddr_storage	addr;
+	socklen_t		addrlen;
+	uint8_t			flags;
+};
+
+struct rt_route {
+	int32_t		 priority;
+	uint32_t	 nbackends;
+	uint32_t	*backends;	/* indexes into rt_table.backends */
+	char		*pattern;	/* NUL-terminated */
+	uint16_t	 patlen;
+};
+
+struct rt_table {
+	uint64_t		 epoch;		/* identifies one controller run */
+	uint64_t		 generation;	/* grows with every change in a run */
+	uint32_t		 nbackends;
+	uint32_t		 nroutes;
+	struct rt_backend	*backends;
+	struct rt_route		*routes;
+};
+
+/* Encode t as a PROTO_TABLE message into a malloc'd buffer; -1 on failure. */
+int rt_encode(const struct rt_table *t, uint8_t **out, size_t *outlen);
+
+/*
+ * Decode and validate a PROTO_TABLE message. Returns a malloc'd table
+ * (free with rt_free), or NULL with a reason in *why.
+ */
+struct rt_table *rt_decode(const uint8_t *buf, size_t len, const char **why);
+
+/* Free a table from rt_decode or one built by hand with malloc'd parts. */
+void rt_free(struct rt_table *t);
+
+#endif
