@@ -19,6 +19,11 @@ addr_parse(const char *s, size_t len, int defport,
 		*why = "empty address";
 		return -1;
 	}
+	/* inet_pton would stop at a NUL and accept what precedes it. */
+	if (memchr(s, '\0', len) != NULL) {
+		*why = "NUL byte in address";
+		return -1;
+	}
 	if (s[0] == '[') {
 		const char *rb = memchr(s, ']', len);
 

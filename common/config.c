@@ -118,7 +118,7 @@ parse_health_query(struct config *cf, char *value, const char **why)
 {
 	char *w[4];
 	int n = split_words(value, w, 3);
-	int i;
+	int i, have_type = 0;
 	size_t len;
 
 	if (n < 1 || n > 3) {
@@ -143,11 +143,16 @@ parse_health_query(struct config *cf, char *value, const char **why)
 		int c = dns_class_from_name(w[i]);
 		int t = dns_type_from_name(w[i]);
 
+		/* ANY is a class and a type: the class only before a type. */
+		if (c >= 0 && t >= 0 && !have_type &&
+		    (i + 1 == n || dns_type_from_name(w[i + 1]) < 0))
+			c = -1;
 		if (c >= 0)
 			cf->health_qclass = (uint16_t)c;
-		else if (t >= 0)
+		else if (t >= 0) {
 			cf->health_qtype = (uint16_t)t;
-		else {
+			have_type = 1;
+		} else {
 			*why = "unknown class or type (use e.g. CH, IN, TXT, SOA, TYPE65)";
 			return -1;
 		}
@@ -491,4 +496,40 @@ config_write(const struct config *cf, FILE *fp)
 		    &cf->metrics, a, sizeof(a)));
 	fprintf(fp, "pidfile %s\n", cf->pidfile);
 	return ferror(fp) ? -1 : 0;
+}
+
+int
+config_read_fd(struct config *cf, int fd, char *err, size_t errlen)
+{
+	char *buf = NULL, *nb;
+	size_t len = 0, cap = 0;
+	ssize_t n;
+	int rc;
+
+	/* pread: siblings share this file description and its offset. */
+	for (;;) {
+		if (len == cap) {
+			cap = cap ? cap * 2 : 4096;
+			if ((nb = realloc(buf, cap)) == NULL) {
+				free(buf);
+				snprintf(err, errlen, "out of memory");
+				return -1;
+			}
+			buf = nb;
+		}
+		if ((n = pread(fd, buf + len, cap - len, (off_t)len)) < 0) {
+			if (errno == EINTR)
+				continue;
+			snprintf(err, errlen, "config fd %d: %s", fd, strerror(errno));
+			free(buf);
+			return -1;
+		}
+		if (n == 0)
+			break;
+		len += (size_t)n;
+	}
+	config_defaults(cf);
+	rc = config_parse(cf, "<config from master>", buf, len, err, errlen);
+	free(buf);
+	return rc;
 }

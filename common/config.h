@@ -54,6 +54,9 @@ int config_parse(struct config *cf, const char *name, const char *text,
 /* Read and parse the file at path (see config_parse). */
 int config_load(struct config *cf, const char *path, char *err, size_t errlen);
 
+/* Read the config the master wrote to fd (a memfd) from its start; see config_parse. */
+int config_read_fd(struct config *cf, int fd, char *err, size_t errlen);
+
 /* Apply DNS_ADDR and ETCD_MACHINES from the environment; -1 and err on a bad value. */
 int config_apply_env(struct config *cf, char *err, size_t errlen);
 

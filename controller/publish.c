@@ -1,0 +1,147 @@
+/*
+ * Table publishing. Pub/sub is lossy (a slow or late subscriber misses
+ * messages), so every message is the whole table with a generation number,
+ * republished every second, and routers that start ask for a snapshot.
+ */
+#include <nng/nng.h>
+#include <nng/protocol/pubsub0/pub.h>
+#include <nng/protocol/reqrep0/rep.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "proto.h"
+#include "publish.h"
+#include "util.h"
+
+#define REPUBLISH_INTERVAL	1.0
+
+/* Bytes after the header and epoch/generation: the table's content. */
+#define CONTENT_OFF		(PROTO_HDRLEN + 16)
+
+static struct ev_loop	*ploop;
+static nng_socket	 pub_sock, rep_sock;
+static ev_io		 rep_w;
+static ev_timer		 repub_w;
+static uint64_t		 epoch, generation;
+static uint8_t		*cur;
+static size_t		 curlen;
+
+static void
+send_current(nng_socket s, const char *what)
+{
+	int rv;
+
+	if (cur == NULL)
+		return;
+	if ((rv = nng_send(s, cur, curlen, NNG_FLAG_NONBLOCK)) != 0 &&
+	    rv != NNG_EAGAIN)
+		log_warnx("%s: %s: %s", __func__, what, nng_strerror(rv));
+}
+
+static void
+repub_cb(struct ev_loop *l, ev_timer *w, int revents)
+{
+	(void)l; (void)w; (void)revents;
+	send_current(pub_sock, "publish");
+}
+
+static void
+rep_cb(struct ev_loop *l, ev_io *w, int revents)
+{
+	nng_msg *msg;
+	const char *why;
+	int rv, type;
+
+	(void)l; (void)w; (void)revents;
+	while ((rv = nng_recvmsg(rep_sock, &msg, NNG_FLAG_NONBLOCK)) == 0) {
+		type = proto_check_hdr(nng_msg_body(msg), nng_msg_len(msg), &why);
+		nng_msg_free(msg);
+		if (type != PROTO_SNAPSHOT_REQ) {
+			log_warnx("%s: bad request from a router dropped: %s",
+			    __func__, type < 0 ? why : "unexpected type");
+			continue;
+		}
+		send_current(rep_sock, "snapshot");
+	}
+}
+
+static void
+listen_endpoint(nng_socket *s, int (*opener)(nng_socket *), const char *rundir,
+    const char *ep)
+{
+	char url[PATH_MAX + 16], path[PATH_MAX];
+	int rv;
+
+	snprintf(path, sizeof(path), "%s/%s", rundir, ep);
+	snprintf(url, sizeof(url), "ipc://%s", path);
+	if ((rv = opener(s)) != 0)
+		fatalx("%s: open %s: %s", __func__, ep, nng_strerror(rv));
+	if ((rv = nng_listen(*s, url, NULL, 0)) != 0) {
+		/* A stale socket file left by a killed controller. */
+		unlink(path);
+		if ((rv = nng_listen(*s, url, NULL, 0)) != 0)
+			fatalx("%s: listen %s: %s", __func__, url, nng_strerror(rv));
+	}
+}
+
+void
+publish_init(struct ev_loop *loop, const char *rundir)
+{
+	int fd, rv;
+
+	ploop = loop;
+	epoch = (uint64_t)rnd32() << 32 | rnd32();
+	listen_endpoint(&pub_sock, nng_pub0_open, rundir, PROTO_EP_TABLE);
+	listen_endpoint(&rep_sock, nng_rep0_open, rundir, PROTO_EP_SNAPSHOT);
+	if ((rv = nng_socket_get_int(rep_sock, NNG_OPT_RECVFD, &fd)) != 0)
+		fatalx("%s: recv fd: %s", __func__, nng_strerror(rv));
+	ev_io_init(&rep_w, rep_cb, fd, EV_READ);
+	ev_io_start(loop, &rep_w);
+	ev_timer_init(&repub_w, repub_cb, REPUBLISH_INTERVAL, REPUBLISH_INTERVAL);
+	ev_timer_start(loop, &repub_w);
+}
+
+void
+publish_table(struct rt_table *t)
+{
+	uint8_t *buf;
+	size_t len;
+
+	t->epoch = epoch;
+	t->generation = generation + 1;
+	if (rt_encode(t, &buf, &len) != 0) {
+		log_warnx("%s: table cannot be encoded; routers keep the last one",
+		    __func__);
+		rt_free(t);
+		return;
+	}
+	if (cur != NULL && len == curlen &&
+	    memcmp(buf + CONTENT_OFF, cur + CONTENT_OFF, len - CONTENT_OFF) == 0) {
+		free(buf);
+		rt_free(t);
+		return;
+	}
+	generation++;
+	free(cur);
+	cur = buf;
+	curlen = len;
+	log_info("route table generation %llu: %u routes, %u backends",
+	    (unsigned long long)generation, t->nroutes, t->nbackends);
+	rt_free(t);
+	send_current(pub_sock, "publish");
+}
+
+void
+publish_shutdown(void)
+{
+	ev_io_stop(ploop, &rep_w);
+	ev_timer_stop(ploop, &repub_w);
+	nng_close(pub_sock);
+	nng_close(rep_sock);
+	free(cur);
+	cur = NULL;
+}

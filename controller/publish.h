@@ -1,0 +1,20 @@
+/* Sending route tables to routers: pub/sub for every change and periodically, req/rep for snapshots. */
+#ifndef DNSROUTER_PUBLISH_H
+#define DNSROUTER_PUBLISH_H
+
+#include <ev.h>
+
+#include "routetable.h"
+
+/* Listen on the run directory's endpoints; start the periodic republish. */
+void publish_init(struct ev_loop *loop, const char *rundir);
+/*
+ * Offer a freshly built table (epoch and generation are set here). When it
+ * differs from the last one it gets the next generation and goes out at once.
+ * Takes ownership of t.
+ */
+void publish_table(struct rt_table *t);
+/* Close the endpoints. */
+void publish_shutdown(void);
+
+#endif

@@ -1,0 +1,314 @@
+/*
+ * In-flight queries: a fixed pool (touched only as far as it has been used),
+ * one FIFO for timeouts (every attempt has the same timeout, so insertion
+ * order is deadline order and one ev_timer serves them all), retries on
+ * another backend, and answers back to the client.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "matcher.h"
+#include "router.h"
+#include "util.h"
+
+#define NIL UINT32_MAX
+
+static struct query	*queries;
+static uint32_t		 hwm;			/* slots ever used */
+static uint32_t		 free_head = NIL;
+static uint32_t		 fifo_head = NIL, fifo_tail = NIL;
+static ev_timer		 timeout_w;
+static double		 timeout_s;
+
+static void	query_free(struct query *);
+static void	attempt_start(struct query *);
+
+uint32_t
+query_index(const struct query *q)
+{
+	return (uint32_t)(q - queries);
+}
+
+struct query *
+query_get(uint32_t idx)
+{
+	if (idx >= hwm || !queries[idx].active)
+		return NULL;
+	return &queries[idx];
+}
+
+static void
+fifo_append(struct query *q)
+{
+	uint32_t i = query_index(q);
+
+	q->next = NIL;
+	q->prev = fifo_tail;
+	if (fifo_tail != NIL)
+		queries[fifo_tail].next = i;
+	else {
+		fifo_head = i;
+		ev_timer_set(&timeout_w, q->deadline - ev_now(loop), 0.);
+		ev_timer_start(loop, &timeout_w);
+	}
+	fifo_tail = i;
+}
+
+static void
+fifo_remove(struct query *q)
+{
+	uint32_t i = query_index(q);
+
+	if (q->prev != NIL)
+		queries[q->prev].next = q->next;
+	else if (fifo_head == i)
+		fifo_head = q->next;
+	else
+		return;		/* not queued */
+	if (q->next != NIL)
+		queries[q->next].prev = q->prev;
+	else
+		fifo_tail = q->prev;
+	q->next = q->prev = NIL;
+	if (fifo_head == NIL)
+		ev_timer_stop(loop, &timeout_w);
+}
+
+static void
+timeout_cb(struct ev_loop *l, ev_timer *w, int revents)
+{
+	double now = ev_now(l);
+
+	(void)revents;
+	/* Retries append to the tail, so this loop always ends. */
+	while (fifo_head != NIL && queries[fifo_head].deadline <= now + 0.0005) {
+		struct query *q = &queries[fifo_head];
+
+		fifo_remove(q);
+		query_attempt_failed(q);
+	}
+	if (fifo_head != NIL) {
+		double after = queries[fifo_head].deadline - now;
+
+		ev_timer_stop(l, w);
+		ev_timer_set(w, after > 0 ? after : 0.0001, 0.);
+		ev_timer_start(l, w);
+	}
+}
+
+void
+query_init(void)
+{
+	/* calloc of this size maps fresh zero pages: untouched slots cost no RSS. */
+	queries = xcalloc(QUERY_MAX, sizeof(*queries));
+	timeout_s = conf.timeout_ms / 1000.0;
+	ev_init(&timeout_w, timeout_cb);
+}
+
+static struct query *
+query_new(void)
+{
+	struct query *q;
+
+	if (free_head != NIL) {
+		q = &queries[free_head];
+		free_head = q->next;
+	} else if (hwm < QUERY_MAX)
+		q = &queries[hwm++];
+	else
+		return NULL;
+	q->next = q->prev = NIL;
+	q->active = 1;
+	q->up_sock = -1;
+	q->utcp = NULL;
+	q->conn = NULL;
+	q->attempts = 0;
+	return q;
+}
+
+static void
+send_to_client(int lfd, const struct sockaddr *client, socklen_t clientlen,
+    struct tcpconn *conn, const uint8_t *buf, size_t len)
+{
+	if (conn != NULL) {
+		tcp_send(conn, buf, len);
+		return;
+	}
+	/* A full socket buffer or a vanished client loses this answer only. */
+	(void)sendto(lfd, buf, len, MSG_DONTWAIT, client, clientlen);
+}
+
+void
+query_answer_error(const uint8_t *pkt, size_t len, const struct dns_question *q,
+    int rcode, int lfd, const struct sockaddr *client, socklen_t clientlen,
+    struct tcpconn *conn)
+{
+	uint8_t out[DNS_HDRLEN + DNS_NAME_WIRE_MAX + 4 + 11];
+	size_t n;
+
+	if ((n = dns_error_answer(out, sizeof(out), pkt, len, q, rcode)) > 0)
+		send_to_client(lfd, client, clientlen, conn, out, n);
+}
+
+void
+query_dispatch(const uint8_t *pkt, size_t len, const struct dns_question *dq,
+    int lfd, const struct sockaddr *client, socklen_t clientlen,
+    struct tcpconn *conn)
+{
+	struct rtable *t = table_current();
+	struct query *q;
+	uint32_t route;
+	int rcode, b;
+
+	if (t == NULL) {
+		rcode = DNS_RCODE_SERVFAIL;	/* no table yet */
+		goto answer;
+	}
+	switch (table_route(t, dq->text, dq->text_len, &route)) {
+	case ROUTE_NONE:
+		rcode = DNS_RCODE_REFUSED;
+		goto answer;
+	case ROUTE_DOWN:
+		rcode = DNS_RCODE_SERVFAIL;
+		goto answer;
+	case ROUTE_FOUND:
+		break;
+	}
+	if ((b = table_pick(t, route, -1)) < 0 || (q = query_new()) == NULL) {
+		rcode = DNS_RCODE_SERVFAIL;
+		goto answer;
+	}
+	if (len > QUERY_INLINE) {
+		if ((q->pkt = malloc(len)) == NULL) {
+			query_free(q);
+			rcode = DNS_RCODE_SERVFAIL;
+			goto answer;
+		}
+	} else
+		q->pkt = q->inline_pkt;
+	memcpy(q->pkt, pkt, len);
+	q->len = (uint16_t)len;
+	q->qend = dq->end;
+	q->qname_len = dq->qname_len;
+	q->edns = (uint8_t)dq->edns;
+	q->client_id = DNS_ID(pkt);
+	q->table = t;
+	table_ref(t);
+	q->route = route;
+	q->backend = b;
+	if (conn != NULL) {
+		q->proto = QP_TCP;
+		q->conn = conn;
+	} else {
+		q->proto = QP_UDP;
+		q->lfd = lfd;
+		memcpy(&q->client, client, clientlen);
+		q->clientlen = clientlen;
+	}
+	attempt_start(q);
+	return;
+answer:
+	query_answer_error(pkt, len, dq, rcode, lfd, client, clientlen, conn);
+	if (conn != NULL)
+		tcp_query_done(conn);
+}
+
+static void
+attempt_start(struct query *q)
+{
+	const struct rt_backend *b = &q->table->rt->backends[q->backend];
+	int rc;
+
+	q->attempts++;
+	q->deadline = ev_now(loop) + timeout_s;
+	fifo_append(q);
+	if (q->proto == QP_UDP)
+		rc = upstream_send(q, (const struct sockaddr *)&b->addr, b->addrlen);
+	else
+		rc = upstream_tcp_send(q, (const struct sockaddr *)&b->addr, b->addrlen);
+	if (rc < 0) {
+		fifo_remove(q);
+		query_attempt_failed(q);
+	}
+}
+
+static void
+release_upstream(struct query *q)
+{
+	upstream_release(q);
+	upstream_tcp_release(q);
+}
+
+static void
+answer_servfail(struct query *q)
+{
+	struct dns_question dq;
+
+	dq.has_question = 1;
+	dq.end = q->qend;
+	dq.qname_len = q->qname_len;
+	dq.edns = q->edns;
+	dns_set_id(q->pkt, q->client_id);
+	query_answer_error(q->pkt, q->len, &dq, DNS_RCODE_SERVFAIL, q->lfd,
+	    (const struct sockaddr *)&q->client, q->clientlen, q->conn);
+}
+
+void
+query_attempt_failed(struct query *q)
+{
+	int b;
+
+	fifo_remove(q);
+	release_upstream(q);
+	if (q->attempts < 2 &&
+	    (b = table_pick(q->table, q->route, q->backend)) >= 0) {
+		q->backend = b;
+		attempt_start(q);
+		return;
+	}
+	answer_servfail(q);
+	query_free(q);
+}
+
+int
+query_same_question(const struct query *q, const uint8_t *reply, size_t len)
+{
+	struct dns_question dq;
+
+	dq.end = q->qend;
+	dq.qname_len = q->qname_len;
+	return dns_same_question(reply, len, q->pkt, &dq);
+}
+
+void
+query_deliver(struct query *q, uint8_t *reply, size_t len)
+{
+	dns_set_id(reply, q->client_id);
+	send_to_client(q->lfd, (const struct sockaddr *)&q->client,
+	    q->clientlen, q->conn, reply, len);
+	query_free(q);
+}
+
+static void
+query_free(struct query *q)
+{
+	struct tcpconn *conn = q->conn;
+
+	fifo_remove(q);
+	release_upstream(q);
+	if (q->table != NULL) {
+		table_unref(q->table);
+		q->table = NULL;
+	}
+	if (q->pkt != q->inline_pkt)
+		free(q->pkt);
+	q->pkt = NULL;
+	q->conn = NULL;
+	q->active = 0;
+	q->next = free_head;
+	free_head = query_index(q);
+	if (conn != NULL)
+		tcp_query_done(conn);
+}

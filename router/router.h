@@ -1,0 +1,133 @@
+/*
+ * The router process: forwards queries from its inherited listeners to the
+ * backends chosen by the current route table. Single-threaded, one libev
+ * loop; no allocation, no ldns and no formatted logging per UDP query.
+ */
+#ifndef DNSROUTER_ROUTER_H
+#define DNSROUTER_ROUTER_H
+
+#include <sys/socket.h>
+#include <ev.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "dnswire.h"
+#include "routetable.h"
+
+#define ROUTER_FD_CONFIG	3	/* memfd with the master's config */
+#define ROUTER_FD_LISTEN	4	/* then UDP, TCP for each listen address */
+
+#define QUERY_MAX		16384	/* in-flight queries per router */
+#define QUERY_INLINE		512	/* query bytes kept without malloc */
+#define TCP_MAX_CONNS		1024
+#define TCP_MAX_PIPELINE	64	/* in-flight queries per TCP client */
+#define TCP_IDLE_TIMEOUT	10.0	/* seconds */
+
+extern struct ev_loop	*loop;
+extern struct config	 conf;
+
+/* A decoded route table with what the router derives from it. */
+struct rtable {
+	struct rt_table	*rt;
+	struct matcher	*m;
+	uint32_t	*rr;		/* round-robin position per route */
+	uint32_t	*nup;		/* healthy backends per route */
+	int		 refs;		/* queries using it, +1 while current */
+};
+
+enum route_status {
+	ROUTE_FOUND,		/* *route set */
+	ROUTE_NONE,		/* no route matched: REFUSED */
+	ROUTE_DOWN,		/* matched, none healthy, or no table: SERVFAIL */
+};
+
+/* table.c: receiving tables from the controller */
+void table_init(void);
+void table_shutdown(void);
+/* The table new queries use, or NULL before the first one arrived. */
+struct rtable *table_current(void);
+void table_ref(struct rtable *t);
+void table_unref(struct rtable *t);
+/* Match a lower-cased name to the first route with a healthy backend. */
+enum route_status table_route(struct rtable *t, const char *name, size_t len,
+    uint32_t *route);
+/* Next healthy backend of route in round-robin order other than exclude (-1: none), or -1. */
+int table_pick(struct rtable *t, uint32_t route, int exclude);
+
+struct tcpconn;
+
+/* query.c: in-flight queries, IDs, timeouts, retries, answers */
+enum query_proto { QP_UDP, QP_TCP };
+
+struct query {
+	uint32_t		 next, prev;	/* timeout list or free list */
+	double			 deadline;
+	struct rtable		*table;
+	uint32_t		 route;
+	int32_t			 backend;
+	uint8_t			 attempts;
+	uint8_t			 proto;
+	uint8_t			 active;
+	uint8_t			 edns;
+	uint16_t		 client_id;
+	uint16_t		 up_id;
+	int16_t			 up_sock;	/* UDP upstream socket, or -1 */
+	uint16_t		 qend;		/* end of question in pkt */
+	uint16_t		 qname_len;
+	uint16_t		 len;
+	struct utcp		*utcp;		/* TCP upstream, or NULL */
+	struct tcpconn		*conn;		/* TCP client, or NULL */
+	int			 lfd;		/* UDP listener to answer from */
+	socklen_t		 clientlen;
+	struct sockaddr_storage	 client;
+	uint8_t			*pkt;		/* inline or malloc'd */
+	uint8_t			 inline_pkt[QUERY_INLINE];
+};
+
+void query_init(void);
+/*
+ * Route and forward the query pkt (len bytes) that dns_parse_query accepted
+ * into q, or answer it at once (REFUSED, SERVFAIL). Exactly one of lfd
+ * (with client) and conn is set.
+ */
+void query_dispatch(const uint8_t *pkt, size_t len, const struct dns_question *q,
+    int lfd, const struct sockaddr *client, socklen_t clientlen,
+    struct tcpconn *conn);
+/* Answer a packet dns_parse_query rejected with rcode (UDP or TCP). */
+void query_answer_error(const uint8_t *pkt, size_t len,
+    const struct dns_question *q, int rcode, int lfd,
+    const struct sockaddr *client, socklen_t clientlen, struct tcpconn *conn);
+/* The query with index idx (from an upstream ID map), or NULL. */
+struct query *query_get(uint32_t idx);
+uint32_t query_index(const struct query *q);
+/* A backend reply that passed the checks: send it to the client, free q. */
+void query_deliver(struct query *q, uint8_t *reply, size_t len);
+/* The current attempt failed (send error, TCP error): retry or SERVFAIL. */
+void query_attempt_failed(struct query *q);
+/* Nonzero when reply carries q's question. */
+int query_same_question(const struct query *q, const uint8_t *reply, size_t len);
+
+/* upstream.c: UDP sockets toward backends, on random ports, renewed */
+void upstream_init(void);
+/* Send q (ID already chosen by this call) to its backend; -1 on failure. */
+int upstream_send(struct query *q, const struct sockaddr *to, socklen_t tolen);
+/* The query is done with its socket: release the ID. */
+void upstream_release(struct query *q);
+
+/* upstream_tcp.c: one TCP connection per query toward a backend */
+int upstream_tcp_send(struct query *q, const struct sockaddr *to, socklen_t tolen);
+void upstream_tcp_release(struct query *q);
+
+/* udp.c: client-side UDP listeners */
+void udp_init(int fd);
+void udp_stop(void);
+
+/* tcp.c: client-side TCP listeners and connections */
+void tcp_init(int fd);
+void tcp_stop(void);
+/* Queue a DNS message (len bytes, no length prefix) to conn. */
+void tcp_send(struct tcpconn *conn, const uint8_t *msg, size_t len);
+/* One query of conn finished (answered or given up). */
+void tcp_query_done(struct tcpconn *conn);
+
+#endif

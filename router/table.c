@@ -1,0 +1,244 @@
+/*
+ * Route tables from the controller: full snapshots over nng pub/sub, and a
+ * snapshot asked for over req/rep at start (pub/sub drops what is published
+ * before the subscription is connected). Each table is compiled aside and
+ * swapped in with one pointer; the old one lives until its last query ends.
+ * Every published table is complete, so a missed one needs no repair: the
+ * next periodic publication carries everything.
+ */
+#include <nng/nng.h>
+#include <nng/protocol/pubsub0/sub.h>
+#include <nng/protocol/reqrep0/req.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "matcher.h"
+#include "proto.h"
+#include "router.h"
+#include "util.h"
+
+static struct rtable	*current;
+static nng_socket	 sub_sock, req_sock;
+static ev_io		 sub_w, req_w;
+static ev_timer		 snap_w;
+static int		 have_table;
+
+struct rtable *
+table_current(void)
+{
+	return current;
+}
+
+void
+table_ref(struct rtable *t)
+{
+	t->refs++;
+}
+
+void
+table_unref(struct rtable *t)
+{
+	if (--t->refs > 0)
+		return;
+	matcher_free(t->m);
+	rt_free(t->rt);
+	free(t->rr);
+	free(t->nup);
+	free(t);
+}
+
+struct pick_ctx {
+	struct rtable	*t;
+	int		 matched;
+};
+
+static int
+accept_healthy(void *ctx, size_t route)
+{
+	struct pick_ctx *c = ctx;
+
+	c->matched = 1;
+	return c->t->nup[route] > 0;
+}
+
+enum route_status
+table_route(struct rtable *t, const char *name, size_t len, uint32_t *route)
+{
+	struct pick_ctx c = { t, 0 };
+	long r = matcher_first(t->m, name, len, accept_healthy, &c);
+
+	if (r >= 0) {
+		*route = (uint32_t)r;
+		return ROUTE_FOUND;
+	}
+	return c.matched ? ROUTE_DOWN : ROUTE_NONE;
+}
+
+int
+table_pick(struct rtable *t, uint32_t route, int exclude)
+{
+	const struct rt_route *r = &t->rt->routes[route];
+	uint32_t k, start;
+
+	if (r->nbackends == 0)
+		return -1;
+	start = t->rr[route]++;
+	for (k = 0; k < r->nbackends; k++) {
+		uint32_t b = r->backends[(start + k) % r->nbackends];
+
+		if ((int)b != exclude && (t->rt->backends[b].flags & RT_FLAG_UP))
+			return (int)b;
+	}
+	return -1;
+}
+
+static void
+table_apply(const uint8_t *buf, size_t len)
+{
+	struct rt_table *rt;
+	struct rtable *t;
+	const char **pats;
+	const char *why;
+	char err[512];
+	uint32_t i, j;
+
+	if ((rt = rt_decode(buf, len, &why)) == NULL) {
+		log_warnx("%s: bad table from controller dropped: %s", __func__, why);
+		return;
+	}
+	if (current != NULL && rt->epoch == current->rt->epoch &&
+	    rt->generation <= current->rt->generation) {
+		rt_free(rt);	/* a periodic repeat, or older */
+		return;
+	}
+	t = xcalloc(1, sizeof(*t));
+	t->rt = rt;
+	pats = xcalloc(rt->nroutes ? rt->nroutes : 1, sizeof(*pats));
+	for (i = 0; i < rt->nroutes; i++)
+		pats[i] = rt->routes[i].pattern;
+	t->m = matcher_build(pats, rt->nroutes, err, sizeof(err));
+	free(pats);
+	if (t->m == NULL) {
+		log_warnx("%s: table generation %llu kept out: %s", __func__,
+		    (unsigned long long)rt->generation, err);
+		rt_free(rt);
+		free(t);
+		return;
+	}
+	t->rr = xcalloc(rt->nroutes ? rt->nroutes : 1, sizeof(*t->rr));
+	t->nup = xcalloc(rt->nroutes ? rt->nroutes : 1, sizeof(*t->nup));
+	for (i = 0; i < rt->nroutes; i++) {
+		/* Start round robin at a different backend in each router. */
+		t->rr[i] = rnd32();
+		for (j = 0; j < rt->routes[i].nbackends; j++)
+			if (rt->backends[rt->routes[i].backends[j]].flags & RT_FLAG_UP)
+				t->nup[i]++;
+	}
+	t->refs = 1;
+	log_debug("%s: table generation %llu: %u routes, %u backends", __func__,
+	    (unsigned long long)rt->generation, rt->nroutes, rt->nbackends);
+	if (current != NULL)
+		table_unref(current);
+	current = t;
+	if (!have_table) {
+		have_table = 1;
+		ev_timer_stop(loop, &snap_w);
+		log_info("first route table received (generation %llu, %u routes)",
+		    (unsigned long long)rt->generation, rt->nroutes);
+	}
+}
+
+/* Drain a socket; only the newest table matters. */
+static void
+drain(nng_socket s)
+{
+	nng_msg *msg, *last = NULL;
+	int rv;
+
+	while ((rv = nng_recvmsg(s, &msg, NNG_FLAG_NONBLOCK)) == 0) {
+		if (last != NULL)
+			nng_msg_free(last);
+		last = msg;
+	}
+	if (rv != NNG_EAGAIN)
+		log_warnx("%s: nng_recvmsg: %s", __func__, nng_strerror(rv));
+	if (last != NULL) {
+		table_apply(nng_msg_body(last), nng_msg_len(last));
+		nng_msg_free(last);
+	}
+}
+
+static void
+sub_cb(struct ev_loop *l, ev_io *w, int revents)
+{
+	(void)l; (void)w; (void)revents;
+	drain(sub_sock);
+}
+
+static void
+req_cb(struct ev_loop *l, ev_io *w, int revents)
+{
+	(void)l; (void)w; (void)revents;
+	drain(req_sock);
+}
+
+static void
+snap_cb(struct ev_loop *l, ev_timer *w, int revents)
+{
+	uint8_t hdr[PROTO_HDRLEN];
+	int rv;
+
+	(void)l; (void)w; (void)revents;
+	proto_put_hdr(hdr, PROTO_SNAPSHOT_REQ, PROTO_HDRLEN);
+	/* A new request replaces one still unanswered. */
+	rv = nng_send(req_sock, hdr, sizeof(hdr), NNG_FLAG_NONBLOCK);
+	if (rv != 0 && rv != NNG_EAGAIN)
+		log_debug("%s: nng_send: %s", __func__, nng_strerror(rv));
+}
+
+static void
+open_endpoint(nng_socket *s, int (*opener)(nng_socket *), const char *ep,
+    ev_io *w, void (*cb)(struct ev_loop *, ev_io *, int))
+{
+	char url[PATH_MAX + 16];
+	int rv, fd;
+
+	snprintf(url, sizeof(url), "ipc://%s/%s", conf.rundir, ep);
+	if ((rv = opener(s)) != 0)
+		fatalx("%s: open %s: %s", __func__, ep, nng_strerror(rv));
+	nng_socket_set_ms(*s, NNG_OPT_RECONNMINT, 20);
+	nng_socket_set_ms(*s, NNG_OPT_RECONNMAXT, 500);
+	/* NONBLOCK: keep redialing in the background until the controller is up. */
+	if ((rv = nng_dial(*s, url, NULL, NNG_FLAG_NONBLOCK)) != 0)
+		fatalx("%s: dial %s: %s", __func__, url, nng_strerror(rv));
+	if ((rv = nng_socket_get_int(*s, NNG_OPT_RECVFD, &fd)) != 0)
+		fatalx("%s: recv fd: %s", __func__, nng_strerror(rv));
+	ev_io_init(w, cb, fd, EV_READ);
+	ev_io_start(loop, w);
+}
+
+void
+table_init(void)
+{
+	int rv;
+
+	open_endpoint(&sub_sock, nng_sub0_open, PROTO_EP_TABLE, &sub_w, sub_cb);
+	if ((rv = nng_socket_set(sub_sock, NNG_OPT_SUB_SUBSCRIBE, "", 0)) != 0)
+		fatalx("%s: subscribe: %s", __func__, nng_strerror(rv));
+	open_endpoint(&req_sock, nng_req0_open, PROTO_EP_SNAPSHOT, &req_w, req_cb);
+	nng_socket_set_ms(req_sock, NNG_OPT_REQ_RESENDTIME, 1000);
+	ev_timer_init(&snap_w, snap_cb, 0., 0.25);
+	ev_timer_start(loop, &snap_w);
+}
+
+void
+table_shutdown(void)
+{
+	ev_io_stop(loop, &sub_w);
+	ev_io_stop(loop, &req_w);
+	ev_timer_stop(loop, &snap_w);
+	nng_close(sub_sock);
+	nng_close(req_sock);
+}

@@ -1,0 +1,242 @@
+/*
+ * UDP toward backends: a small pool of sockets per address family, each bound
+ * to a kernel-chosen random port, one of them replaced every few seconds, so
+ * neither the source port nor the ID of a query can be guessed and no socket
+ * is opened per query. A reply counts only if it comes from the backend the
+ * query went to, to the socket it left from, with its ID and its question.
+ */
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "addr.h"
+#include "log.h"
+#include "router.h"
+#include "util.h"
+
+#define USOCK_ACTIVE	8	/* sockets in use per family */
+#define USOCK_MAX	48	/* active + retiring, both families */
+#define USOCK_RENEW	2.0	/* seconds between renewals of one socket */
+#define RECV_BATCH	16
+#define RECV_BUFSZ	65536
+
+struct usock {
+	int		 fd;		/* -1: slot free */
+	int		 fam;		/* 0: IPv4, 1: IPv6 */
+	int		 retiring;
+	uint32_t	 inflight;
+	uint32_t	*idmap;		/* ID -> query index + 1 */
+	ev_io		 w;
+};
+
+static struct usock	socks[USOCK_MAX];
+static int		active[2][USOCK_ACTIVE];
+static int		nactive[2];
+static unsigned		renew_next[2];
+static ev_timer		renew_w;
+
+static uint8_t		rbuf[RECV_BATCH][RECV_BUFSZ];
+static struct mmsghdr	rmsg[RECV_BATCH];
+static struct iovec	riov[RECV_BATCH];
+static struct sockaddr_storage rfrom[RECV_BATCH];
+
+/* Replies that failed a check; for the metrics issue to export. */
+unsigned long upstream_bogus_replies;
+
+static void	reply_cb(struct ev_loop *, ev_io *, int);
+
+static int
+usock_open(int fam)
+{
+	struct sockaddr_storage ss;
+	socklen_t sslen;
+	int i, fd, sz = 4 << 20;
+
+	for (i = 0; i < USOCK_MAX; i++)
+		if (socks[i].fd == -1)
+			break;
+	if (i == USOCK_MAX)
+		return -1;
+	memset(&ss, 0, sizeof(ss));
+	if (fam) {
+		((struct sockaddr_in6 *)&ss)->sin6_family = AF_INET6;
+		sslen = sizeof(struct sockaddr_in6);
+	} else {
+		((struct sockaddr_in *)&ss)->sin_family = AF_INET;
+		sslen = sizeof(struct sockaddr_in);
+	}
+	fd = socket(fam ? AF_INET6 : AF_INET, SOCK_DGRAM | SOCK_NONBLOCK |
+	    SOCK_CLOEXEC, 0);
+	if (fd == -1) {
+		log_warn("%s: socket", __func__);
+		return -1;
+	}
+	/* Port 0: the kernel picks a random ephemeral port. */
+	if (bind(fd, (struct sockaddr *)&ss, sslen) == -1) {
+		log_warn("%s: bind", __func__);
+		close(fd);
+		return -1;
+	}
+	(void)setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &sz, sizeof(sz));
+	socks[i].fd = fd;
+	socks[i].fam = fam;
+	socks[i].retiring = 0;
+	socks[i].inflight = 0;
+	if (socks[i].idmap == NULL)
+		socks[i].idmap = xcalloc(65536, sizeof(uint32_t));
+	ev_io_init(&socks[i].w, reply_cb, fd, EV_READ);
+	socks[i].w.data = &socks[i];
+	ev_io_start(loop, &socks[i].w);
+	return i;
+}
+
+static void
+usock_close(struct usock *s)
+{
+	ev_io_stop(loop, &s->w);
+	close(s->fd);
+	s->fd = -1;
+	/* The ID map is all zero again once inflight reached 0: keep it. */
+}
+
+static void
+renew_cb(struct ev_loop *l, ev_timer *w, int revents)
+{
+	int fam;
+
+	(void)l; (void)w; (void)revents;
+	for (fam = 0; fam < 2; fam++) {
+		unsigned slot;
+		int ni, old;
+
+		if (nactive[fam] == 0)
+			continue;
+		slot = renew_next[fam]++ % USOCK_ACTIVE;
+		if ((ni = usock_open(fam)) < 0)
+			continue;	/* too many still retiring: try next time */
+		old = active[fam][slot];
+		active[fam][slot] = ni;
+		if (socks[old].inflight == 0)
+			usock_close(&socks[old]);
+		else
+			socks[old].retiring = 1;
+	}
+}
+
+void
+upstream_init(void)
+{
+	int i;
+
+	for (i = 0; i < USOCK_MAX; i++)
+		socks[i].fd = -1;
+	for (i = 0; i < RECV_BATCH; i++) {
+		riov[i].iov_base = rbuf[i];
+		riov[i].iov_len = RECV_BUFSZ;
+		rmsg[i].msg_hdr.msg_iov = &riov[i];
+		rmsg[i].msg_hdr.msg_iovlen = 1;
+	}
+	ev_timer_init(&renew_w, renew_cb, USOCK_RENEW, USOCK_RENEW);
+	ev_timer_start(loop, &renew_w);
+}
+
+static int
+family_ready(int fam)
+{
+	while (nactive[fam] < USOCK_ACTIVE) {
+		int i = usock_open(fam);
+
+		if (i < 0)
+			return nactive[fam] > 0;
+		active[fam][nactive[fam]++] = i;
+	}
+	return 1;
+}
+
+int
+upstream_send(struct query *q, const struct sockaddr *to, socklen_t tolen)
+{
+	int fam = to->sa_family == AF_INET6, tries;
+	struct usock *s;
+	uint16_t id;
+
+	if (!family_ready(fam))
+		return -1;
+	s = &socks[active[fam][rnd16() % nactive[fam]]];
+	for (tries = 0;; tries++) {
+		id = rnd16();
+		if (s->idmap[id] == 0)
+			break;
+		if (tries == 16)
+			return -1;
+	}
+	s->idmap[id] = query_index(q) + 1;
+	s->inflight++;
+	q->up_sock = (int16_t)(s - socks);
+	q->up_id = id;
+	dns_set_id(q->pkt, id);
+	if (sendto(s->fd, q->pkt, q->len, MSG_DONTWAIT, to, tolen) == -1) {
+		upstream_release(q);
+		return -1;
+	}
+	return 0;
+}
+
+void
+upstream_release(struct query *q)
+{
+	struct usock *s;
+
+	if (q->up_sock < 0)
+		return;
+	s = &socks[q->up_sock];
+	s->idmap[q->up_id] = 0;
+	s->inflight--;
+	q->up_sock = -1;
+	if (s->retiring && s->inflight == 0)
+		usock_close(s);
+}
+
+static void
+reply_cb(struct ev_loop *l, ev_io *w, int revents)
+{
+	struct usock *s = w->data;
+	int i, n;
+
+	(void)l; (void)revents;
+	for (i = 0; i < RECV_BATCH; i++) {
+		rmsg[i].msg_hdr.msg_name = &rfrom[i];
+		rmsg[i].msg_hdr.msg_namelen = sizeof(rfrom[i]);
+	}
+	n = recvmmsg(s->fd, rmsg, RECV_BATCH, MSG_DONTWAIT, NULL);
+	if (n <= 0)
+		return;
+	for (i = 0; i < n; i++) {
+		uint8_t *pkt = rbuf[i];
+		size_t len = rmsg[i].msg_len;
+		struct query *q;
+		const struct rt_backend *b;
+		uint32_t idx;
+
+		if (len < DNS_HDRLEN || !DNS_QR(pkt) ||
+		    (idx = s->idmap[DNS_ID(pkt)]) == 0 ||
+		    (q = query_get(idx - 1)) == NULL) {
+			upstream_bogus_replies++;
+			continue;
+		}
+		b = &q->table->rt->backends[q->backend];
+		if (!addr_equal((struct sockaddr *)&rfrom[i],
+		    (const struct sockaddr *)&b->addr) ||
+		    !query_same_question(q, pkt, len)) {
+			upstream_bogus_replies++;
+			continue;
+		}
+		/* Delivering may close s (retiring, last query): stop using it after. */
+		query_deliver(q, pkt, len);
+		if (s->fd == -1)
+			return;
+	}
+}
