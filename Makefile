@@ -51,18 +51,18 @@ $(B)/libcommon.a: $(COMMON_OBJ)
 	ar rcs $@ $^
 
 $(B)/dnsrouter: $(call obj,$(MASTER_SRC)) $(B)/libcommon.a
-	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(EV_LIBS)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $(filter-out %.h,$^) $(EV_LIBS)
 
 $(B)/dnsrouter-router: $(call obj,$(ROUTER_SRC)) $(B)/libcommon.a
-	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(EV_LIBS) $(NNG_LIBS) $(PCRE2_LIBS)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $(filter-out %.h,$^) $(EV_LIBS) $(NNG_LIBS) $(PCRE2_LIBS)
 
 $(B)/dnsrouter-controller: $(call obj,$(CONTROLLER_SRC)) $(B)/libcommon.a
-	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(EV_LIBS) $(NNG_LIBS) \
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $(filter-out %.h,$^) $(EV_LIBS) $(NNG_LIBS) \
 	    $(PCRE2_LIBS) $(JANSSON_LIBS)
 
 $(B)/tests/%: tests/unit/%.c $(UNIT_OBJ) $(B)/libcommon.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(CMOCKA_LIBS) \
+	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $(filter-out %.h,$^) $(CMOCKA_LIBS) \
 	    $(PCRE2_LIBS) $(JANSSON_LIBS)
 
 deps:

@@ -131,7 +131,8 @@ route_value_parse(const char *s, size_t len, struct route_value *rv,
 	size_t plen;
 
 	memset(rv, 0, sizeof(*rv));
-	while (len > 0 && (s[0] == ' ' || s[0] == '\t')) {
+	while (len > 0 && (s[0] == ' ' || s[0] == '\t' || s[0] == '\n' ||
+	    s[0] == '\r')) {
 		s++;
 		len--;
 	}

@@ -1,0 +1,344 @@
+/*
+ * router/matcher: which route a query name goes to. The lowest matching
+ * index wins unless the caller's accept() skips it (all backends down).
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "matcher.h"
+
+#define MAXCALLS 16
+
+/* Records every accept() call; rejects the indexes marked in reject[]. */
+struct acceptor {
+	size_t	calls[MAXCALLS];
+	size_t	ncalls;
+	int	reject[MAXCALLS];
+};
+
+static int
+accept_cb(void *ctx, size_t index)
+{
+	struct acceptor *a = ctx;
+
+	assert_true(a->ncalls < MAXCALLS);
+	a->calls[a->ncalls++] = index;
+	return index < MAXCALLS ? !a->reject[index] : 1;
+}
+
+static struct matcher *
+build(const char *const *patterns, size_t n)
+{
+	char err[256];
+	struct matcher *m;
+
+	err[0] = '\0';
+	m = matcher_build(patterns, n, err, sizeof(err));
+	if (m == NULL)
+		fail_msg("matcher_build: %s", err);
+	return m;
+}
+
+/* First accepted index for a NUL-terminated name, accepting everything. */
+static long
+first(struct matcher *m, const char *name)
+{
+	struct acceptor a;
+
+	memset(&a, 0, sizeof(a));
+	return matcher_first(m, name, strlen(name), accept_cb, &a);
+}
+
+static void
+test_lowest_matching_index_wins(void **state)
+{
+	static const char *const p[] = { "\\.org\\.$", "miek", "\\.nl\\.$",
+	    "^a\\." };
+	struct matcher *m;
+
+	(void)state;
+	m = build(p, 4);
+	assert_int_equal(first(m, "a.miek.nl."), 1);
+	assert_int_equal(first(m, "a.example.nl."), 2);
+	assert_int_equal(first(m, "a.example.com."), 3);
+	assert_int_equal(first(m, "a.miek.org."), 0);
+	matcher_free(m);
+}
+
+static void
+test_no_match_is_minus_1_without_calling_accept(void **state)
+{
+	static const char *const p[] = { "^[ab]\\.miek", "\\.nl\\.$" };
+	struct matcher *m;
+	struct acceptor a;
+
+	(void)state;
+	m = build(p, 2);
+	memset(&a, 0, sizeof(a));
+	assert_int_equal(matcher_first(m, "c.example.org.", 14, accept_cb, &a),
+	    -1);
+	assert_int_equal(a.ncalls, 0);
+	matcher_free(m);
+}
+
+static void
+test_accept_called_only_for_matches_in_order(void **state)
+{
+	static const char *const p[] = { "org", "miek", "xyz", "nl\\.$",
+	    "^a\\." };
+	struct matcher *m;
+	struct acceptor a;
+
+	(void)state;
+	m = build(p, 5);
+	memset(&a, 0, sizeof(a));
+	a.reject[1] = a.reject[3] = a.reject[4] = 1;
+	assert_int_equal(matcher_first(m, "a.miek.nl.", 10, accept_cb, &a), -1);
+	assert_int_equal(a.ncalls, 3);
+	assert_int_equal(a.calls[0], 1);
+	assert_int_equal(a.calls[1], 3);
+	assert_int_equal(a.calls[2], 4);
+	matcher_free(m);
+}
+
+static void
+test_rejected_match_is_skipped_for_next_match(void **state)
+{
+	static const char *const p[] = { "^[ab]\\.miek", "org", "miek\\.nl\\.$",
+	    "." };
+	struct matcher *m;
+	struct acceptor a;
+
+	(void)state;
+	m = build(p, 4);
+	memset(&a, 0, sizeof(a));
+	a.reject[0] = 1;
+	assert_int_equal(matcher_first(m, "a.miek.nl.", 10, accept_cb, &a), 2);
+	/* Stops at the first accepted match: index 3 is never offered. */
+	assert_int_equal(a.ncalls, 2);
+	assert_int_equal(a.calls[0], 0);
+	assert_int_equal(a.calls[1], 2);
+	matcher_free(m);
+}
+
+static void
+test_accepted_first_match_stops_the_scan(void **state)
+{
+	static const char *const p[] = { "miek", "miek", "miek" };
+	struct matcher *m;
+	struct acceptor a;
+
+	(void)state;
+	m = build(p, 3);
+	memset(&a, 0, sizeof(a));
+	assert_int_equal(matcher_first(m, "a.miek.nl.", 10, accept_cb, &a), 0);
+	assert_int_equal(a.ncalls, 1);
+	matcher_free(m);
+}
+
+static void
+test_patterns_are_caseless(void **state)
+{
+	static const char *const p[] = { "^[AB]\\.MIEK\\.NL\\.$" };
+	static const char *const q[] = { "^[ab]\\.miek" };
+	struct matcher *m;
+
+	(void)state;
+	m = build(p, 1);
+	assert_int_equal(first(m, "a.miek.nl."), 0);
+	assert_int_equal(first(m, "B.Miek.NL."), 0);
+	matcher_free(m);
+	m = build(q, 1);
+	assert_int_equal(first(m, "A.MIEK.NL."), 0);
+	matcher_free(m);
+}
+
+static void
+test_unanchored_pattern_matches_anywhere(void **state)
+{
+	static const char *const p[] = { "miek" };
+	struct matcher *m;
+
+	(void)state;
+	m = build(p, 1);
+	assert_int_equal(first(m, "miek.nl."), 0);
+	assert_int_equal(first(m, "a.miek.nl."), 0);
+	assert_int_equal(first(m, "www.xmiekx.org."), 0);
+	assert_int_equal(first(m, "mie.k."), -1);
+	matcher_free(m);
+}
+
+static void
+test_anchored_pattern_matches_only_at_start(void **state)
+{
+	static const char *const p[] = { "^[ab]\\.miek" };
+	struct matcher *m;
+
+	(void)state;
+	m = build(p, 1);
+	assert_int_equal(first(m, "a.miek.nl."), 0);
+	assert_int_equal(first(m, "b.miek.nl."), 0);
+	assert_int_equal(first(m, "xa.miek.nl."), -1);
+	assert_int_equal(first(m, "c.miek.nl."), -1);
+	assert_int_equal(first(m, "x.a.miek.nl."), -1);
+	matcher_free(m);
+}
+
+static void
+test_end_anchor_sees_the_trailing_dot(void **state)
+{
+	static const char *const p[] = { "\\.nl\\.$" };
+	struct matcher *m;
+
+	(void)state;
+	m = build(p, 1);
+	assert_int_equal(first(m, "a.miek.nl."), 0);
+	assert_int_equal(first(m, "a.nl.miek."), -1);
+	assert_int_equal(first(m, "a.miek.nl"), -1);
+	matcher_free(m);
+}
+
+static void
+test_only_len_bytes_of_the_name_are_matched(void **state)
+{
+	static const char *const p[] = { "\\.nl\\.$", "junk" };
+	const char name[] = "a.miek.nl.junk";
+	struct matcher *m;
+	struct acceptor a;
+
+	(void)state;
+	m = build(p, 2);
+	memset(&a, 0, sizeof(a));
+	assert_int_equal(matcher_first(m, name, 10, accept_cb, &a), 0);
+	memset(&a, 0, sizeof(a));
+	a.reject[0] = 1;
+	assert_int_equal(matcher_first(m, name, 10, accept_cb, &a), -1);
+	matcher_free(m);
+}
+
+static void
+test_escaped_name_text_matches_literally(void **state)
+{
+	/* The name text escapes dots inside labels: "a\.b.nl." is one label. */
+	static const char *const p[] = { "^a\\\\\\.b\\.nl\\.$" };
+	struct matcher *m;
+
+	(void)state;
+	m = build(p, 1);
+	assert_int_equal(first(m, "a\\.b.nl."), 0);
+	assert_int_equal(first(m, "a.b.nl."), -1);
+	matcher_free(m);
+}
+
+static void
+test_bad_pattern_fails_with_its_index(void **state)
+{
+	static const char *const p[] = { "^ok\\.", "miek", "^a(b", "fine" };
+	char err[256];
+
+	(void)state;
+	err[0] = '\0';
+	assert_null(matcher_build(p, 4, err, sizeof(err)));
+	assert_non_null(strstr(err, "pattern 2"));
+	assert_non_null(strstr(err, "^a(b"));
+}
+
+static void
+test_bad_first_pattern_fails_with_index_0(void **state)
+{
+	static const char *const p[] = { "[unclosed", "fine" };
+	char err[256];
+
+	(void)state;
+	err[0] = '\0';
+	assert_null(matcher_build(p, 2, err, sizeof(err)));
+	assert_non_null(strstr(err, "pattern 0"));
+}
+
+static void
+test_zero_patterns_match_nothing(void **state)
+{
+	struct matcher *m;
+	struct acceptor a;
+
+	(void)state;
+	m = build(NULL, 0);
+	assert_int_equal(matcher_count(m), 0);
+	memset(&a, 0, sizeof(a));
+	assert_int_equal(matcher_first(m, "a.miek.nl.", 10, accept_cb, &a), -1);
+	assert_int_equal(a.ncalls, 0);
+	matcher_free(m);
+}
+
+static void
+test_count_is_number_of_patterns(void **state)
+{
+	static const char *const p[] = { "a", "b", "c" };
+	struct matcher *m;
+
+	(void)state;
+	m = build(p, 3);
+	assert_int_equal(matcher_count(m), 3);
+	matcher_free(m);
+}
+
+static void
+test_free_null_is_harmless(void **state)
+{
+	(void)state;
+	matcher_free(NULL);
+}
+
+static void
+test_many_patterns_pick_the_only_match(void **state)
+{
+	static char text[1000][32];
+	static const char *p[1000];
+	struct matcher *m;
+	char name[64];
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < 1000; i++) {
+		snprintf(text[i], sizeof(text[i]), "^shard%zu\\.example\\.", i);
+		p[i] = text[i];
+	}
+	m = build(p, 1000);
+	for (i = 0; i < 1000; i += 111) {
+		snprintf(name, sizeof(name), "shard%zu.example.org.", i);
+		assert_int_equal(first(m, name), (long)i);
+	}
+	assert_int_equal(first(m, "shard1000.example.org."), -1);
+	matcher_free(m);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_lowest_matching_index_wins),
+		cmocka_unit_test(test_no_match_is_minus_1_without_calling_accept),
+		cmocka_unit_test(test_accept_called_only_for_matches_in_order),
+		cmocka_unit_test(test_rejected_match_is_skipped_for_next_match),
+		cmocka_unit_test(test_accepted_first_match_stops_the_scan),
+		cmocka_unit_test(test_patterns_are_caseless),
+		cmocka_unit_test(test_unanchored_pattern_matches_anywhere),
+		cmocka_unit_test(test_anchored_pattern_matches_only_at_start),
+		cmocka_unit_test(test_end_anchor_sees_the_trailing_dot),
+		cmocka_unit_test(test_only_len_bytes_of_the_name_are_matched),
+		cmocka_unit_test(test_escaped_name_text_matches_literally),
+		cmocka_unit_test(test_bad_pattern_fails_with_its_index),
+		cmocka_unit_test(test_bad_first_pattern_fails_with_index_0),
+		cmocka_unit_test(test_zero_patterns_match_nothing),
+		cmocka_unit_test(test_count_is_number_of_patterns),
+		cmocka_unit_test(test_free_null_is_harmless),
+		cmocka_unit_test(test_many_patterns_pick_the_only_match),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
