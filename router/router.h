@@ -51,7 +51,10 @@ void table_unref(struct rtable *t);
 /* Match a lower-cased name to the first route with a healthy backend. */
 enum route_status table_route(struct rtable *t, const char *name, size_t len,
     uint32_t *route);
-/* Next healthy backend of route in round-robin order other than exclude (-1: none), or -1. */
+/*
+ * Next healthy backend of route in round-robin order, or -1. With exclude
+ * (a retry), any healthy backend but that one, without moving the rotation.
+ */
 int table_pick(struct rtable *t, uint32_t route, int exclude);
 
 struct tcpconn;

@@ -85,7 +85,8 @@ table_pick(struct rtable *t, uint32_t route, int exclude)
 
 	if (r->nbackends == 0)
 		return -1;
-	start = t->rr[route]++;
+	/* A retry does not move the rotation: the next query gets its turn. */
+	start = exclude < 0 ? t->rr[route]++ : t->rr[route];
 	for (k = 0; k < r->nbackends; k++) {
 		uint32_t b = r->backends[(start + k) % r->nbackends];
 
