@@ -26,7 +26,7 @@ NNG_LIBS     = -lnng -lpthread
 EV_LIBS      = -lev
 
 COMMON_SRC     = common/log.c common/addr.c common/config.c common/dnswire.c \
-                 common/util.c proto/proto.c proto/routetable.c
+                 common/util.c common/privsep.c proto/proto.c proto/routetable.c
 MASTER_SRC     = $(wildcard master/*.c)
 ROUTER_SRC     = $(wildcard router/*.c)
 CONTROLLER_SRC = $(wildcard controller/*.c)
