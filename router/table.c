@@ -1,6 +1,7 @@
 /*
  * Route tables from the controller: full snapshots over nng pub/sub, and a
- * snapshot asked for over req/rep at start (pub/sub drops what is published
+ * snapshot asked for over req/rep at start, every 50 ms until one arrives
+ * (pub/sub drops what is published
  * before the subscription is connected). Each table is compiled aside and
  * swapped in with one pointer; the old one lives until its last query ends.
  * Every published table is complete, so a missed one needs no repair: the
@@ -164,7 +165,8 @@ drain(nng_socket s)
 			nng_msg_free(last);
 		last = msg;
 	}
-	if (rv != NNG_EAGAIN)
+	/* ESTATE: a req socket with its one reply already taken. */
+	if (rv != NNG_EAGAIN && rv != NNG_ESTATE)
 		log_warnx("%s: nng_recvmsg: %s", __func__, nng_strerror(rv));
 	if (last != NULL) {
 		table_apply(nng_msg_body(last), nng_msg_len(last));
@@ -232,7 +234,7 @@ table_init(const char *dir)
 		fatalx("%s: subscribe: %s", __func__, nng_strerror(rv));
 	open_endpoint(&req_sock, nng_req0_open, PROTO_EP_SNAPSHOT, &req_w, req_cb);
 	nng_socket_set_ms(req_sock, NNG_OPT_REQ_RESENDTIME, 1000);
-	ev_timer_init(&snap_w, snap_cb, 0., 0.25);
+	ev_timer_init(&snap_w, snap_cb, 0., 0.05);
 	ev_timer_start(loop, &snap_w);
 }
 
