@@ -6,6 +6,7 @@ SBINDIR   ?= $(PREFIX)/sbin
 LIBEXECDIR?= $(PREFIX)/libexec/dnsrouter
 MANDIR    ?= $(PREFIX)/share/man
 SYSCONFDIR?= /etc
+UNITDIR   ?= $(PREFIX)/lib/systemd/system
 DESTDIR   ?=
 
 B         ?= build
@@ -26,7 +27,7 @@ NNG_LIBS     = -lnng -lpthread
 EV_LIBS      = -lev
 
 COMMON_SRC     = common/log.c common/addr.c common/config.c common/dnswire.c \
-                 common/util.c proto/proto.c proto/routetable.c
+                 common/util.c common/privsep.c proto/proto.c proto/routetable.c
 MASTER_SRC     = $(wildcard master/*.c)
 ROUTER_SRC     = $(wildcard router/*.c)
 CONTROLLER_SRC = $(wildcard controller/*.c)
@@ -95,8 +96,11 @@ install: all
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(LIBEXECDIR)
 	install -m 755 $(B)/dnsrouter $(DESTDIR)$(SBINDIR)/dnsrouter
 	install -m 755 $(B)/dnsrouter-router $(B)/dnsrouter-controller $(DESTDIR)$(LIBEXECDIR)/
-	install -d $(DESTDIR)$(SYSCONFDIR)/dnsrouter
+	install -d $(DESTDIR)$(SYSCONFDIR)/dnsrouter $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(UNITDIR)
 	install -m 644 deploy/dnsrouter.conf.example $(DESTDIR)$(SYSCONFDIR)/dnsrouter/dnsrouter.conf.example
+	install -m 644 docs/dnsrouter.8 $(DESTDIR)$(MANDIR)/man8/dnsrouter.8
+	sed -e 's|@SBINDIR@|$(SBINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' \
+	    deploy/dnsrouter.service.in > $(DESTDIR)$(UNITDIR)/dnsrouter.service
 
 clean:
 	rm -rf build build-asan

@@ -10,11 +10,13 @@
 
 #include "config.h"
 #include "log.h"
+#include "privsep.h"
 #include "publish.h"
 #include "registry.h"
 #include "routes_file.h"
 
 #define CONTROLLER_FD_CONFIG	3
+#define CONTROLLER_FD_READY	4	/* one byte here once serving */
 
 static struct config	conf;
 static struct registry	reg;
@@ -83,6 +85,7 @@ main(int argc, char *argv[])
 		fatalx("%s", err);
 	close(CONTROLLER_FD_CONFIG);
 	signal(SIGPIPE, SIG_IGN);
+	priv_drop(conf.user, NULL);
 
 	if ((loop = ev_default_loop(EVFLAG_AUTO)) == NULL)
 		fatalx("cannot start libev");
@@ -90,6 +93,9 @@ main(int argc, char *argv[])
 	load_routes();
 	if (conf.routes[0] == '\0' || reg.n == 0)
 		rebuild();	/* routers need a table, even an empty one */
+	if (write(CONTROLLER_FD_READY, "R", 1) != 1)
+		log_debug("master not listening for readiness");
+	close(CONTROLLER_FD_READY);
 
 	ev_signal_init(&sighup, hup_cb, SIGHUP);
 	ev_signal_init(&sigterm, stop_cb, SIGTERM);

@@ -1,9 +1,11 @@
 /*
  * Spawning and supervising the children. Each is fork+exec'd (fresh ASLR,
- * no inherited heap) with its config on fd 3 and its sockets from fd 4. A
- * child that dies is restarted after a per-slot backoff (100 ms doubling to
- * 30 s, reset after a healthy minute); the master keeps its copies of the
- * listening sockets, so a restarted router takes over the queued queries.
+ * no inherited heap) with its config on fd 3, a readiness pipe on fd 4 and
+ * its sockets from fd 5. A child that dies is restarted after a per-slot
+ * backoff (100 ms doubling to 30 s, reset after a healthy minute); the
+ * master keeps its copies of the listening sockets, so a restarted router
+ * takes over the queries queued meanwhile. On reload, routers are replaced
+ * one slot at a time: the old one stops only once its successor serves.
  */
 #include <sys/mman.h>
 #include <sys/prctl.h>
@@ -25,24 +27,36 @@
 #define BACKOFF_MIN	0.1
 #define BACKOFF_MAX	30.0
 #define HEALTHY_AFTER	60.0
-#define STOP_GRACE	2.0
+#define STOP_GRACE	3.0	/* routers finish in-flight queries within 2 s */
+#define READY_WAIT	5.0	/* longest wait for a successor on reload */
+#define SLOT_CONTROLLER	0	/* slot n + 1 is router #n */
 
-enum role { ROLE_CONTROLLER, ROLE_ROUTER };
+struct slot;
 
-struct child {
-	enum role	role;
-	int		index;		/* router number */
-	pid_t		pid;		/* 0: not running */
-	double		started;
-	double		backoff;
-	ev_child	cw;
-	ev_timer	restart_w;
+struct proc {
+	struct slot	*slot;
+	pid_t		 pid;
+	int		 retiring;	/* replaced or stopping: no restart */
+	int		 ready;
+	int		 ready_fd;
+	double		 started;
+	ev_child	 cw;
+	ev_io		 ready_w;
+	struct proc	*next;
+};
+
+struct slot {
+	int		 index;		/* 0: controller, n + 1: router #n */
+	struct proc	*cur;
+	double		 backoff;
+	ev_timer	 restart_w;
 };
 
 static struct ev_loop		*mloop;
 static const struct listeners	*lsocks;
-static struct child		*kids;
-static int			 nkids;
+static struct slot		 slots[CONFIG_MAX_WORKERS + 1];
+static int			 nslots;
+static struct proc		*procs;
 static int			 config_fd = -1;
 static int			 fg, verb;
 static int			 stopping;
@@ -50,7 +64,38 @@ static void			(*stopped_cb)(void);
 static ev_timer			 kill_w;
 static char			 router_path[PATH_MAX], controller_path[PATH_MAX];
 
-static void	spawn(struct child *);
+enum reload_phase {
+	RL_IDLE,
+	RL_CTL_EXIT,		/* waiting for the old controller to exit */
+	RL_WAIT_READY,		/* waiting for a successor to serve */
+};
+
+/* Reload state: one step at a time, driven by readiness and exits. */
+static struct {
+	enum reload_phase phase;
+	int		 controller_changed;
+	int		 routers_changed;
+	int		 step;		/* slot to handle next */
+	int		 old_nslots;
+	struct proc	*waiting;	/* successor whose readiness we await */
+	struct proc	*retiree;	/* predecessor to stop once it is ready */
+	ev_timer	 wait_w;
+	void		(*done)(void);
+} rl;
+
+static struct proc	*spawn(struct slot *);
+static void		 reload_next(void);
+static void		 child_cb(struct ev_loop *, ev_child *, int);
+
+static const char *
+slot_name(const struct slot *s, char *buf, size_t len)
+{
+	if (s->index == SLOT_CONTROLLER)
+		snprintf(buf, len, "controller");
+	else
+		snprintf(buf, len, "router #%d", s->index - 1);
+	return buf;
+}
 
 /* The children live next to the master (build tree) or in LIBEXECDIR. */
 static void
@@ -89,7 +134,7 @@ make_config_fd(const struct config *cf)
 static void
 arrange_fds(const int *fds, int n)
 {
-	int tmp[1 + 2 * CONFIG_MAX_LISTEN], i;
+	int tmp[2 + 2 * CONFIG_MAX_LISTEN], i;
 
 	/* Move out of the way first: a source may sit on a target number. */
 	for (i = 0; i < n; i++)
@@ -102,22 +147,68 @@ arrange_fds(const int *fds, int n)
 }
 
 static void
-spawn(struct child *c)
+proc_free(struct proc *p)
 {
-	char *argv[16], idx[16], vflag[16];
-	int fds[1 + 2 * CONFIG_MAX_LISTEN], nfds = 0, argc = 0, l;
+	struct proc **pp;
+
+	for (pp = &procs; *pp != NULL; pp = &(*pp)->next)
+		if (*pp == p) {
+			*pp = p->next;
+			break;
+		}
+	if (p->ready_fd != -1) {
+		ev_io_stop(mloop, &p->ready_w);
+		close(p->ready_fd);
+	}
+	free(p);
+}
+
+static void
+ready_cb(struct ev_loop *l, ev_io *w, int revents)
+{
+	struct proc *p = w->data;
+	char c;
+	ssize_t n = read(p->ready_fd, &c, 1);
+
+	(void)revents;
+	if (n == -1 && (errno == EAGAIN || errno == EINTR))
+		return;
+	ev_io_stop(l, w);
+	close(p->ready_fd);
+	p->ready_fd = -1;
+	if (n == 1) {
+		p->ready = 1;
+		if (rl.phase == RL_WAIT_READY && rl.waiting == p)
+			reload_next();
+	}
+}
+
+static struct proc *
+spawn(struct slot *s)
+{
+	char *argv[16], idx[16], vflag[16], name[32];
+	int fds[2 + 2 * CONFIG_MAX_LISTEN], nfds = 0, argc = 0, l, pfd[2];
+	struct proc *p;
 	sigset_t all;
 	pid_t pid;
 
+	ev_timer_stop(mloop, &s->restart_w);
+	if (pipe2(pfd, O_CLOEXEC) == -1) {
+		log_warn("%s: pipe", __func__);
+		goto later;
+	}
 	fds[nfds++] = config_fd;
-	if (c->role == ROLE_ROUTER)
+	fds[nfds++] = pfd[1];
+	if (s->index != SLOT_CONTROLLER)
 		for (l = 0; l < lsocks->nlisten; l++) {
-			fds[nfds++] = LISTENER_FD(lsocks, c->index, l, 0);
-			fds[nfds++] = LISTENER_FD(lsocks, c->index, l, 1);
+			fds[nfds++] = LISTENER_FD(lsocks, s->index - 1, l, 0);
+			fds[nfds++] = LISTENER_FD(lsocks, s->index - 1, l, 1);
 		}
-	argv[argc++] = c->role == ROLE_ROUTER ? router_path : controller_path;
-	if (c->role == ROLE_ROUTER) {
-		snprintf(idx, sizeof(idx), "%d", c->index);
+	if (s->index == SLOT_CONTROLLER)
+		argv[argc++] = controller_path;
+	else {
+		argv[argc++] = router_path;
+		snprintf(idx, sizeof(idx), "%d", s->index - 1);
 		argv[argc++] = "-i";
 		argv[argc++] = idx;
 	}
@@ -130,15 +221,13 @@ spawn(struct child *c)
 	}
 	argv[argc] = NULL;
 
-	switch (pid = fork()) {
-	case -1:
+	if ((pid = fork()) == -1) {
 		log_warn("%s: fork", __func__);
-		c->pid = 0;
-		c->backoff = c->backoff < BACKOFF_MIN ? BACKOFF_MIN : c->backoff;
-		ev_timer_set(&c->restart_w, c->backoff, 0.);
-		ev_timer_start(mloop, &c->restart_w);
-		return;
-	case 0:
+		close(pfd[0]);
+		close(pfd[1]);
+		goto later;
+	}
+	if (pid == 0) {
 		/* Die with the master, whatever kills it. */
 		prctl(PR_SET_PDEATHSIG, SIGTERM);
 		if (getppid() == 1)
@@ -149,73 +238,134 @@ spawn(struct child *c)
 		execv(argv[0], argv);
 		_exit(127);
 	}
-	c->pid = pid;
-	c->started = ev_now(mloop);
-	ev_child_set(&c->cw, pid, 0);
-	ev_child_start(mloop, &c->cw);
-	if (c->role == ROLE_ROUTER)
-		log_debug("router #%d started, pid %d", c->index, (int)pid);
-	else
-		log_debug("controller started, pid %d", (int)pid);
+	close(pfd[1]);
+	p = xcalloc(1, sizeof(*p));
+	p->slot = s;
+	p->pid = pid;
+	p->started = ev_now(mloop);
+	p->ready_fd = pfd[0];
+	p->next = procs;
+	procs = p;
+	s->cur = p;
+	ev_child_init(&p->cw, child_cb, pid, 0);
+	p->cw.data = p;
+	ev_child_start(mloop, &p->cw);
+	ev_io_init(&p->ready_w, ready_cb, p->ready_fd, EV_READ);
+	p->ready_w.data = p;
+	ev_io_start(mloop, &p->ready_w);
+	log_debug("%s started, pid %d", slot_name(s, name, sizeof(name)), (int)pid);
+	return p;
+later:
+	s->backoff = s->backoff < BACKOFF_MIN ? BACKOFF_MIN : s->backoff;
+	ev_timer_set(&s->restart_w, s->backoff, 0.);
+	ev_timer_start(mloop, &s->restart_w);
+	return NULL;
 }
 
 static void
 restart_cb(struct ev_loop *l, ev_timer *w, int revents)
 {
+	struct slot *s = w->data;
+
 	(void)l; (void)revents;
-	if (!stopping)
-		spawn(w->data);
+	if (!stopping && s->cur == NULL && s->index < nslots)
+		spawn(s);
 }
 
 static void
 check_all_stopped(void)
 {
-	int i;
+	void (*cb)(void) = stopped_cb;
 
-	for (i = 0; i < nkids; i++)
-		if (kids[i].pid != 0)
-			return;
+	if (procs != NULL || cb == NULL)
+		return;
 	ev_timer_stop(mloop, &kill_w);
-	if (stopped_cb != NULL) {
-		void (*cb)(void) = stopped_cb;
-
-		stopped_cb = NULL;
-		cb();
-	}
+	stopped_cb = NULL;
+	cb();
 }
 
 static void
 child_cb(struct ev_loop *l, ev_child *w, int revents)
 {
-	struct child *c = w->data;
+	struct proc *p = w->data;
+	struct slot *s = p->slot;
 	char what[64], name[32];
-	double lived = ev_now(l) - c->started;
+	double lived = ev_now(l) - p->started;
 
 	(void)revents;
 	ev_child_stop(l, w);
-	c->pid = 0;
-	if (stopping) {
-		check_all_stopped();
-		return;
-	}
 	if (WIFSIGNALED(w->rstatus))
 		snprintf(what, sizeof(what), "killed by signal %d",
 		    WTERMSIG(w->rstatus));
 	else
 		snprintf(what, sizeof(what), "exited with status %d",
 		    WEXITSTATUS(w->rstatus));
-	if (c->role == ROLE_ROUTER)
-		snprintf(name, sizeof(name), "router #%d", c->index);
+	slot_name(s, name, sizeof(name));
+
+	if (stopping || p->retiring) {
+		log_debug("%s (pid %d) %s", name, (int)p->pid, what);
+		if (rl.phase == RL_CTL_EXIT && rl.retiree == p) {
+			proc_free(p);
+			rl.retiree = NULL;
+			rl.waiting = spawn(&slots[SLOT_CONTROLLER]);
+			rl.phase = RL_WAIT_READY;
+			ev_timer_set(&rl.wait_w, READY_WAIT, 0.);
+			ev_timer_start(mloop, &rl.wait_w);
+			if (rl.waiting == NULL)
+				reload_next();
+			return;
+		}
+		if (rl.retiree == p)
+			rl.retiree = NULL;
+		proc_free(p);
+		check_all_stopped();
+		return;
+	}
+	if (s->cur == p)
+		s->cur = NULL;
+	if (lived >= HEALTHY_AFTER || s->backoff == 0)
+		s->backoff = BACKOFF_MIN;
 	else
-		snprintf(name, sizeof(name), "controller");
-	if (lived >= HEALTHY_AFTER || c->backoff == 0)
-		c->backoff = BACKOFF_MIN;
-	else
-		c->backoff = c->backoff * 2 > BACKOFF_MAX ? BACKOFF_MAX : c->backoff * 2;
+		s->backoff = s->backoff * 2 > BACKOFF_MAX ? BACKOFF_MAX : s->backoff * 2;
 	log_warnx("%s (pid %d) %s after %.1fs; restarting in %.1fs", name,
-	    w->rpid, what, lived, c->backoff);
-	ev_timer_set(&c->restart_w, c->backoff, 0.);
-	ev_timer_start(l, &c->restart_w);
+	    (int)p->pid, what, lived, s->backoff);
+	if (s->backoff >= BACKOFF_MAX)
+		log_warnx("%s keeps dying: restarts slowed to one per %.0fs",
+		    name, BACKOFF_MAX);
+	ev_timer_set(&s->restart_w, s->backoff, 0.);
+	ev_timer_start(l, &s->restart_w);
+	if (rl.phase == RL_WAIT_READY && rl.waiting == p) {
+		/* The successor died before serving: go on; its slot restarts. */
+		rl.waiting = NULL;
+		proc_free(p);
+		reload_next();
+		return;
+	}
+	proc_free(p);
+}
+
+static void
+init_slot(int i)
+{
+	struct slot *s = &slots[i];
+
+	s->index = i;
+	ev_init(&s->restart_w, restart_cb);
+	s->restart_w.data = s;
+}
+
+static void
+wait_cb(struct ev_loop *l, ev_timer *w, int revents)
+{
+	char name[32];
+
+	(void)l; (void)w; (void)revents;
+	if (rl.phase != RL_WAIT_READY)
+		return;
+	if (rl.waiting != NULL)
+		log_warnx("reload: %s not serving after %.0fs; going on",
+		    slot_name(rl.waiting->slot, name, sizeof(name)), READY_WAIT);
+	reload_next();
 }
 
 void
@@ -231,57 +381,133 @@ children_start(struct ev_loop *loop, const struct config *cf,
 	find_child("dnsrouter-router", router_path, sizeof(router_path));
 	find_child("dnsrouter-controller", controller_path, sizeof(controller_path));
 	config_fd = make_config_fd(cf);
-	nkids = cf->workers + 1;
-	kids = xcalloc((size_t)nkids, sizeof(*kids));
-	for (i = 0; i < nkids; i++) {
-		struct child *c = &kids[i];
-
-		c->role = i == 0 ? ROLE_CONTROLLER : ROLE_ROUTER;
-		c->index = i - 1;
-		ev_init(&c->cw, child_cb);
-		c->cw.data = c;
-		ev_init(&c->restart_w, restart_cb);
-		c->restart_w.data = c;
-	}
+	for (i = 0; i <= CONFIG_MAX_WORKERS; i++)
+		init_slot(i);
+	ev_init(&rl.wait_w, wait_cb);
+	nslots = cf->workers + 1;
 	/* The controller first: routers ask it for a table as they start. */
-	for (i = 0; i < nkids; i++)
-		spawn(&kids[i]);
+	for (i = 0; i < nslots; i++)
+		spawn(&slots[i]);
+}
+
+/* One reload step after another until every slot is handled. */
+static void
+reload_next(void)
+{
+	struct proc *old;
+	int i, last;
+
+	if (rl.phase == RL_WAIT_READY) {
+		ev_timer_stop(mloop, &rl.wait_w);
+		if (rl.retiree != NULL && rl.retiree->pid > 0)
+			kill(rl.retiree->pid, SIGTERM);
+		rl.retiree = rl.waiting = NULL;
+		rl.phase = RL_IDLE;
+	}
+	last = nslots > rl.old_nslots ? nslots : rl.old_nslots;
+	while ((i = rl.step++) < last) {
+		struct slot *s = &slots[i];
+
+		if (i == SLOT_CONTROLLER) {
+			if (!rl.controller_changed) {
+				if (s->cur != NULL)
+					kill(s->cur->pid, SIGHUP);
+				continue;
+			}
+			log_info("reload: restarting the controller");
+			if ((old = s->cur) != NULL) {
+				old->retiring = 1;
+				s->cur = NULL;
+				rl.retiree = old;
+				rl.phase = RL_CTL_EXIT;
+				kill(old->pid, SIGTERM);
+				return;
+			}
+		} else if (!rl.routers_changed)
+			break;
+		old = s->cur;
+		if (i >= nslots) {
+			/* A router the new config no longer has. */
+			ev_timer_stop(mloop, &s->restart_w);
+			if (old != NULL) {
+				old->retiring = 1;
+				s->cur = NULL;
+				kill(old->pid, SIGTERM);
+			}
+			continue;
+		}
+		if (old != NULL)
+			old->retiring = 1;
+		if ((rl.waiting = spawn(s)) == NULL) {
+			if (old != NULL) {
+				old->retiring = 0;
+				s->cur = old;
+			}
+			continue;
+		}
+		rl.retiree = old;
+		rl.phase = RL_WAIT_READY;
+		ev_timer_set(&rl.wait_w, READY_WAIT, 0.);
+		ev_timer_start(mloop, &rl.wait_w);
+		return;
+	}
+	rl.phase = RL_IDLE;
+	rl.step = -1;
+	if (rl.done != NULL) {
+		void (*cb)(void) = rl.done;
+
+		rl.done = NULL;
+		cb();
+	}
+}
+
+void
+children_reload(const struct config *cf, const struct listeners *ls,
+    int controller_changed, int routers_changed, void (*done)(void))
+{
+	if (stopping)
+		return;
+	lsocks = ls;
+	close(config_fd);
+	config_fd = make_config_fd(cf);
+	rl.controller_changed = controller_changed;
+	rl.routers_changed = routers_changed;
+	rl.old_nslots = nslots;
+	rl.step = 0;
+	rl.done = done;
+	nslots = cf->workers + 1;
+	reload_next();
 }
 
 static void
 kill_cb(struct ev_loop *l, ev_timer *w, int revents)
 {
-	int i;
+	struct proc *p;
 
 	(void)l; (void)w; (void)revents;
-	for (i = 0; i < nkids; i++)
-		if (kids[i].pid != 0) {
-			log_warnx("child pid %d did not stop in %.0fs: killing it",
-			    (int)kids[i].pid, STOP_GRACE);
-			kill(kids[i].pid, SIGKILL);
-		}
+	for (p = procs; p != NULL; p = p->next) {
+		log_warnx("child pid %d did not stop in %.0fs: killing it",
+		    (int)p->pid, STOP_GRACE);
+		kill(p->pid, SIGKILL);
+	}
 }
 
 void
 children_stop(void (*done)(void))
 {
+	struct proc *p;
 	int i;
 
 	stopping = 1;
 	stopped_cb = done;
-	for (i = 0; i < nkids; i++) {
-		ev_timer_stop(mloop, &kids[i].restart_w);
-		if (kids[i].pid != 0)
-			kill(kids[i].pid, SIGTERM);
-	}
+	ev_timer_stop(mloop, &rl.wait_w);
+	rl.phase = RL_IDLE;
+	rl.done = NULL;
+	for (i = 0; i <= CONFIG_MAX_WORKERS; i++)
+		ev_timer_stop(mloop, &slots[i].restart_w);
+	for (p = procs; p != NULL; p = p->next)
+		kill(p->pid, SIGTERM);
 	ev_timer_init(&kill_w, kill_cb, STOP_GRACE, 0.);
 	ev_timer_start(mloop, &kill_w);
 	check_all_stopped();
-}
-
-void
-children_signal_controller(int sig)
-{
-	if (nkids > 0 && kids[0].pid != 0)
-		kill(kids[0].pid, sig);
 }

@@ -2,6 +2,7 @@
 #include <sys/socket.h>
 #include <netinet/in.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -53,45 +54,72 @@ open_one(const struct config_listen *l, int type, int reuseport, char *err,
 	return fd;
 }
 
+/* Index of addr among old's addresses, or -1. */
+static int
+old_index(const struct listeners *old, const struct config_listen *l)
+{
+	int i;
+
+	if (old == NULL)
+		return -1;
+	for (i = 0; i < old->nlisten; i++)
+		if (addr_equal((const struct sockaddr *)&old->addrs[i].addr,
+		    (const struct sockaddr *)&l->addr))
+			return i;
+	return -1;
+}
+
 int
-listeners_open(const struct config *cf, struct listeners *ls, char *err,
-    size_t errlen)
+listeners_open(const struct config *cf, const struct listeners *old,
+    struct listeners *ls, char *err, size_t errlen)
 {
 	int w, l, tcp, n = cf->workers * cf->nlisten * 2;
 
 	ls->workers = cf->workers;
 	ls->nlisten = cf->nlisten;
+	memcpy(ls->addrs, cf->listen, sizeof(ls->addrs));
 	ls->fds = xcalloc((size_t)n, sizeof(int));
 	for (w = 0; w < n; w++)
 		ls->fds[w] = -1;
-	/*
-	 * SO_REUSEPORT would let us join another process's group on the same
-	 * port and silently split its traffic: probe without it first.
-	 */
-	for (l = 0; l < cf->nlisten; l++)
-		for (tcp = 0; tcp < 2; tcp++) {
-			int fd = open_one(&cf->listen[l], tcp ? SOCK_STREAM :
-			    SOCK_DGRAM, 0, err, errlen);
+	for (l = 0; l < cf->nlisten; l++) {
+		int oi = old_index(old, &cf->listen[l]);
 
-			if (fd == -1) {
-				listeners_close(ls);
-				return -1;
-			}
-			close(fd);
-		}
-	for (w = 0; w < cf->workers; w++)
-		for (l = 0; l < cf->nlisten; l++)
+		/*
+		 * SO_REUSEPORT would let us join another process's group on a
+		 * new address and silently split its traffic: probe without.
+		 */
+		if (oi < 0)
 			for (tcp = 0; tcp < 2; tcp++) {
-				int fd = open_one(&cf->listen[l], tcp ? SOCK_STREAM :
-				    SOCK_DGRAM, 1, err, errlen);
+				int fd = open_one(&cf->listen[l], tcp ?
+				    SOCK_STREAM : SOCK_DGRAM, 0, err, errlen);
 
+				if (fd == -1)
+					goto fail;
+				close(fd);
+			}
+		for (w = 0; w < cf->workers; w++)
+			for (tcp = 0; tcp < 2; tcp++) {
+				int fd;
+
+				if (oi >= 0 && w < old->workers)
+					fd = fcntl(LISTENER_FD(old, w, oi, tcp),
+					    F_DUPFD_CLOEXEC, 0);
+				else
+					fd = open_one(&cf->listen[l], tcp ?
+					    SOCK_STREAM : SOCK_DGRAM, 1, err, errlen);
 				if (fd == -1) {
-					listeners_close(ls);
-					return -1;
+					if (oi >= 0 && w < old->workers)
+						snprintf(err, errlen, "dup: %s",
+						    strerror(errno));
+					goto fail;
 				}
 				LISTENER_FD(ls, w, l, tcp) = fd;
 			}
+	}
 	return 0;
+fail:
+	listeners_close(ls);
+	return -1;
 }
 
 void

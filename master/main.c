@@ -3,8 +3,11 @@
  * socket, spawns the controller and the routers, restarts them when they
  * die, and handles signals. It never parses DNS or HTTP.
  */
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
@@ -12,16 +15,20 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "addr.h"
 #include "config.h"
 #include "log.h"
 #include "master.h"
+#include "privsep.h"
+#include "util.h"
 
 static struct ev_loop	*loop;
-static struct config	 conf;
-static struct listeners	 ls;
+static struct config	*conf, *old_conf;
+static struct listeners	 lsets[2], *ls, *old_ls;
 static const char	*conffile = CONFIG_DEFAULT_PATH;
 static int		 foreground;
-static int		 pidfile_written;
+static int		 pidfd = -1;
+static int		 reloading, reload_again;
 
 static void
 usage(FILE *fp, int status)
@@ -42,38 +49,84 @@ usage(FILE *fp, int status)
 static int
 load_config(struct config *cf, char *err, size_t errlen)
 {
+	uid_t uid;
+	gid_t gid;
+
 	config_defaults(cf);
 	if (config_load(cf, conffile, err, errlen) != 0 ||
 	    config_apply_env(cf, err, errlen) != 0 ||
 	    config_validate(cf, err, errlen) != 0)
 		return -1;
+	if (priv_lookup(cf->user, &uid, &gid) != 0) {
+		snprintf(err, errlen, "%s: user '%s' does not exist (create it, "
+		    "see dnsrouter(8), or name another)", conffile, cf->user);
+		return -1;
+	}
 	return 0;
 }
 
-static void
-make_rundir(const char *dir)
+/* The run directory belongs to the children's user; stale endpoints go. */
+static int
+make_rundir(const char *dir, const char *user, char *err, size_t errlen)
 {
 	struct stat st;
+	struct dirent *de;
+	uid_t uid;
+	gid_t gid;
+	DIR *d;
 
-	if (mkdir(dir, 0755) == -1 && errno != EEXIST)
-		fatal("rundir %s", dir);
-	if (stat(dir, &st) == -1)
-		fatal("rundir %s", dir);
-	if (!S_ISDIR(st.st_mode))
-		fatalx("rundir %s is not a directory", dir);
+	if (mkdir(dir, 0750) == -1 && errno != EEXIST) {
+		snprintf(err, errlen, "rundir %s: %s", dir, strerror(errno));
+		return -1;
+	}
+	if (lstat(dir, &st) == -1 || !S_ISDIR(st.st_mode)) {
+		snprintf(err, errlen, "rundir %s: not a directory", dir);
+		return -1;
+	}
+	if (priv_lookup(user, &uid, &gid) == 0 && geteuid() == 0 &&
+	    (chown(dir, uid, gid) == -1 || chmod(dir, 0750) == -1)) {
+		snprintf(err, errlen, "rundir %s: %s", dir, strerror(errno));
+		return -1;
+	}
+	if ((d = opendir(dir)) != NULL) {
+		while ((de = readdir(d)) != NULL) {
+			size_t n = strlen(de->d_name);
+
+			if (n > 4 && strcmp(de->d_name + n - 4, ".ipc") == 0)
+				(void)unlinkat(dirfd(d), de->d_name, 0);
+		}
+		closedir(d);
+	}
+	return 0;
+}
+
+/* Take the pidfile's lock: a live dnsrouter holds it, a stale file does not. */
+static void
+lock_pidfile(const char *path)
+{
+	char buf[32];
+	ssize_t n;
+
+	if ((pidfd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644)) == -1)
+		fatal("pidfile %s", path);
+	if (flock(pidfd, LOCK_EX | LOCK_NB) == -1) {
+		if (errno != EWOULDBLOCK)
+			fatal("pidfile %s: lock", path);
+		n = pread(pidfd, buf, sizeof(buf) - 1, 0);
+		buf[n > 0 ? n : 0] = '\0';
+		buf[strcspn(buf, "\n")] = '\0';
+		fatalx("already running (pid %s, pidfile %s)", buf, path);
+	}
 }
 
 static void
-write_pidfile(const char *path)
+write_pidfile(void)
 {
-	FILE *fp = fopen(path, "w");
+	char buf[32];
+	int n = snprintf(buf, sizeof(buf), "%d\n", (int)getpid());
 
-	if (fp == NULL)
-		fatal("pidfile %s", path);
-	fprintf(fp, "%d\n", (int)getpid());
-	if (fclose(fp) != 0)
-		fatal("pidfile %s", path);
-	pidfile_written = 1;
+	if (ftruncate(pidfd, 0) == -1 || pwrite(pidfd, buf, (size_t)n, 0) != n)
+		fatal("pidfile");
 }
 
 static void
@@ -90,26 +143,113 @@ stop_cb(struct ev_loop *l, ev_signal *w, int revents)
 	children_stop(all_stopped);
 }
 
+static int
+listen_equal(const struct config *a, const struct config *b)
+{
+	int i;
+
+	if (a->nlisten != b->nlisten)
+		return 0;
+	for (i = 0; i < a->nlisten; i++)
+		if (!addr_equal((const struct sockaddr *)&a->listen[i].addr,
+		    (const struct sockaddr *)&b->listen[i].addr))
+			return 0;
+	return 1;
+}
+
+/* Routers depend on these settings; the rest matter to the controller only. */
+static int
+routers_differ(const struct config *a, const struct config *b)
+{
+	return !listen_equal(a, b) || a->workers != b->workers ||
+	    a->timeout_ms != b->timeout_ms || strcmp(a->user, b->user) != 0 ||
+	    strcmp(a->rundir, b->rundir) != 0;
+}
+
+static int
+controller_differs(const struct config *a, const struct config *b)
+{
+	int i;
+
+	if (a->netcd != b->netcd)
+		return 1;
+	for (i = 0; i < a->netcd; i++)
+		if (strcmp(a->etcd[i], b->etcd[i]) != 0)
+			return 1;
+	return strcmp(a->etcd_prefix, b->etcd_prefix) != 0 ||
+	    strcmp(a->routes, b->routes) != 0 ||
+	    a->health_interval_ms != b->health_interval_ms ||
+	    strcmp(a->health_qname, b->health_qname) != 0 ||
+	    a->health_qclass != b->health_qclass ||
+	    a->health_qtype != b->health_qtype ||
+	    a->health_rise != b->health_rise ||
+	    a->health_fall != b->health_fall ||
+	    a->metricslen != b->metricslen ||
+	    (a->metricslen != 0 && !addr_equal((const struct sockaddr *)&a->metrics,
+	    (const struct sockaddr *)&b->metrics)) ||
+	    strcmp(a->user, b->user) != 0 || strcmp(a->rundir, b->rundir) != 0;
+}
+
+static void	hup_cb(struct ev_loop *, ev_signal *, int);
+
+static void
+reload_done(void)
+{
+	listeners_close(old_ls);
+	free(old_conf);
+	old_conf = NULL;
+	reloading = 0;
+	log_info("reload: done");
+	if (reload_again) {
+		reload_again = 0;
+		hup_cb(loop, NULL, 0);
+	}
+}
+
 static void
 hup_cb(struct ev_loop *l, ev_signal *w, int revents)
 {
 	struct config *ncf;
+	struct listeners *nls;
 	char err[1024];
+	int rchg, cchg;
 
 	(void)l; (void)w; (void)revents;
-	if ((ncf = malloc(sizeof(*ncf))) == NULL) {
-		log_warn("SIGHUP");
+	if (reloading) {
+		/* Several SIGHUPs during a reload make one more reload. */
+		reload_again = 1;
 		return;
 	}
+	ncf = xcalloc(1, sizeof(*ncf));
 	if (load_config(ncf, err, sizeof(err)) != 0) {
 		log_warnx("reload: %s; keeping the running configuration", err);
 		free(ncf);
 		return;
 	}
-	/* Listener, worker and timeout changes come with the supervision work. */
-	log_info("reload: configuration OK; controller re-reads the routes");
-	children_signal_controller(SIGHUP);
-	free(ncf);
+	rchg = routers_differ(conf, ncf);
+	cchg = controller_differs(conf, ncf);
+	nls = ls == &lsets[0] ? &lsets[1] : &lsets[0];
+	if (listeners_open(ncf, ls, nls, err, sizeof(err)) != 0) {
+		log_warnx("reload: %s; keeping the running configuration", err);
+		free(ncf);
+		return;
+	}
+	if (strcmp(ncf->rundir, conf->rundir) != 0 &&
+	    make_rundir(ncf->rundir, ncf->user, err, sizeof(err)) != 0) {
+		log_warnx("reload: %s; keeping the running configuration", err);
+		listeners_close(nls);
+		free(ncf);
+		return;
+	}
+	log_info("reload: configuration OK (%s%s)",
+	    rchg ? "routers roll one at a time" : "routers unchanged",
+	    cchg ? ", controller restarts" : ", controller re-reads its routes");
+	reloading = 1;
+	old_conf = conf;
+	old_ls = ls;
+	conf = ncf;
+	ls = nls;
+	children_reload(conf, ls, cchg, rchg, reload_done);
 }
 
 int
@@ -151,7 +291,8 @@ main(int argc, char *argv[])
 	if (optind != argc)
 		usage(stderr, 1);
 
-	if (load_config(&conf, err, sizeof(err)) != 0) {
+	conf = xcalloc(1, sizeof(*conf));
+	if (load_config(conf, err, sizeof(err)) != 0) {
 		fprintf(stderr, "dnsrouter: %s\n", err);
 		return 1;
 	}
@@ -161,14 +302,18 @@ main(int argc, char *argv[])
 	}
 
 	log_init(1, verbose, "dnsrouter");
-	make_rundir(conf.rundir);
-	if (listeners_open(&conf, &ls, err, sizeof(err)) != 0)
+	if (!foreground)
+		lock_pidfile(conf->pidfile);
+	if (make_rundir(conf->rundir, conf->user, err, sizeof(err)) != 0)
+		fatalx("%s", err);
+	ls = &lsets[0];
+	if (listeners_open(conf, NULL, ls, err, sizeof(err)) != 0)
 		fatalx("%s", err);
 	if (!foreground) {
 		if (daemon(0, 0) == -1)
 			fatal("daemon");
 		log_init(0, verbose, "dnsrouter");
-		write_pidfile(conf.pidfile);
+		write_pidfile();
 	}
 	signal(SIGPIPE, SIG_IGN);
 	if ((loop = ev_default_loop(EVFLAG_AUTO)) == NULL)
@@ -180,14 +325,15 @@ main(int argc, char *argv[])
 	ev_signal_start(loop, &sigint);
 	ev_signal_start(loop, &sighup);
 
-	children_start(loop, &conf, &ls, foreground, verbose);
-	log_info("dnsrouter %s started: %d routers, %d listen address(es)",
-	    DNSROUTER_VERSION, conf.workers, conf.nlisten);
+	children_start(loop, conf, ls, foreground, verbose);
+	log_info("dnsrouter %s started: %d routers, %d listen address(es), "
+	    "children run as '%s'", DNSROUTER_VERSION, conf->workers,
+	    conf->nlisten, conf->user);
 	ev_run(loop, 0);
 
-	listeners_close(&ls);
-	if (pidfile_written)
-		unlink(conf.pidfile);
+	listeners_close(ls);
+	if (pidfd != -1)
+		unlink(conf->pidfile);
 	log_info("stopped");
 	return 0;
 }

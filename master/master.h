@@ -6,31 +6,47 @@
 
 #include "config.h"
 
-/* Children find their config here and their sockets from the next fd on. */
+/*
+ * What a child finds when it starts: its config (text, in a memfd) at fd 3,
+ * a pipe at fd 4 on which it writes one byte once it is serving, and for
+ * routers the listening sockets from fd 5 on, UDP then TCP per address.
+ */
 #define CHILD_FD_CONFIG		3
-#define CHILD_FD_LISTEN		4
+#define CHILD_FD_READY		4
+#define CHILD_FD_LISTEN		5
 
 /* Every listening socket: per worker, per listen address, UDP then TCP. */
 struct listeners {
-	int	 workers;
-	int	 nlisten;
-	int	*fds;
+	int			 workers;
+	int			 nlisten;
+	struct config_listen	 addrs[CONFIG_MAX_LISTEN];
+	int			*fds;
 };
 
 #define LISTENER_FD(ls, w, l, tcp) ((ls)->fds[((w) * (ls)->nlisten + (l)) * 2 + (tcp)])
 
-/* Bind UDP and TCP for every listen address, one SO_REUSEPORT set per worker. */
-int listeners_open(const struct config *cf, struct listeners *ls, char *err,
-    size_t errlen);
+/*
+ * Bind UDP and TCP for every listen address of cf, one SO_REUSEPORT set per
+ * worker. Sockets for addresses old already has are duplicated from it (the
+ * same kernel socket, so nothing queued is lost); old may be NULL.
+ */
+int listeners_open(const struct config *cf, const struct listeners *old,
+    struct listeners *ls, char *err, size_t errlen);
 /* Close every socket of ls. */
 void listeners_close(struct listeners *ls);
 
 /* Spawn the controller and the routers, and restart any that dies. */
 void children_start(struct ev_loop *loop, const struct config *cf,
     const struct listeners *ls, int foreground, int verbose);
+/*
+ * Apply a new config and listener set (both must outlive the children):
+ * restart the controller if its settings changed (else SIGHUP it), then
+ * replace the routers one at a time, each old one stopped only once its
+ * successor serves. done() runs when it is over.
+ */
+void children_reload(const struct config *cf, const struct listeners *ls,
+    int controller_changed, int routers_changed, void (*done)(void));
 /* Ask every child to stop; done() runs once the last has exited. */
 void children_stop(void (*done)(void));
-/* Send sig to the controller. */
-void children_signal_controller(int sig);
 
 #endif

@@ -1,6 +1,8 @@
 /*
- * dnsrouter-router: started by the master with its config on fd 3 and its
- * listening sockets from fd 4 (UDP, TCP for each listen address).
+ * dnsrouter-router: started by the master as root with its config on fd 3,
+ * a readiness pipe on fd 4 and its listening sockets from fd 5 (UDP, TCP
+ * for each listen address). It chroots into the run directory and drops to
+ * the configured user before it reads anything from the network.
  */
 #include <signal.h>
 #include <stdio.h>
@@ -10,17 +12,45 @@
 
 #include "config.h"
 #include "log.h"
+#include "privsep.h"
 #include "router.h"
 #include "util.h"
 
+#define DRAIN_MAX	2.0	/* seconds to finish in-flight queries on stop */
+
 struct ev_loop	*loop;
 struct config	 conf;
+const char	*endpoint_dir;
 
+static ev_timer	 drain_w;
+static double	 drain_until;
+
+void
+router_ready(void)
+{
+	if (write(ROUTER_FD_READY, "R", 1) != 1)
+		log_debug("%s: master not listening", __func__);
+	close(ROUTER_FD_READY);
+}
+
+static void
+drain_cb(struct ev_loop *l, ev_timer *w, int revents)
+{
+	(void)w; (void)revents;
+	if (query_inflight() == 0 || ev_now(l) >= drain_until)
+		ev_break(l, EVBREAK_ALL);
+}
+
+/* Stop taking queries; answer those in flight, for at most DRAIN_MAX. */
 static void
 stop_cb(struct ev_loop *l, ev_signal *w, int revents)
 {
 	(void)w; (void)revents;
-	ev_break(l, EVBREAK_ALL);
+	udp_stop();
+	tcp_stop();
+	drain_until = ev_now(l) + DRAIN_MAX;
+	ev_timer_init(&drain_w, drain_cb, 0., 0.01);
+	ev_timer_start(l, &drain_w);
 }
 
 static void
@@ -63,6 +93,10 @@ main(int argc, char *argv[])
 	close(ROUTER_FD_CONFIG);
 	signal(SIGPIPE, SIG_IGN);
 
+	/* Everything from the file system is in hand: lock ourselves in. */
+	endpoint_dir = geteuid() == 0 ? "" : conf.rundir;
+	priv_drop(conf.user, geteuid() == 0 ? conf.rundir : NULL);
+
 	if ((loop = ev_default_loop(EVFLAG_AUTO)) == NULL)
 		fatalx("cannot start libev");
 	query_init();
@@ -71,17 +105,16 @@ main(int argc, char *argv[])
 		udp_init(ROUTER_FD_LISTEN + 2 * i);
 		tcp_init(ROUTER_FD_LISTEN + 2 * i + 1);
 	}
-	table_init();
+	table_init(endpoint_dir);
 
 	ev_signal_init(&sigterm, stop_cb, SIGTERM);
 	ev_signal_init(&sigint, stop_cb, SIGINT);
 	ev_signal_start(loop, &sigterm);
 	ev_signal_start(loop, &sigint);
-	log_debug("router %d ready on %d listen address(es)", idx, conf.nlisten);
+	log_debug("router %d on %d listen address(es), as uid %d", idx,
+	    conf.nlisten, (int)getuid());
 	ev_run(loop, 0);
 
-	udp_stop();
-	tcp_stop();
 	table_shutdown();
 	return 0;
 }

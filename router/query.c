@@ -21,6 +21,13 @@ static uint32_t		 free_head = NIL;
 static uint32_t		 fifo_head = NIL, fifo_tail = NIL;
 static ev_timer		 timeout_w;
 static double		 timeout_s;
+static uint32_t		 inflight;
+
+uint32_t
+query_inflight(void)
+{
+	return inflight;
+}
 
 static void	query_free(struct query *);
 static void	attempt_start(struct query *);
@@ -121,6 +128,7 @@ query_new(void)
 		return NULL;
 	q->next = q->prev = NIL;
 	q->active = 1;
+	inflight++;
 	q->up_sock = -1;
 	q->utcp = NULL;
 	q->conn = NULL;
@@ -307,6 +315,7 @@ query_free(struct query *q)
 	q->pkt = NULL;
 	q->conn = NULL;
 	q->active = 0;
+	inflight--;
 	q->next = free_head;
 	free_head = query_index(q);
 	if (conn != NULL)

@@ -15,7 +15,8 @@
 #include "routetable.h"
 
 #define ROUTER_FD_CONFIG	3	/* memfd with the master's config */
-#define ROUTER_FD_LISTEN	4	/* then UDP, TCP for each listen address */
+#define ROUTER_FD_READY		4	/* one byte here once serving */
+#define ROUTER_FD_LISTEN	5	/* then UDP, TCP for each listen address */
 
 #define QUERY_MAX		16384	/* in-flight queries per router */
 #define QUERY_INLINE		512	/* query bytes kept without malloc */
@@ -25,6 +26,10 @@
 
 extern struct ev_loop	*loop;
 extern struct config	 conf;
+extern const char	*endpoint_dir;	/* nng endpoints: "" in the chroot */
+
+/* Tell the master this router serves (first table in hand). */
+void router_ready(void);
 
 /* A decoded route table with what the router derives from it. */
 struct rtable {
@@ -42,7 +47,7 @@ enum route_status {
 };
 
 /* table.c: receiving tables from the controller */
-void table_init(void);
+void table_init(const char *dir);
 void table_shutdown(void);
 /* The table new queries use, or NULL before the first one arrived. */
 struct rtable *table_current(void);
@@ -88,6 +93,8 @@ struct query {
 };
 
 void query_init(void);
+/* Queries in flight. */
+uint32_t query_inflight(void);
 /*
  * Route and forward the query pkt (len bytes) that dns_parse_query accepted
  * into q, or answer it at once (REFUSED, SERVFAIL). Exactly one of lfd

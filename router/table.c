@@ -25,6 +25,7 @@ static nng_socket	 sub_sock, req_sock;
 static ev_io		 sub_w, req_w;
 static ev_timer		 snap_w;
 static int		 have_table;
+static const char	*ep_dir;
 
 struct rtable *
 table_current(void)
@@ -149,6 +150,7 @@ table_apply(const uint8_t *buf, size_t len)
 		ev_timer_stop(loop, &snap_w);
 		log_info("first route table received (generation %llu, %u routes)",
 		    (unsigned long long)rt->generation, rt->nroutes);
+		router_ready();
 	}
 }
 
@@ -208,7 +210,7 @@ open_endpoint(nng_socket *s, int (*opener)(nng_socket *), const char *ep,
 	char url[PATH_MAX + 16];
 	int rv, fd;
 
-	snprintf(url, sizeof(url), "ipc://%s/%s", conf.rundir, ep);
+	snprintf(url, sizeof(url), "ipc://%s/%s", ep_dir, ep);
 	if ((rv = opener(s)) != 0)
 		fatalx("%s: open %s: %s", __func__, ep, nng_strerror(rv));
 	nng_socket_set_ms(*s, NNG_OPT_RECONNMINT, 20);
@@ -223,10 +225,11 @@ open_endpoint(nng_socket *s, int (*opener)(nng_socket *), const char *ep,
 }
 
 void
-table_init(void)
+table_init(const char *dir)
 {
 	int rv;
 
+	ep_dir = dir;
 	open_endpoint(&sub_sock, nng_sub0_open, PROTO_EP_TABLE, &sub_w, sub_cb);
 	if ((rv = nng_socket_set(sub_sock, NNG_OPT_SUB_SUBSCRIBE, "", 0)) != 0)
 		fatalx("%s: subscribe: %s", __func__, nng_strerror(rv));

@@ -1,0 +1,60 @@
+/* Privilege drop: chroot, chdir "/", setgroups, setresgid, setresuid. */
+#include <sys/prctl.h>
+#include <grp.h>
+#include <pwd.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "privsep.h"
+
+int
+priv_lookup(const char *user, uid_t *uid, gid_t *gid)
+{
+	struct passwd *pw = getpwnam(user);
+
+	if (pw == NULL)
+		return -1;
+	*uid = pw->pw_uid;
+	*gid = pw->pw_gid;
+	return 0;
+}
+
+void
+priv_drop(const char *user, const char *root)
+{
+	uid_t uid;
+	gid_t gid;
+
+	if (priv_lookup(user, &uid, &gid) != 0)
+		fatalx("%s: no such user '%s'", __func__, user);
+	if (geteuid() != 0) {
+		if (geteuid() != uid)
+			log_warnx("not started as root: running as uid %d, not as "
+			    "user '%s', and without chroot", (int)geteuid(), user);
+		(void)prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+		return;
+	}
+	if (root != NULL) {
+		if (chroot(root) == -1)
+			fatal("%s: chroot %s", __func__, root);
+		if (chdir("/") == -1)
+			fatal("%s: chdir /", __func__);
+	}
+	if (uid == 0)
+		log_warnx("RUNNING AS ROOT: the config says 'user root'; create "
+		    "a system user (e.g. dnsrouter) and name it instead");
+	else {
+		if (setgroups(1, &gid) == -1)
+			fatal("%s: setgroups", __func__);
+		if (setresgid(gid, gid, gid) == -1)
+			fatal("%s: setresgid", __func__);
+		if (setresuid(uid, uid, uid) == -1)
+			fatal("%s: setresuid", __func__);
+		if (getuid() != uid || geteuid() != uid || getgid() != gid ||
+		    getegid() != gid)
+			fatalx("%s: privileges not dropped", __func__);
+	}
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == -1)
+		fatal("%s: no_new_privs", __func__);
+}

@@ -1,0 +1,20 @@
+/* Dropping privileges in the children, in the fixed order of OpenBSD's daemons. */
+#ifndef DNSROUTER_PRIVSEP_H
+#define DNSROUTER_PRIVSEP_H
+
+#include <sys/types.h>
+
+/*
+ * Look up user; fills uid and gid. Returns -1 if there is no such user.
+ */
+int priv_lookup(const char *user, uid_t *uid, gid_t *gid);
+
+/*
+ * Become user: chroot into root (when not NULL) and chdir("/"), then
+ * setgroups, setresgid, setresuid, and no_new_privs. Fatal on any failure.
+ * "user root" keeps root, loudly; a process not started as root only
+ * checks that it is already user.
+ */
+void priv_drop(const char *user, const char *root);
+
+#endif
