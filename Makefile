@@ -23,11 +23,13 @@ ALL_CFLAGS = -std=gnu11 $(WARN) $(CFLAGS) $(EXTRA_CFLAGS) -MMD -MP
 PCRE2_LIBS   = $(shell pkg-config --libs libpcre2-8)
 JANSSON_LIBS = $(shell pkg-config --libs jansson)
 CMOCKA_LIBS  = $(shell pkg-config --libs cmocka)
+LDNS_LIBS    = $(shell pkg-config --libs ldns)
+CURL_LIBS    = $(shell pkg-config --libs libcurl)
 NNG_LIBS     = -lnng -lpthread
 EV_LIBS      = -lev
 
 COMMON_SRC     = common/log.c common/addr.c common/config.c common/dnswire.c \
-                 common/util.c common/privsep.c proto/proto.c proto/routetable.c
+                 common/util.c common/privsep.c common/base64.c proto/proto.c proto/routetable.c proto/report.c
 MASTER_SRC     = $(wildcard master/*.c)
 ROUTER_SRC     = $(wildcard router/*.c)
 CONTROLLER_SRC = $(wildcard controller/*.c)
@@ -59,7 +61,7 @@ $(B)/dnsrouter-router: $(call obj,$(ROUTER_SRC)) $(B)/libcommon.a
 
 $(B)/dnsrouter-controller: $(call obj,$(CONTROLLER_SRC)) $(B)/libcommon.a
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $(filter-out %.h,$^) $(EV_LIBS) $(NNG_LIBS) \
-	    $(PCRE2_LIBS) $(JANSSON_LIBS)
+	    $(PCRE2_LIBS) $(JANSSON_LIBS) $(LDNS_LIBS) $(CURL_LIBS)
 
 $(B)/tests/%: tests/unit/%.c $(UNIT_OBJ) $(B)/libcommon.a
 	@mkdir -p $(dir $@)

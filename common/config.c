@@ -230,6 +230,29 @@ config_line(struct config *cf, char *key, char *value, int *seen_listen,
 			*why = "etcd-prefix too long";
 			return -1;
 		}
+	} else if (strcmp(key, "etcd-user") == 0) {
+		if (copy_str(cf->etcd_user, sizeof(cf->etcd_user), value) != 0) {
+			*why = "user name too long";
+			return -1;
+		}
+	} else if (strcmp(key, "etcd-password") == 0) {
+		if (copy_str(cf->etcd_password, sizeof(cf->etcd_password), value) != 0) {
+			*why = "password too long";
+			return -1;
+		}
+	} else if (strcmp(key, "etcd-cacert") == 0 ||
+	    strcmp(key, "etcd-cert") == 0 || strcmp(key, "etcd-key") == 0) {
+		char *dst = key[6] == 'a' ? cf->etcd_cacert :
+		    key[6] == 'e' ? cf->etcd_cert : cf->etcd_key;
+
+		if (value[0] != '/') {
+			*why = "must be an absolute path";
+			return -1;
+		}
+		if (copy_str(dst, PATH_MAX, value) != 0) {
+			*why = "path too long";
+			return -1;
+		}
 	} else if (strcmp(key, "routes") == 0) {
 		if (copy_str(cf->routes, sizeof(cf->routes), value) != 0) {
 			*why = "path too long";
@@ -449,6 +472,15 @@ config_validate(const struct config *cf, char *err, size_t errlen)
 {
 	int i, j;
 
+	if ((cf->etcd_user[0] != '\0') != (cf->etcd_password[0] != '\0')) {
+		snprintf(err, errlen, "etcd-user and etcd-password go together");
+		return -1;
+	}
+	if ((cf->etcd_cert[0] != '\0') != (cf->etcd_key[0] != '\0')) {
+		snprintf(err, errlen, "etcd-cert and etcd-key go together");
+		return -1;
+	}
+
 	if (cf->nlisten == 0) {
 		snprintf(err, errlen, "no listen address: set 'listen' or DNS_ADDR");
 		return -1;
@@ -482,6 +514,16 @@ config_write(const struct config *cf, FILE *fp)
 	for (i = 0; i < cf->netcd; i++)
 		fprintf(fp, "etcd %s\n", cf->etcd[i]);
 	fprintf(fp, "etcd-prefix %s\n", cf->etcd_prefix);
+	if (cf->etcd_user[0] != '\0')
+		fprintf(fp, "etcd-user %s\n", cf->etcd_user);
+	if (cf->etcd_password[0] != '\0')
+		fprintf(fp, "etcd-password %s\n", cf->etcd_password);
+	if (cf->etcd_cacert[0] != '\0')
+		fprintf(fp, "etcd-cacert %s\n", cf->etcd_cacert);
+	if (cf->etcd_cert[0] != '\0')
+		fprintf(fp, "etcd-cert %s\n", cf->etcd_cert);
+	if (cf->etcd_key[0] != '\0')
+		fprintf(fp, "etcd-key %s\n", cf->etcd_key);
 	if (cf->routes[0] != '\0')
 		fprintf(fp, "routes %s\n", cf->routes);
 	fprintf(fp, "timeout %ums\n", cf->timeout_ms);

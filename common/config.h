@@ -28,6 +28,11 @@ struct config {
 	char			etcd[CONFIG_MAX_ETCD][CONFIG_STRLEN];
 	int			netcd;
 	char			etcd_prefix[CONFIG_STRLEN];
+	char			etcd_user[CONFIG_STRLEN];	/* "" = no auth */
+	char			etcd_password[CONFIG_STRLEN];
+	char			etcd_cacert[PATH_MAX];		/* "" = system CAs */
+	char			etcd_cert[PATH_MAX];		/* client cert, or "" */
+	char			etcd_key[PATH_MAX];
 	char			routes[PATH_MAX];	/* "" = none */
 	unsigned		timeout_ms;
 	unsigned		health_interval_ms;

@@ -1,7 +1,7 @@
 /*
- * dnsrouter-controller: merges the routes file (and, later, etcd), and
- * publishes the route table to the routers. Started by the master with its
- * config on fd 3.
+ * dnsrouter-controller: merges the routes file and etcd, health-checks
+ * every backend, and publishes the route table to the routers. Started by
+ * the master with its config on fd 3 and a readiness pipe on fd 4.
  */
 #include <signal.h>
 #include <stdio.h>
@@ -9,22 +9,82 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "health.h"
 #include "log.h"
 #include "privsep.h"
 #include "publish.h"
 #include "registry.h"
+#include "reports.h"
+#include "routes_etcd.h"
 #include "routes_file.h"
 
 #define CONTROLLER_FD_CONFIG	3
 #define CONTROLLER_FD_READY	4	/* one byte here once serving */
+#define COALESCE_FIRST		0.001	/* a lone change goes out at once */
+#define COALESCE_GAP		0.020	/* a burst: one table per 20 ms at most */
+#define FIRST_LISTING_WAIT	3.0	/* longest hold for etcd's first listing */
 
-static struct config	conf;
-static struct registry	reg;
+static struct ev_loop	*loop;
+static struct config	 conf;
+static struct registry	 reg;
+static ev_timer		 rebuild_w;
+static double		 last_publish = -1;
+/*
+ * With etcd, the first table waits for etcd's first listing: routers that
+ * outlived a controller keep their complete table rather than get one
+ * with only the routes file's routes.
+ */
+static int		 hold;
+static ev_timer		 hold_w;
 
 static void
-rebuild(void)
+rebuild_cb(struct ev_loop *l, ev_timer *w, int revents)
 {
-	publish_table(registry_build(&reg, NULL, NULL));
+	(void)w; (void)revents;
+	if (hold)
+		return;
+	last_publish = ev_now(l);
+	publish_table(registry_build(&reg, health_up, NULL));
+}
+
+/* Something changed: publish soon, but not more than once per gap. */
+static void
+schedule_rebuild(void)
+{
+	double at;
+
+	if (ev_is_active(&rebuild_w))
+		return;
+	at = last_publish + COALESCE_GAP - ev_now(loop);
+	ev_timer_set(&rebuild_w, at > COALESCE_FIRST ? at : COALESCE_FIRST, 0.);
+	ev_timer_start(loop, &rebuild_w);
+}
+
+static void
+registry_changed(void)
+{
+	health_sync(&reg);
+	schedule_rebuild();
+}
+
+static void
+etcd_changed(void)
+{
+	hold = 0;
+	ev_timer_stop(loop, &hold_w);
+	registry_changed();
+}
+
+static void
+hold_cb(struct ev_loop *l, ev_timer *w, int revents)
+{
+	(void)l; (void)w; (void)revents;
+	if (hold) {
+		log_warnx("etcd: no listing after %.0fs: publishing the routes "
+		    "file's routes meanwhile", FIRST_LISTING_WAIT);
+		hold = 0;
+		schedule_rebuild();
+	}
 }
 
 static void
@@ -34,7 +94,7 @@ load_routes(void)
 		return;
 	/* An unreadable file keeps the routes it gave last time. */
 	if (routes_file_load(&reg, conf.routes) >= 0)
-		rebuild();
+		registry_changed();
 }
 
 static void
@@ -63,7 +123,6 @@ usage(void)
 int
 main(int argc, char *argv[])
 {
-	struct ev_loop *loop;
 	ev_signal sighup, sigterm, sigint;
 	char err[512];
 	int ch, verbose = 0, foreground = 0;
@@ -89,10 +148,20 @@ main(int argc, char *argv[])
 
 	if ((loop = ev_default_loop(EVFLAG_AUTO)) == NULL)
 		fatalx("cannot start libev");
+	ev_init(&rebuild_w, rebuild_cb);
+	hold = conf.netcd > 0;
+	ev_timer_init(&hold_w, hold_cb, FIRST_LISTING_WAIT, 0.);
+	if (hold)
+		ev_timer_start(loop, &hold_w);
 	publish_init(loop, conf.rundir);
+	reports_init(loop, conf.rundir);
+	health_init(loop, &conf, schedule_rebuild);
 	load_routes();
-	if (conf.routes[0] == '\0' || reg.n == 0)
-		rebuild();	/* routers need a table, even an empty one */
+	/* Routers need a table at once, even before etcd answers. */
+	health_sync(&reg);
+	rebuild_cb(loop, &rebuild_w, 0);
+	if (conf.netcd > 0)
+		routes_etcd_init(loop, &conf, &reg, etcd_changed);
 	if (write(CONTROLLER_FD_READY, "R", 1) != 1)
 		log_debug("master not listening for readiness");
 	close(CONTROLLER_FD_READY);
@@ -105,6 +174,10 @@ main(int argc, char *argv[])
 	ev_signal_start(loop, &sigint);
 	ev_run(loop, 0);
 
+	if (conf.netcd > 0)
+		routes_etcd_shutdown();
+	health_shutdown();
+	reports_shutdown();
 	publish_shutdown();
 	registry_free(&reg);
 	return 0;

@@ -177,6 +177,11 @@ controller_differs(const struct config *a, const struct config *b)
 		if (strcmp(a->etcd[i], b->etcd[i]) != 0)
 			return 1;
 	return strcmp(a->etcd_prefix, b->etcd_prefix) != 0 ||
+	    strcmp(a->etcd_user, b->etcd_user) != 0 ||
+	    strcmp(a->etcd_password, b->etcd_password) != 0 ||
+	    strcmp(a->etcd_cacert, b->etcd_cacert) != 0 ||
+	    strcmp(a->etcd_cert, b->etcd_cert) != 0 ||
+	    strcmp(a->etcd_key, b->etcd_key) != 0 ||
 	    strcmp(a->routes, b->routes) != 0 ||
 	    a->health_interval_ms != b->health_interval_ms ||
 	    strcmp(a->health_qname, b->health_qname) != 0 ||

@@ -106,6 +106,7 @@ main(int argc, char *argv[])
 		tcp_init(ROUTER_FD_LISTEN + 2 * i + 1);
 	}
 	table_init(endpoint_dir);
+	report_init(endpoint_dir, idx);
 
 	ev_signal_init(&sigterm, stop_cb, SIGTERM);
 	ev_signal_init(&sigint, stop_cb, SIGINT);
@@ -115,6 +116,7 @@ main(int argc, char *argv[])
 	    conf.nlisten, (int)getuid());
 	ev_run(loop, 0);
 
+	report_shutdown();
 	table_shutdown();
 	return 0;
 }

@@ -270,6 +270,7 @@ query_attempt_failed(struct query *q)
 
 	fifo_remove(q);
 	release_upstream(q);
+	q->table->failed[q->backend]++;
 	if (q->attempts < 2 &&
 	    (b = table_pick(q->table, q->route, q->backend)) >= 0) {
 		q->backend = b;
@@ -293,6 +294,7 @@ query_same_question(const struct query *q, const uint8_t *reply, size_t len)
 void
 query_deliver(struct query *q, uint8_t *reply, size_t len)
 {
+	q->table->answered[q->backend]++;
 	dns_set_id(reply, q->client_id);
 	send_to_client(q->lfd, (const struct sockaddr *)&q->client,
 	    q->clientlen, q->conn, reply, len);

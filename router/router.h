@@ -37,6 +37,8 @@ struct rtable {
 	struct matcher	*m;
 	uint32_t	*rr;		/* round-robin position per route */
 	uint32_t	*nup;		/* healthy backends per route */
+	uint32_t	*answered;	/* per backend, since the last report */
+	uint32_t	*failed;
 	int		 refs;		/* queries using it, +1 while current */
 };
 
@@ -127,6 +129,10 @@ void upstream_release(struct query *q);
 /* upstream_tcp.c: one TCP connection per query toward a backend */
 int upstream_tcp_send(struct query *q, const struct sockaddr *to, socklen_t tolen);
 void upstream_tcp_release(struct query *q);
+
+/* report.c: telling the controller what real traffic saw of each backend */
+void report_init(const char *dir, int router);
+void report_shutdown(void);
 
 /* udp.c: client-side UDP listeners */
 void udp_init(int fd);

@@ -48,6 +48,8 @@ table_unref(struct rtable *t)
 	rt_free(t->rt);
 	free(t->rr);
 	free(t->nup);
+	free(t->answered);
+	free(t->failed);
 	free(t);
 }
 
@@ -132,6 +134,8 @@ table_apply(const uint8_t *buf, size_t len)
 	}
 	t->rr = xcalloc(rt->nroutes ? rt->nroutes : 1, sizeof(*t->rr));
 	t->nup = xcalloc(rt->nroutes ? rt->nroutes : 1, sizeof(*t->nup));
+	t->answered = xcalloc(rt->nbackends ? rt->nbackends : 1, sizeof(uint32_t));
+	t->failed = xcalloc(rt->nbackends ? rt->nbackends : 1, sizeof(uint32_t));
 	for (i = 0; i < rt->nroutes; i++) {
 		/* Start round robin at a different backend in each router. */
 		t->rr[i] = rnd32();

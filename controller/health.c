@@ -1,0 +1,388 @@
+/*
+ * Health checks over TCP, one per distinct backend per interval, spread
+ * over the interval so that a thousand backends do not fire at once.
+ */
+#include <sys/socket.h>
+#include <errno.h>
+#include <ldns/ldns.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "addr.h"
+#include "dnswire.h"
+#include "health.h"
+#include "log.h"
+#include "util.h"
+
+#define HASH_INIT	64
+
+enum check_phase { CK_IDLE, CK_WRITE, CK_READLEN, CK_READBODY };
+
+struct hb {
+	struct sockaddr_storage	 addr;
+	socklen_t		 addrlen;
+	char			 name[ADDR_STRLEN];
+	int			 up;
+	unsigned		 npass, nfail;
+	int			 seen;
+	enum check_phase	 phase;
+	int			 fd;
+	uint16_t		 id;
+	size_t			 off, need;
+	uint8_t			*buf;
+	uint8_t			 lenbuf[2];
+	ev_io			 io_w;
+	ev_timer		 deadline_w;
+	ev_timer		 interval_w;
+	struct hb		*next;		/* hash chain */
+};
+
+static struct ev_loop		*hloop;
+static const struct config	*hcf;
+static void			(*on_change)(void);
+static struct hb		**table;
+static size_t			 tcap, tcount;
+static uint8_t			*qwire;		/* health query, ID 0 */
+static size_t			 qlen;
+static struct dns_question	 qparsed;
+
+static size_t
+hash_addr(const struct sockaddr *sa)
+{
+	uint64_t h = 0xcbf29ce484222325ULL;
+	const uint8_t *p;
+	size_t n, i;
+
+	if (sa->sa_family == AF_INET6) {
+		p = (const uint8_t *)&((const struct sockaddr_in6 *)sa)->sin6_addr;
+		n = 16;
+		h ^= ((const struct sockaddr_in6 *)sa)->sin6_port;
+	} else {
+		p = (const uint8_t *)&((const struct sockaddr_in *)sa)->sin_addr;
+		n = 4;
+		h ^= ((const struct sockaddr_in *)sa)->sin_port;
+	}
+	for (i = 0; i < n; i++)
+		h = (h ^ p[i]) * 0x100000001b3ULL;
+	return (size_t)h;
+}
+
+static struct hb *
+find(const struct sockaddr *sa)
+{
+	struct hb *b;
+
+	if (tcap == 0)
+		return NULL;
+	for (b = table[hash_addr(sa) & (tcap - 1)]; b != NULL; b = b->next)
+		if (addr_equal((const struct sockaddr *)&b->addr, sa))
+			return b;
+	return NULL;
+}
+
+static void
+grow(void)
+{
+	struct hb **nt, *b, *nb;
+	size_t ncap = tcap ? tcap * 2 : HASH_INIT, i;
+
+	nt = xcalloc(ncap, sizeof(*nt));
+	for (i = 0; i < tcap; i++)
+		for (b = table[i]; b != NULL; b = nb) {
+			size_t h = hash_addr((struct sockaddr *)&b->addr) & (ncap - 1);
+
+			nb = b->next;
+			b->next = nt[h];
+			nt[h] = b;
+		}
+	free(table);
+	table = nt;
+	tcap = ncap;
+}
+
+static void
+check_end(struct hb *b)
+{
+	if (b->fd != -1) {
+		ev_io_stop(hloop, &b->io_w);
+		close(b->fd);
+		b->fd = -1;
+	}
+	ev_timer_stop(hloop, &b->deadline_w);
+	free(b->buf);
+	b->buf = NULL;
+	b->phase = CK_IDLE;
+}
+
+/* One more pass or failure; log and announce a change of state once. */
+static void
+verdict(struct hb *b, int pass, const char *why)
+{
+	if (pass) {
+		b->nfail = 0;
+		if (!b->up && ++b->npass >= hcf->health_rise) {
+			b->up = 1;
+			b->npass = 0;
+			log_info("backend %s is up: %u checks passed", b->name,
+			    hcf->health_rise);
+			on_change();
+		}
+	} else {
+		b->npass = 0;
+		if (b->up && ++b->nfail >= hcf->health_fall) {
+			b->up = 0;
+			b->nfail = 0;
+			log_warnx("backend %s is down: %s", b->name, why);
+			on_change();
+		}
+	}
+}
+
+static void
+check_fail(struct hb *b, const char *why)
+{
+	check_end(b);
+	verdict(b, 0, why);
+}
+
+static void
+io_cb(struct ev_loop *l, ev_io *w, int revents)
+{
+	struct hb *b = w->data;
+	ssize_t n;
+
+	(void)revents;
+	switch (b->phase) {
+	case CK_WRITE:
+		n = send(b->fd, b->buf + b->off, b->need - b->off,
+		    MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (n < 0) {
+			if (errno == EAGAIN || errno == EINTR)
+				return;
+			check_fail(b, strerror(errno));
+			return;
+		}
+		if ((b->off += (size_t)n) < b->need)
+			return;
+		free(b->buf);
+		b->buf = NULL;
+		b->phase = CK_READLEN;
+		b->off = 0;
+		ev_io_stop(l, w);
+		ev_io_set(w, b->fd, EV_READ);
+		ev_io_start(l, w);
+		return;
+	case CK_READLEN:
+		n = recv(b->fd, b->lenbuf + b->off, 2 - b->off, MSG_DONTWAIT);
+		if (n <= 0)
+			goto readerr;
+		if ((b->off += (size_t)n) < 2)
+			return;
+		b->need = (size_t)b->lenbuf[0] << 8 | b->lenbuf[1];
+		if (b->need < DNS_HDRLEN) {
+			check_fail(b, "reply shorter than a DNS header");
+			return;
+		}
+		b->buf = xmalloc(b->need);
+		b->off = 0;
+		b->phase = CK_READBODY;
+		/* FALLTHROUGH */
+	case CK_READBODY:
+		n = recv(b->fd, b->buf + b->off, b->need - b->off, MSG_DONTWAIT);
+		if (n <= 0)
+			goto readerr;
+		if ((b->off += (size_t)n) < b->need)
+			return;
+		if (DNS_ID(b->buf) != b->id || !DNS_QR(b->buf) ||
+		    !dns_same_question(b->buf, b->need, qwire, &qparsed))
+			check_fail(b, "reply does not match the health query");
+		else if (DNS_RCODE(b->buf) == DNS_RCODE_SERVFAIL)
+			check_fail(b, "health query answered SERVFAIL");
+		else {
+			check_end(b);
+			verdict(b, 1, NULL);
+		}
+		return;
+	case CK_IDLE:
+		return;
+	}
+	return;
+readerr:
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return;
+	check_fail(b, n == 0 ? "connection closed without a reply" :
+	    strerror(errno));
+}
+
+static void
+deadline_cb(struct ev_loop *l, ev_timer *w, int revents)
+{
+	(void)l; (void)revents;
+	check_fail(w->data, "health query timed out");
+}
+
+static void
+interval_cb(struct ev_loop *l, ev_timer *w, int revents)
+{
+	struct hb *b = w->data;
+	double limit = hcf->timeout_ms / 1000.0;
+
+	(void)revents;
+	if (b->phase != CK_IDLE)
+		return;		/* the last one is still running */
+	b->fd = socket(b->addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK |
+	    SOCK_CLOEXEC, 0);
+	if (b->fd == -1) {
+		log_warn("%s: socket", __func__);
+		return;
+	}
+	if (connect(b->fd, (struct sockaddr *)&b->addr, b->addrlen) == -1 &&
+	    errno != EINPROGRESS) {
+		check_fail(b, strerror(errno));
+		return;
+	}
+	b->id = rnd16();
+	b->need = qlen + 2;
+	b->buf = xmalloc(b->need);
+	b->buf[0] = (uint8_t)(qlen >> 8);
+	b->buf[1] = (uint8_t)qlen;
+	memcpy(b->buf + 2, qwire, qlen);
+	dns_set_id(b->buf + 2, b->id);
+	b->off = 0;
+	b->phase = CK_WRITE;
+	ev_io_init(&b->io_w, io_cb, b->fd, EV_WRITE);
+	b->io_w.data = b;
+	ev_io_start(l, &b->io_w);
+	if (limit > hcf->health_interval_ms / 1000.0)
+		limit = hcf->health_interval_ms / 1000.0;
+	ev_timer_set(&b->deadline_w, limit, 0.);
+	ev_timer_start(l, &b->deadline_w);
+}
+
+void
+health_init(struct ev_loop *loop, const struct config *cf, void (*changed)(void))
+{
+	ldns_rdf *name;
+	ldns_pkt *pkt;
+
+	hloop = loop;
+	hcf = cf;
+	on_change = changed;
+	if ((name = ldns_dname_new_frm_str(cf->health_qname)) == NULL)
+		fatalx("%s: bad health-query name %s", __func__, cf->health_qname);
+	pkt = ldns_pkt_query_new(name, (ldns_rr_type)cf->health_qtype,
+	    (ldns_rr_class)cf->health_qclass, 0);
+	if (pkt == NULL || ldns_pkt2wire(&qwire, pkt, &qlen) != LDNS_STATUS_OK)
+		fatalx("%s: cannot build the health query", __func__);
+	ldns_pkt_free(pkt);
+	if (dns_parse_query(qwire, qlen, &qparsed) != DNS_QUERY_OK)
+		fatalx("%s: health query does not parse", __func__);
+}
+
+static void
+add(const struct route_value *rv)
+{
+	struct hb *b;
+	size_t h;
+	double interval = hcf->health_interval_ms / 1000.0;
+
+	if (tcount + 1 > tcap / 2)
+		grow();
+	b = xcalloc(1, sizeof(*b));
+	b->addr = rv->addr;
+	b->addrlen = rv->addrlen;
+	addr_format((struct sockaddr *)&b->addr, b->name, sizeof(b->name));
+	b->up = 1;	/* in rotation until it fails: registration means serving */
+	b->fd = -1;
+	b->seen = 1;
+	ev_init(&b->deadline_w, deadline_cb);
+	b->deadline_w.data = b;
+	/* First check soon, at a random point, then every interval. */
+	ev_timer_init(&b->interval_w, interval_cb,
+	    (rnd32() % 1000) / 1000.0 * (interval < 1 ? interval : 1), interval);
+	b->interval_w.data = b;
+	ev_timer_start(hloop, &b->interval_w);
+	h = hash_addr((struct sockaddr *)&b->addr) & (tcap - 1);
+	b->next = table[h];
+	table[h] = b;
+	tcount++;
+	log_debug("health: checking %s", b->name);
+}
+
+static void
+drop(struct hb *b)
+{
+	check_end(b);
+	ev_timer_stop(hloop, &b->interval_w);
+	log_debug("health: no longer checking %s", b->name);
+	free(b);
+	tcount--;
+}
+
+void
+health_sync(const struct registry *r)
+{
+	struct hb *b, **pp;
+	size_t i;
+
+	for (i = 0; i < tcap; i++)
+		for (b = table[i]; b != NULL; b = b->next)
+			b->seen = 0;
+	for (i = 0; i < r->n; i++) {
+		if ((b = find((const struct sockaddr *)&r->v[i].rv.addr)) != NULL)
+			b->seen = 1;
+		else
+			add(&r->v[i].rv);
+	}
+	for (i = 0; i < tcap; i++)
+		for (pp = &table[i]; (b = *pp) != NULL;) {
+			if (b->seen)
+				pp = &b->next;
+			else {
+				*pp = b->next;
+				drop(b);
+			}
+		}
+}
+
+int
+health_up(void *ctx, const struct sockaddr *addr)
+{
+	struct hb *b = find(addr);
+
+	(void)ctx;
+	return b == NULL || b->up;
+}
+
+void
+health_report(const struct sockaddr *addr, uint32_t answered, uint32_t failed)
+{
+	struct hb *b = find(addr);
+
+	if (b == NULL || !b->up)
+		return;		/* only checks bring a backend back */
+	if (answered > 0)
+		b->nfail = 0;
+	else if (failed > 0)
+		verdict(b, 0, "queries time out on real traffic");
+}
+
+void
+health_shutdown(void)
+{
+	struct hb *b, *nb;
+	size_t i;
+
+	for (i = 0; i < tcap; i++)
+		for (b = table[i]; b != NULL; b = nb) {
+			nb = b->next;
+			drop(b);
+		}
+	free(table);
+	table = NULL;
+	tcap = tcount = 0;
+	free(qwire);
+	qwire = NULL;
+}
