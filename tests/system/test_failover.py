@@ -6,7 +6,6 @@ import time
 import dns.exception
 import dns.message
 import dns.rcode
-import pytest
 
 from conftest import spec
 from dnsenv import query, wait_for
@@ -100,7 +99,6 @@ def test_backend_comes_back_after_resume(make_named, make_router):
     assert txts(query(r.port, "c.miek.nl.", "TXT")) == ["c-from-x"]
 
 
-@pytest.mark.xfail(strict=True, reason="health checks and failure reports come with issue 3 (controller)")
 def test_route_with_all_backends_down_is_skipped(make_named, make_router):
     x = c_backend(make_named, "x")
     y = c_backend(make_named, "y")
@@ -129,7 +127,6 @@ def test_route_with_all_backends_down_is_skipped(make_named, make_router):
     wait_for(from_y, 5, 0.02, "the priority-1 route to answer")
 
 
-@pytest.mark.xfail(strict=True, reason="health checks and failure reports come with issue 3 (controller)")
 def test_dead_backend_leaves_rotation_quickly_under_load(make_named,
                                                          make_router):
     """Timeouts the routers see on real traffic count as failures: with
