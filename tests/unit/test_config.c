@@ -889,6 +889,41 @@ assert_config_equal(const struct config *a, const struct config *b)
 	assert_memory_equal(a, b, sizeof(*a));
 }
 
+static void
+test_etcd_auth_and_tls_keys(void **state)
+{
+	struct config cf;
+	char err[ERRLEN];
+
+	(void)state;
+	parse_ok(&cf, "etcd https://127.0.0.1:2379\netcd-user root\n"
+	    "etcd-password pw\netcd-cacert /ca.pem\netcd-cert /c.pem\n"
+	    "etcd-key /c.key\n");
+	assert_string_equal(cf.etcd_user, "root");
+	assert_string_equal(cf.etcd_password, "pw");
+	assert_string_equal(cf.etcd_cacert, "/ca.pem");
+	assert_string_equal(cf.etcd_cert, "/c.pem");
+	assert_string_equal(cf.etcd_key, "/c.key");
+	assert_int_equal(config_validate(&cf, err, sizeof(err)), 0);
+	parse_fails("etcd-cacert ca.pem\n", "t.conf:1:", "absolute path");
+	parse_fails("etcd-key rel/c.key\n", "t.conf:1:", "absolute path");
+}
+
+static void
+test_etcd_user_without_password_is_invalid(void **state)
+{
+	struct config cf;
+	char err[ERRLEN];
+
+	(void)state;
+	parse_ok(&cf, "etcd-user root\n");
+	assert_int_equal(config_validate(&cf, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "etcd-user and etcd-password go together"));
+	parse_ok(&cf, "etcd-cert /c.pem\n");
+	assert_int_equal(config_validate(&cf, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "etcd-cert and etcd-key go together"));
+}
+
 /* Write cf, parse the text over fresh defaults into out. */
 static void
 write_and_reparse(const struct config *cf, struct config *out)
@@ -933,6 +968,11 @@ test_write_round_trips_every_key(void **state)
 	    "etcd http://10.0.0.1:2379\n"
 	    "etcd https://[2001:db8::2]:2379\n"
 	    "etcd-prefix /skydns/\n"
+	    "etcd-user dr\n"
+	    "etcd-password s3cret\n"
+	    "etcd-cacert /etc/dr/ca.pem\n"
+	    "etcd-cert /etc/dr/client.pem\n"
+	    "etcd-key /etc/dr/client.key\n"
 	    "routes /etc/dr/routes\n"
 	    "timeout 1s\n"
 	    "health-interval 2m\n"
@@ -1033,6 +1073,8 @@ main(void)
 		cmocka_unit_test(test_validate_accepts_distinct_listens),
 		cmocka_unit_test(test_validate_rejects_duplicate_listen),
 		cmocka_unit_test(test_validate_rejects_no_listen),
+		cmocka_unit_test(test_etcd_auth_and_tls_keys),
+		cmocka_unit_test(test_etcd_user_without_password_is_invalid),
 		cmocka_unit_test(test_write_round_trips_defaults),
 		cmocka_unit_test(test_write_round_trips_every_key),
 		cmocka_unit_test(test_write_round_trips_unusual_health_queries),
