@@ -242,8 +242,8 @@ config_line(struct config *cf, char *key, char *value, int *seen_listen,
 		}
 	} else if (strcmp(key, "etcd-cacert") == 0 ||
 	    strcmp(key, "etcd-cert") == 0 || strcmp(key, "etcd-key") == 0) {
-		char *dst = key[6] == 'a' ? cf->etcd_cacert :
-		    key[6] == 'e' ? cf->etcd_cert : cf->etcd_key;
+		char *dst = strcmp(key, "etcd-cacert") == 0 ? cf->etcd_cacert :
+		    strcmp(key, "etcd-cert") == 0 ? cf->etcd_cert : cf->etcd_key;
 
 		if (value[0] != '/') {
 			*why = "must be an absolute path";
