@@ -130,11 +130,14 @@ make_config_fd(const struct config *cf)
 	return fd;
 }
 
-/* In the child: put fds[0..n) at CHILD_FD_CONFIG.., close everything else. */
+/*
+ * In the child: put fds[0..n) at CHILD_FD_CONFIG.., close everything else.
+ * tmp has room for n (allocated before fork).
+ */
 static void
-arrange_fds(const int *fds, int n)
+arrange_fds(const int *fds, int *tmp, int n)
 {
-	int tmp[2 + 2 * CONFIG_MAX_LISTEN], i;
+	int i;
 
 	/* Move out of the way first: a source may sit on a target number. */
 	for (i = 0; i < n; i++)
@@ -186,8 +189,9 @@ ready_cb(struct ev_loop *l, ev_io *w, int revents)
 static struct proc *
 spawn(struct slot *s)
 {
-	char *argv[16], idx[16], vflag[16], name[32];
-	int fds[2 + 2 * CONFIG_MAX_LISTEN], nfds = 0, argc = 0, l, pfd[2];
+	char *argv[16], idx[16], vflag[16], name[32], sets[16];
+	int *fds, *tmp, nfds = 0, argc = 0, l, set, nsets = 0, pfd[2];
+	int workers = nslots - 1, router = s->index - 1;
 	struct proc *p;
 	sigset_t all;
 	pid_t pid;
@@ -197,20 +201,31 @@ spawn(struct slot *s)
 		log_warn("%s: pipe", __func__);
 		goto later;
 	}
+	fds = xcalloc(2 + 2 * (size_t)lsocks->nlisten * (size_t)lsocks->nsets,
+	    sizeof(int));
+	tmp = xcalloc(2 + 2 * (size_t)lsocks->nlisten * (size_t)lsocks->nsets,
+	    sizeof(int));
 	fds[nfds++] = config_fd;
 	fds[nfds++] = pfd[1];
-	if (s->index != SLOT_CONTROLLER)
-		for (l = 0; l < lsocks->nlisten; l++) {
-			fds[nfds++] = LISTENER_FD(lsocks, s->index - 1, l, 0);
-			fds[nfds++] = LISTENER_FD(lsocks, s->index - 1, l, 1);
-		}
+	if (s->index != SLOT_CONTROLLER) {
+		for (set = router; set < lsocks->nsets; set += workers)
+			nsets++;
+		for (l = 0; l < lsocks->nlisten; l++)
+			for (set = router; set < lsocks->nsets; set += workers) {
+				fds[nfds++] = LISTENER_FD(lsocks, set, l, 0);
+				fds[nfds++] = LISTENER_FD(lsocks, set, l, 1);
+			}
+	}
 	if (s->index == SLOT_CONTROLLER)
 		argv[argc++] = controller_path;
 	else {
 		argv[argc++] = router_path;
-		snprintf(idx, sizeof(idx), "%d", s->index - 1);
+		snprintf(idx, sizeof(idx), "%d", router);
 		argv[argc++] = "-i";
 		argv[argc++] = idx;
+		snprintf(sets, sizeof(sets), "%d", nsets);
+		argv[argc++] = "-s";
+		argv[argc++] = sets;
 	}
 	if (fg)
 		argv[argc++] = "-d";
@@ -225,6 +240,8 @@ spawn(struct slot *s)
 		log_warn("%s: fork", __func__);
 		close(pfd[0]);
 		close(pfd[1]);
+		free(fds);
+		free(tmp);
 		goto later;
 	}
 	if (pid == 0) {
@@ -234,10 +251,12 @@ spawn(struct slot *s)
 			_exit(1);
 		sigemptyset(&all);
 		sigprocmask(SIG_SETMASK, &all, NULL);
-		arrange_fds(fds, nfds);
+		arrange_fds(fds, tmp, nfds);
 		execv(argv[0], argv);
 		_exit(127);
 	}
+	free(fds);
+	free(tmp);
 	close(pfd[1]);
 	p = xcalloc(1, sizeof(*p));
 	p->slot = s;

@@ -73,9 +73,12 @@ int
 listeners_open(const struct config *cf, const struct listeners *old,
     struct listeners *ls, char *err, size_t errlen)
 {
-	int w, l, tcp, n = cf->workers * cf->nlisten * 2;
+	int w, l, tcp, n;
 
-	ls->workers = cf->workers;
+	ls->nsets = cf->workers;
+	if (old != NULL && old->nsets > ls->nsets)
+		ls->nsets = old->nsets;
+	n = ls->nsets * cf->nlisten * 2;
 	ls->nlisten = cf->nlisten;
 	memcpy(ls->addrs, cf->listen, sizeof(ls->addrs));
 	ls->fds = xcalloc((size_t)n, sizeof(int));
@@ -97,18 +100,18 @@ listeners_open(const struct config *cf, const struct listeners *old,
 					goto fail;
 				close(fd);
 			}
-		for (w = 0; w < cf->workers; w++)
+		for (w = 0; w < ls->nsets; w++)
 			for (tcp = 0; tcp < 2; tcp++) {
 				int fd;
 
-				if (oi >= 0 && w < old->workers)
+				if (oi >= 0 && w < old->nsets)
 					fd = fcntl(LISTENER_FD(old, w, oi, tcp),
 					    F_DUPFD_CLOEXEC, 0);
 				else
 					fd = open_one(&cf->listen[l], tcp ?
 					    SOCK_STREAM : SOCK_DGRAM, 1, err, errlen);
 				if (fd == -1) {
-					if (oi >= 0 && w < old->workers)
+					if (oi >= 0 && w < old->nsets)
 						snprintf(err, errlen, "dup: %s",
 						    strerror(errno));
 					goto fail;
@@ -125,7 +128,7 @@ fail:
 void
 listeners_close(struct listeners *ls)
 {
-	int i, n = ls->workers * ls->nlisten * 2;
+	int i, n = ls->nsets * ls->nlisten * 2;
 
 	for (i = 0; i < n && ls->fds != NULL; i++)
 		if (ls->fds[i] != -1)

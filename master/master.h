@@ -15,19 +15,25 @@
 #define CHILD_FD_READY		4
 #define CHILD_FD_LISTEN		5
 
-/* Every listening socket: per worker, per listen address, UDP then TCP. */
+/*
+ * Every listening socket: per set, per listen address, UDP then TCP. A set
+ * is one SO_REUSEPORT member per address; there is a set per worker, and
+ * sets never go away while dnsrouter runs (fewer workers share them: router
+ * r serves every set s with s % workers == r), because a socket leaving
+ * its group loses what the kernel had already queued on it.
+ */
 struct listeners {
-	int			 workers;
+	int			 nsets;
 	int			 nlisten;
 	struct config_listen	 addrs[CONFIG_MAX_LISTEN];
 	int			*fds;
 };
 
-#define LISTENER_FD(ls, w, l, tcp) ((ls)->fds[((w) * (ls)->nlisten + (l)) * 2 + (tcp)])
+#define LISTENER_FD(ls, s, l, tcp) ((ls)->fds[((s) * (ls)->nlisten + (l)) * 2 + (tcp)])
 
 /*
- * Bind UDP and TCP for every listen address of cf, one SO_REUSEPORT set per
- * worker. Sockets for addresses old already has are duplicated from it (the
+ * Bind UDP and TCP for every listen address of cf, with max(workers, the
+ * sets old has) sets. Sockets old already has are duplicated from it (the
  * same kernel socket, so nothing queued is lost); old may be NULL.
  */
 int listeners_open(const struct config *cf, const struct listeners *old,

@@ -22,15 +22,44 @@ struct ev_loop	*loop;
 struct config	 conf;
 const char	*endpoint_dir;
 
-static ev_timer	 drain_w;
+#define TABLE_WAIT	3.0	/* then answer SERVFAIL rather than nothing */
+
+static ev_timer	 drain_w, table_wait_w;
 static double	 drain_until;
+static int	 serving, stopping;
+
+/*
+ * Read queries only once there is a table: until then queries wait in the
+ * socket (a restarted router takes over its queue, a rolled one shares it
+ * with its predecessor) instead of getting SERVFAIL.
+ */
+static void
+start_serving(void)
+{
+	if (serving || stopping)
+		return;
+	serving = 1;
+	ev_timer_stop(loop, &table_wait_w);
+	udp_start();
+	tcp_start();
+}
 
 void
 router_ready(void)
 {
+	start_serving();
 	if (write(ROUTER_FD_READY, "R", 1) != 1)
 		log_debug("%s: master not listening", __func__);
 	close(ROUTER_FD_READY);
+}
+
+static void
+table_wait_cb(struct ev_loop *l, ev_timer *w, int revents)
+{
+	(void)l; (void)w; (void)revents;
+	log_warnx("no route table from the controller after %.0fs: answering "
+	    "SERVFAIL until one arrives", TABLE_WAIT);
+	start_serving();
 }
 
 static void
@@ -46,6 +75,8 @@ static void
 stop_cb(struct ev_loop *l, ev_signal *w, int revents)
 {
 	(void)w; (void)revents;
+	stopping = 1;
+	ev_timer_stop(l, &table_wait_w);
 	udp_stop();
 	tcp_stop();
 	drain_until = ev_now(l) + DRAIN_MAX;
@@ -56,7 +87,7 @@ stop_cb(struct ev_loop *l, ev_signal *w, int revents)
 static void
 usage(void)
 {
-	fprintf(stderr, "usage: dnsrouter-router -i index [-dv]\n"
+	fprintf(stderr, "usage: dnsrouter-router -i index [-s sets] [-dv]\n"
 	    "(started by dnsrouter, not by hand)\n");
 	exit(1);
 }
@@ -67,15 +98,18 @@ main(int argc, char *argv[])
 	static char name[32];
 	char err[512];
 	ev_signal sigterm, sigint;
-	int ch, i, idx = -1, verbose = 0, foreground = 0;
+	int ch, i, k, idx = -1, nsets = 1, verbose = 0, foreground = 0;
 
-	while ((ch = getopt(argc, argv, "di:v")) != -1) {
+	while ((ch = getopt(argc, argv, "di:s:v")) != -1) {
 		switch (ch) {
 		case 'd':
 			foreground = 1;
 			break;
 		case 'i':
 			idx = atoi(optarg);
+			break;
+		case 's':
+			nsets = atoi(optarg);
 			break;
 		case 'v':
 			verbose++;
@@ -84,7 +118,7 @@ main(int argc, char *argv[])
 			usage();
 		}
 	}
-	if (idx < 0)
+	if (idx < 0 || nsets < 1 || nsets > CONFIG_MAX_WORKERS)
 		usage();
 	snprintf(name, sizeof(name), "dnsrouter-router#%d", idx);
 	log_init(foreground, verbose, name);
@@ -101,10 +135,15 @@ main(int argc, char *argv[])
 		fatalx("cannot start libev");
 	query_init();
 	upstream_init();
-	for (i = 0; i < conf.nlisten; i++) {
-		udp_init(ROUTER_FD_LISTEN + 2 * i);
-		tcp_init(ROUTER_FD_LISTEN + 2 * i + 1);
-	}
+	for (i = 0; i < conf.nlisten; i++)
+		for (k = 0; k < nsets; k++) {
+			int fd = ROUTER_FD_LISTEN + 2 * (i * nsets + k);
+
+			udp_init(fd);
+			tcp_init(fd + 1);
+		}
+	ev_timer_init(&table_wait_w, table_wait_cb, TABLE_WAIT, 0.);
+	ev_timer_start(loop, &table_wait_w);
 	table_init(endpoint_dir);
 	report_init(endpoint_dir, idx);
 

@@ -16,7 +16,7 @@
 
 #define ROUTER_FD_CONFIG	3	/* memfd with the master's config */
 #define ROUTER_FD_READY		4	/* one byte here once serving */
-#define ROUTER_FD_LISTEN	5	/* then UDP, TCP for each listen address */
+#define ROUTER_FD_LISTEN	5	/* then UDP, TCP per listen address per set */
 
 #define QUERY_MAX		16384	/* in-flight queries per router */
 #define QUERY_INLINE		512	/* query bytes kept without malloc */
@@ -136,10 +136,13 @@ void report_shutdown(void);
 
 /* udp.c: client-side UDP listeners */
 void udp_init(int fd);
+/* Start reading queries (once there is a table) / stop for good. */
+void udp_start(void);
 void udp_stop(void);
 
 /* tcp.c: client-side TCP listeners and connections */
 void tcp_init(int fd);
+void tcp_start(void);
 void tcp_stop(void);
 /* Queue a DNS message (len bytes, no length prefix) to conn. */
 void tcp_send(struct tcpconn *conn, const uint8_t *msg, size_t len);

@@ -1,6 +1,6 @@
 /*
  * Route tables from the controller: full snapshots over nng pub/sub, and a
- * snapshot asked for over req/rep at start, every 50 ms until one arrives
+ * snapshot asked for over req/rep at start, every 10 ms until one arrives
  * (pub/sub drops what is published
  * before the subscription is connected). Each table is compiled aside and
  * swapped in with one pointer; the old one lives until its last query ends.
@@ -239,7 +239,7 @@ table_init(const char *dir)
 		fatalx("%s: subscribe: %s", __func__, nng_strerror(rv));
 	open_endpoint(&req_sock, nng_req0_open, PROTO_EP_SNAPSHOT, &req_w, req_cb);
 	nng_socket_set_ms(req_sock, NNG_OPT_REQ_RESENDTIME, 1000);
-	ev_timer_init(&snap_w, snap_cb, 0., 0.05);
+	ev_timer_init(&snap_w, snap_cb, 0., 0.01);
 	ev_timer_start(loop, &snap_w);
 }
 

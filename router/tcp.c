@@ -38,7 +38,7 @@ struct tlisten {
 	ev_io	w;
 };
 
-static struct tlisten	tl[CONFIG_MAX_LISTEN];
+static struct tlisten	tl[CONFIG_MAX_LISTEN * CONFIG_MAX_WORKERS];
 static int		ntl;
 static unsigned		nconns;
 
@@ -305,7 +305,15 @@ tcp_init(int fd)
 	t->fd = fd;
 	ev_io_init(&t->w, accept_cb, fd, EV_READ);
 	t->w.data = t;
-	ev_io_start(loop, &t->w);
+}
+
+void
+tcp_start(void)
+{
+	int i;
+
+	for (i = 0; i < ntl; i++)
+		ev_io_start(loop, &tl[i].w);
 }
 
 void

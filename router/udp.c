@@ -19,7 +19,7 @@ struct ulisten {
 	ev_io	w;
 };
 
-static struct ulisten	ul[CONFIG_MAX_LISTEN];
+static struct ulisten	ul[CONFIG_MAX_LISTEN * CONFIG_MAX_WORKERS];
 static int		nul;
 
 static uint8_t			qbuf[UDP_BATCH][UDP_BUFSZ];
@@ -80,13 +80,21 @@ udp_init(int fd)
 	u->fd = fd;
 	ev_io_init(&u->w, udp_cb, fd, EV_READ);
 	u->w.data = u;
-	ev_io_start(loop, &u->w);
 	for (i = 0; i < UDP_BATCH; i++) {
 		qiov[i].iov_base = qbuf[i];
 		qiov[i].iov_len = UDP_BUFSZ;
 		qmsg[i].msg_hdr.msg_iov = &qiov[i];
 		qmsg[i].msg_hdr.msg_iovlen = 1;
 	}
+}
+
+void
+udp_start(void)
+{
+	int i;
+
+	for (i = 0; i < nul; i++)
+		ev_io_start(loop, &ul[i].w);
 }
 
 void

@@ -6,7 +6,9 @@ Session-wide (never paused or stopped by a test):
   router      dnsrouter with zones.standard_routes(A, B), 2 workers, ready
 Per test:
   make_named(zone_text, server_id)  a fresh BIND (a test may pause it)
-  make_router(routes, **kw)         a fresh dnsrouter, started (not waited)
+  make_router(routes, **kw)         a fresh dnsrouter, started (not waited);
+                                    workdir=... puts it elsewhere
+  public_tmp                        a world-readable directory under /tmp
   build_dir                         $DNSROUTER_BUILD or <repo>/build
 
 Every process is stopped by PID in teardown, pass or fail; a failing test
@@ -14,7 +16,9 @@ gets the tail of each of its dnsrouter logs printed.
 """
 
 import os
+import shutil
 import sys
+import tempfile
 
 import pytest
 
@@ -106,13 +110,26 @@ def make_named(tmp_path):
 
 
 @pytest.fixture
+def public_tmp():
+    """A fresh directory under /tmp that every user can read and traverse
+    (tmp_path's parents are 0700: an unprivileged controller could not read
+    a routes file there). Removed afterwards."""
+    d = tempfile.mkdtemp(prefix="drpub", dir="/tmp")
+    os.chmod(d, 0o755)
+    yield d
+    shutil.rmtree(d, ignore_errors=True)
+
+
+@pytest.fixture
 def make_router(build_dir, tmp_path, request):
     made = []
 
     def make(routes, **kw):
         port = kw.pop("listen_port", None)
+        workdir = kw.pop("workdir", None)
         addr = kw.get("listen_addr", "127.0.0.1")
-        r = dnsenv.Dnsrouter(build_dir, tmp_path / ("router%d" % len(made)),
+        r = dnsenv.Dnsrouter(build_dir,
+                             workdir or tmp_path / ("router%d" % len(made)),
                              port or dnsenv.free_port(addr), routes, **kw)
         made.append(r)
         r.start()

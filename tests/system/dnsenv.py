@@ -25,6 +25,9 @@ API
   pid_alive(pid) -> bool                    exists and is not a zombie
   Named(workdir, port, zones, ...)          BIND 9 authoritative server
   Dnsrouter(build_dir, workdir, port, routes, ...)  the daemon, foreground
+    .rewrite_config(workers=3, ...)         change settings, rewrite the file
+    .reload()                               SIGHUP
+    .log_count(text)                        occurrences of text in its log
 """
 
 import os
@@ -448,6 +451,23 @@ class Dnsrouter:
                 "timeout %s\n%s\n"
                 % (self.listen_spec(), self.workers, self.user, self.rundir,
                    self.routes_path, self.timeout, self.extra))
+
+    def rewrite_config(self, **attrs):
+        """Set attributes (port, workers, timeout, extra, user, ...) and
+        rewrite the config file from them; call reload() to apply. The
+        rundir stays the one start() made."""
+        for k, v in attrs.items():
+            if not hasattr(self, k):
+                raise AttributeError("Dnsrouter has no attribute %r" % k)
+            setattr(self, k, v)
+        tmp = self.conf_path + ".tmp"
+        with open(tmp, "w") as f:
+            f.write(self.config_text())
+        os.rename(tmp, self.conf_path)
+
+    def log_count(self, text):
+        """How many times text occurs in the log so far."""
+        return self.log().count(text)
 
     def start(self):
         """Write config and routes, start the master. Does not wait: see

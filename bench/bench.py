@@ -1,0 +1,985 @@
+#!/usr/bin/python3
+"""dnsrouter against dnsdist: throughput, latency, CPU and memory.
+
+    /usr/bin/python3 bench/bench.py --build BUILD_DIR [options]   (make bench)
+
+What runs (everything on 127.0.0.1, free ports, one temporary directory):
+
+- Two BIND 9 servers (tests/system/dnsenv.py Named, query log off) serve the
+  split miek.nl zone of tests/system/zones.py: backend A has a and b,
+  backend B has c and d.
+- dnsrouter (tests/system/dnsenv.py Dnsrouter, `workers` routers) and
+  dnsdist (the Debian package) are both configured with the same two real
+  routes, `^[ab]\\.miek` -> A and `^[cd]\\.miek` -> B, preceded by N filler
+  routes that match none of the query names (--sizes gives the N's).
+  No match is REFUSED in both. Neither caches answers.
+- dnsperf sends the query file (a, b, c, d .miek.nl TXT, so both backends
+  and both routes are used) with `-c 4 -q 200 -l SECONDS`, as fast as the
+  proxy answers (200 queries always outstanding).
+- For each table size, both proxies are started, checked (every name must
+  come back from the right backend, an unrouted name must be REFUSED),
+  warmed up, then measured in alternation, the order flipping every round
+  (round 1: dnsrouter then dnsdist, round 2: dnsdist then dnsrouter, ...).
+  The median of the rounds is reported per system.
+
+Figures:
+
+- qps: dnsperf's "Queries per second" (completed / run time).
+- avg: dnsperf's "Average Latency".
+- p99: dnsperf 2.10 prints no percentiles (no histogram option either), but
+  -v prints one line per query with its latency ("T" for a timeout). -v
+  costs dnsperf enough CPU on this 2-core machine (shared with the proxy
+  and both BIND servers) to lower the measured qps, and not by the same
+  share for both proxies (measured: about -10 % for dnsrouter, -4 % for
+  dnsdist). So each measured run is followed at once by a shorter run of
+  the same shape with -v (--p99-seconds, default 4; 0: none), and p99 is
+  computed from its lines (nearest rank, timeouts counted as infinitely
+  slow). qps, avg, lost, CPU and RSS come from the run without -v.
+  Note that at saturation latency is mostly queueing: avg is close to
+  outstanding / qps (Little's law); --rate gives latency at a fixed rate.
+- lost: dnsperf's "Queries lost" (no answer within -t, default 2 s here);
+  any rcode other than NOERROR is listed too and flagged.
+- CPU s / 100k q: utime+stime from /proc/PID/stat of every process of the
+  proxy (dnsrouter: the master and all its descendants, routers and
+  controller; dnsdist: its one process, which holds all its threads), after
+  minus before the dnsperf run, per 100,000 completed queries. Lower is
+  better. If the set of processes changes during a run (a child restarted),
+  the figure is flagged.
+- RSS: sum of VmRSS (/proc/PID/status) of those processes after each run;
+  the table shows the largest (with --rss; always in --json).
+- Ratios are plain dnsrouter / dnsdist; for qps higher is better, for
+  latency, CPU and RSS lower is better. "vs own 2 routes" is a system's
+  median qps at this size divided by its median qps with no fillers.
+
+dnsdist setup (see dnsdist_conf()): the listen address is bound
+--dnsdist-listeners times (default 2, like dnsrouter's 2 workers on this
+2-core machine) with reusePort=true, because dnsdist 1.7 handles UDP with
+one thread per listen bind; a single bind would cap it at one core for
+receiving. Each backend gets dnsdist's default of one responder thread,
+health checks are SOA queries for the zone apex every second, security
+polling is off, no console, no packet cache, everything else default.
+Rules are installed with one setRules() call: the fillers, the two real
+RegexRule -> PoolAction rules, then AllRule -> RCodeAction(REFUSED).
+dnsdist matches regexps (POSIX extended, case-insensitive) against the name
+without its trailing dot, dnsrouter (PCRE2) against the name with it, so
+the filler patterns are written to mean the same (never match) for both.
+
+--sizes: comma-separated numbers of filler routes placed AHEAD of the two
+real ones (so "0,1000,10000" means 2, 1,002 and 10,002 routes in all).
+Filler shapes rotate through anchored literal prefixes (^x123\\.), suffixes
+(\\.zone123\\.example\\.?$), alternations (^(foo|bar)123\\.), character
+classes with counts (^[q-z]{3}123\\.), near misses sharing the real routes'
+start (^[a-d]\\.miek123\\.) and a leading wildcard (^[a-z0-9-]+\\.shard123\\.);
+they alternate between the two backends' addresses.
+
+Other options: --tcp (also run with dnsperf -m tcp), --modes, --workers
+(comma list of dnsrouter worker counts, e.g. 1,2: each is a separate
+dnsrouter compared with the same dnsdist), --rss, --rounds, --seconds,
+--quick (smoke test, about 30 s), --json FILE. See --help.
+
+Every process is started here and stopped by PID in finally blocks.
+"""
+
+import argparse
+import json
+import os
+import re
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+sys.path.insert(0, os.path.join(ROOT, "tests", "system"))
+
+import dns.rcode  # noqa: E402
+
+from dnsenv import (free_port, Named, Dnsrouter, ProcessError,  # noqa: E402
+                    query, stop_pid, wait_for, pid_alive)
+import zones  # noqa: E402
+
+DNSPERF = shutil.which("dnsperf") or "/usr/bin/dnsperf"
+DNSDIST = shutil.which("dnsdist") or "/usr/bin/dnsdist"
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+# (query name, type, TXT answer expected, backend letter)
+QUERIES = [
+    ("a.miek.nl.", "TXT", "aa", "A"),
+    ("b.miek.nl.", "TXT", "bb", "A"),
+    ("c.miek.nl.", "TXT", "cc", "B"),
+    ("d.miek.nl.", "TXT", "dd", "B"),
+]
+ROUTE_A = r"^[ab]\.miek"
+ROUTE_B = r"^[cd]\.miek"
+UNROUTED = "nomatch.example."
+
+
+class BenchError(RuntimeError):
+    pass
+
+
+# ------------------------------------------------------------------ routes
+
+def filler_patterns(n):
+    """n regexps that match none of the query names, in several shapes,
+    meaning the same in PCRE2 (name with trailing dot) and POSIX ERE (name
+    without it)."""
+    shapes = [
+        r"^x%d\.",
+        r"\.zone%d\.example\.?$",
+        r"^(foo|bar)%d\.",
+        r"^[q-z]{3}%d\.",
+        r"^[a-d]\.miek%d\.",
+        r"^[a-z0-9-]+\.shard%d\.",
+    ]
+    return [shapes[i % len(shapes)] % i for i in range(n)]
+
+
+def check_fillers(pats):
+    names = [q[0] for q in QUERIES]
+    for p in pats:
+        r = re.compile(p, re.I)
+        for nm in names:
+            if r.search(nm) or r.search(nm.rstrip(".")):
+                raise BenchError("filler %r matches %s" % (p, nm))
+
+
+def dnsrouter_routes(fillers, addr_a, addr_b):
+    lines = ["# %d filler routes, then the two real ones" % len(fillers)]
+    for i, p in enumerate(fillers):
+        lines.append("%s,%s" % (addr_a if i % 2 == 0 else addr_b, p))
+    lines.append("%s,%s" % (addr_a, ROUTE_A))
+    lines.append("%s,%s" % (addr_b, ROUTE_B))
+    return lines
+
+
+def lua_str(s):
+    return '"' + s.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def dnsdist_conf(port, listeners, addr_a, addr_b, fillers):
+    out = [
+        "-- written by bench/bench.py",
+        'setSecurityPollSuffix("")',
+        "setLocal(%s, {reusePort=true})" % lua_str("127.0.0.1:%d" % port),
+    ]
+    for _ in range(listeners - 1):
+        out.append("addLocal(%s, {reusePort=true})"
+                   % lua_str("127.0.0.1:%d" % port))
+    for addr, pool in ((addr_a, "A"), (addr_b, "B")):
+        out.append('newServer({address=%s, pool="%s", checkName="miek.nl.", '
+                   'checkType="SOA", checkInterval=1})' % (lua_str(addr), pool))
+    out.append("setRules({")
+    for i, p in enumerate(fillers):
+        out.append(' newRuleAction(RegexRule(%s), PoolAction("%s")),'
+                   % (lua_str(p), "A" if i % 2 == 0 else "B"))
+    out.append(' newRuleAction(RegexRule(%s), PoolAction("A")),'
+               % lua_str(ROUTE_A))
+    out.append(' newRuleAction(RegexRule(%s), PoolAction("B")),'
+               % lua_str(ROUTE_B))
+    out.append(" newRuleAction(AllRule(), RCodeAction(DNSRCode.REFUSED)),")
+    out.append("})")
+    return "\n".join(out) + "\n"
+
+
+# --------------------------------------------------------------- processes
+
+def proc_tree(pid):
+    """pid and all its live descendants (via /proc/PID/task/*/children)."""
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        if not pid_alive(p):
+            continue
+        out.append(p)
+        try:
+            tasks = os.listdir("/proc/%d/task" % p)
+        except OSError:
+            continue
+        for t in tasks:
+            try:
+                with open("/proc/%d/task/%s/children" % (p, t)) as f:
+                    todo.extend(int(c) for c in f.read().split())
+            except OSError:
+                pass
+    return sorted(out)
+
+
+def cpu_ticks(pid):
+    """utime+stime of pid (all its threads), in clock ticks; None if gone."""
+    try:
+        with open("/proc/%d/stat" % pid, "rb") as f:
+            data = f.read().decode("ascii", "replace")
+    except OSError:
+        return None
+    rest = data[data.rindex(")") + 2:].split()
+    return int(rest[11]) + int(rest[12])
+
+
+def system_busy_s():
+    """Busy CPU seconds of the whole machine so far (/proc/stat)."""
+    with open("/proc/stat") as f:
+        v = [int(x) for x in f.readline().split()[1:]]
+    # user nice system idle iowait irq softirq steal ...
+    return (v[0] + v[1] + v[2] + v[5] + v[6] + v[7]) / CLK_TCK
+
+
+def udp_errors():
+    """{RcvbufErrors, SndbufErrors, InErrors} of the machine's UDP stack:
+    a lost query may have been dropped by a full socket buffer."""
+    with open("/proc/net/snmp") as f:
+        rows = [l.split() for l in f if l.startswith("Udp:")]
+    d = dict(zip(rows[0][1:], (int(x) for x in rows[1][1:])))
+    return {k: d.get(k, 0) for k in ("RcvbufErrors", "SndbufErrors",
+                                     "InErrors")}
+
+
+def rss_kib(pid):
+    try:
+        with open("/proc/%d/status" % pid) as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def comm(pid):
+    try:
+        with open("/proc/%d/comm" % pid) as f:
+            return f.read().strip()
+    except OSError:
+        return "?"
+
+
+class Dnsdist:
+    def __init__(self, workdir, port, conf_text):
+        self.workdir = workdir
+        self.port = port
+        self.conf_path = os.path.join(workdir, "dnsdist.conf")
+        self.log_path = os.path.join(workdir, "dnsdist.log")
+        self.conf_text = conf_text
+        self.proc = None
+        self._log = None
+
+    @property
+    def pid(self):
+        return self.proc.pid if self.proc else None
+
+    def start(self):
+        os.makedirs(self.workdir, exist_ok=True)
+        with open(self.conf_path, "w") as f:
+            f.write(self.conf_text)
+        self._log = open(self.log_path, "wb")
+        self.proc = subprocess.Popen(
+            [DNSDIST, "--supervised", "--disable-syslog", "-C",
+             self.conf_path],
+            stdin=subprocess.DEVNULL, stdout=self._log, stderr=self._log,
+            cwd=self.workdir)
+        return self
+
+    def log(self):
+        try:
+            with open(self.log_path, errors="replace") as f:
+                return f.read()
+        except OSError:
+            return ""
+
+    def wait_ready(self, timeout):
+        def ready():
+            if self.proc.poll() is not None:
+                raise ProcessError("dnsdist exited with %s:\n%s"
+                                   % (self.proc.returncode, self.log()[-3000:]))
+            try:
+                for name, qtype, _, _ in QUERIES:
+                    r = query(self.port, name, qtype, timeout=0.3)
+                    if r.rcode() != dns.rcode.NOERROR or not r.answer:
+                        return False
+                return True
+            except Exception:
+                return False
+        wait_for(ready, timeout, 0.1, "dnsdist on port %d" % self.port)
+
+    def stop(self):
+        if self.proc is None:
+            return None
+        rc = stop_pid(self.proc, 10.0)
+        if self._log:
+            self._log.close()
+            self._log = None
+        return rc
+
+
+class System:
+    """One proxy under test: a label and a started daemon."""
+
+    def __init__(self, label, kind, daemon, workers=None, listeners=None):
+        self.label = label
+        self.kind = kind            # "dnsrouter" or "dnsdist"
+        self.daemon = daemon
+        self.workers = workers
+        self.listeners = listeners
+        self.port = daemon.port
+        self.runs = []              # dicts from measure()
+        self.problems = []
+        self.startup_s = None
+
+    def pids(self):
+        return proc_tree(self.daemon.pid)
+
+
+# ------------------------------------------------------------- measuring
+
+def check_answers(sysm, tcp_too=True):
+    """Every query name answered by the right backend, unrouted: REFUSED."""
+    errs = []
+    for tcp in ((False, True) if tcp_too else (False,)):
+        proto = "TCP" if tcp else "UDP"
+        for name, qtype, want, be in QUERIES:
+            try:
+                r = query(sysm.port, name, qtype, tcp=tcp, timeout=2.0)
+            except Exception as e:
+                errs.append("%s %s %s: %s" % (proto, name, qtype,
+                                              type(e).__name__))
+                continue
+            txt = [s.decode() for rr in r.answer for rd in rr
+                   for s in getattr(rd, "strings", ())]
+            if r.rcode() != dns.rcode.NOERROR or txt != [want]:
+                errs.append("%s %s %s: %s %s, want NOERROR [%r] from "
+                            "backend %s" % (proto, name, qtype,
+                                            dns.rcode.to_text(r.rcode()),
+                                            txt, want, be))
+        try:
+            r = query(sysm.port, UNROUTED, "A", tcp=tcp, timeout=2.0)
+            if r.rcode() != dns.rcode.REFUSED:
+                errs.append("%s %s A: %s, want REFUSED" % (
+                    proto, UNROUTED, dns.rcode.to_text(r.rcode())))
+        except Exception as e:
+            errs.append("%s %s A: %s" % (proto, UNROUTED, type(e).__name__))
+    return errs
+
+
+def parse_dnsperf(text):
+    """The summary figures of dnsperf's output."""
+    def num(pat, cast=float, default=None):
+        m = re.search(pat, text, re.M)
+        return cast(m.group(1)) if m else default
+    res = {
+        "sent": num(r"Queries sent:\s+(\d+)", int),
+        "completed": num(r"Queries completed:\s+(\d+)", int),
+        "lost": num(r"Queries lost:\s+(\d+)", int),
+        "qps": num(r"Queries per second:\s+([\d.]+)"),
+        "avg_s": num(r"Average Latency \(s\):\s+([\d.]+)"),
+        "max_s": num(r"Average Latency \(s\):.*max ([\d.]+)"),
+        "runtime_s": num(r"Run time \(s\):\s+([\d.]+)"),
+    }
+    rc = {}
+    m = re.search(r"Response codes:\s+(.*)$", text, re.M)
+    if m:
+        for code, cnt in re.findall(r"([A-Z]+) (\d+) \(", m.group(1)):
+            rc[code] = int(cnt)
+    res["rcodes"] = rc
+    return res
+
+
+def latency_percentiles(path):
+    """p50/p99/p99.9 from dnsperf -v lines '> RCODE name type latency';
+    '> T name type' (timeout) counts as infinitely slow."""
+    lat = []
+    timeouts = 0
+    with open(path, "rb") as f:
+        for line in f:
+            if not line.startswith(b"> "):
+                continue
+            parts = line.split()
+            if len(parts) >= 5:
+                try:
+                    lat.append(float(parts[4]))
+                except ValueError:
+                    pass
+            elif len(parts) >= 2 and parts[1] == b"T":
+                timeouts += 1
+    n = len(lat) + timeouts
+    if n == 0:
+        return {"samples": 0}
+    lat.sort()
+    out = {"samples": n, "timeouts": timeouts}
+    for key, q in (("p50_s", 0.50), ("p99_s", 0.99), ("p999_s", 0.999)):
+        k = min(n - 1, int(q * n))  # nearest rank, 0-based
+        out[key] = lat[k] if k < len(lat) else float("inf")
+    return out
+
+
+def run_dnsperf(args, port, mode, seconds, qfile, outdir, tag, verbose):
+    """Run dnsperf once; return (parsed figures, dnsperf rusage CPU s)."""
+    out_path = os.path.join(outdir, "dnsperf-%s.out" % tag)
+    err_path = os.path.join(outdir, "dnsperf-%s.err" % tag)
+    cmd = [DNSPERF, "-s", "127.0.0.1", "-p", str(port), "-d", qfile,
+           "-c", str(args.clients), "-q", str(args.outstanding),
+           "-l", "%g" % seconds, "-t", "%g" % args.timeout, "-m", mode]
+    if args.rate:
+        cmd += ["-Q", str(args.rate)]
+    if verbose:
+        cmd.append("-v")
+    with open(out_path, "wb") as o, open(err_path, "wb") as e:
+        p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=o,
+                             stderr=e)
+        try:
+            deadline = time.monotonic() + seconds + args.timeout + 30
+            while True:
+                pid, status, ru = os.wait4(p.pid, os.WNOHANG)
+                if pid:
+                    p.returncode = os.waitstatus_to_exitcode(status)
+                    break
+                if time.monotonic() > deadline:
+                    raise BenchError("dnsperf did not finish in time")
+                time.sleep(0.05)
+        finally:
+            if p.returncode is None:
+                stop_pid(p, 2.0)
+    with open(out_path, "rb") as f:
+        head = f.read(4096)
+    # The summary is at the end; read the tail without loading -v lines.
+    with open(out_path, "rb") as f:
+        f.seek(max(0, os.path.getsize(out_path) - 4096))
+        tail = f.read()
+    with open(err_path, errors="replace") as f:
+        err = f.read()
+    text = (head + b"\n" + tail).decode("utf-8", "replace")
+    res = parse_dnsperf(text)
+    if p.returncode != 0 or res["qps"] is None:
+        raise BenchError("dnsperf failed (exit %s): %s\n%s"
+                         % (p.returncode, " ".join(cmd), (err or text)[-2000:]))
+    if verbose:
+        res.update(latency_percentiles(out_path))
+    res["dnsperf_cpu_s"] = ru.ru_utime + ru.ru_stime
+    res["cmd"] = " ".join(cmd)
+    os.unlink(out_path)
+    return res
+
+
+def measure(args, sysm, mode, seconds, qfile, outdir, tag, backends,
+            verbose=False):
+    pids_before = sysm.pids()
+    cpu0 = {p: cpu_ticks(p) for p in pids_before}
+    bcpu0 = {b.pid: cpu_ticks(b.pid) for b in backends}
+    busy0 = system_busy_s()
+    udp0 = udp_errors()
+    res = run_dnsperf(args, sysm.port, mode, seconds, qfile, outdir, tag,
+                      verbose)
+    busy1 = system_busy_s()
+    udp1 = udp_errors()
+    pids_after = sysm.pids()
+    cpu1 = {p: cpu_ticks(p) for p in pids_after}
+    bcpu1 = {b.pid: cpu_ticks(b.pid) for b in backends}
+    notes = []
+    if set(pids_before) != set(pids_after):
+        gone = sorted(set(pids_before) - set(pids_after))
+        new = sorted(set(pids_after) - set(pids_before))
+        notes.append("process set changed during the run: gone %s, new %s"
+                     " (CPU of exited processes is missing)" % (gone, new))
+    ticks = sum((cpu1[p] or 0) - (cpu0.get(p) or 0) for p in pids_after
+                if cpu1.get(p) is not None)
+    bticks = sum((bcpu1[p] or 0) - (bcpu0[p] or 0) for p in bcpu1
+                 if bcpu1[p] is not None and bcpu0.get(p) is not None)
+    done = res["completed"] or 0
+    res["cpu_s"] = ticks / CLK_TCK
+    res["backends_cpu_s"] = bticks / CLK_TCK
+    res["cpu_per_100k"] = (res["cpu_s"] / done * 1e5) if done else None
+    res["backends_cpu_per_100k"] = (res["backends_cpu_s"] / done * 1e5
+                                    if done else None)
+    # Everything else the machine did meanwhile (other people's processes,
+    # interrupts not charged to a process): a warning sign for the figures.
+    res["other_cpu_s"] = max(0.0, (busy1 - busy0) - res["cpu_s"]
+                             - res["backends_cpu_s"] - res["dnsperf_cpu_s"])
+    # Softirq time of loopback traffic lands here too: about 0.5-1.5 s per
+    # 8 s run on a quiet 2-core machine.
+    if res["other_cpu_s"] > 0.25 * seconds:
+        notes.append("CPU used outside proxy, backends and dnsperf: %.1f s "
+                     "in a %g s run (softirq, or other processes: figures "
+                     "may be disturbed)" % (res["other_cpu_s"], seconds))
+    res["udp_errors"] = {k: udp1[k] - udp0[k] for k in udp1}
+    if res["lost"] and any(res["udp_errors"].values()):
+        notes.append("UDP stack errors during the run: %s" % res["udp_errors"])
+    res["rss_kib"] = {"%d %s" % (p, comm(p)): rss_kib(p) for p in pids_after}
+    res["rss_total_kib"] = sum(res["rss_kib"].values())
+    res["pids"] = pids_after
+    bad = {k: v for k, v in res["rcodes"].items() if k != "NOERROR"}
+    if bad:
+        notes.append("rcodes other than NOERROR: %s" % bad)
+    if res["lost"]:
+        notes.append("%d queries lost (no answer within %gs)"
+                     % (res["lost"], args.timeout))
+    for p in pids_after:
+        if not pid_alive(p):
+            notes.append("process %d died" % p)
+    res["notes"] = notes
+    return res
+
+
+def add_p99(args, sysm, mode, qfile, outdir, tag, res):
+    """The -v run right after a measured one: its percentiles go into res."""
+    lat = run_dnsperf(args, sysm.port, mode, args.p99_seconds, qfile, outdir,
+                      tag + "-v", verbose=True)
+    for k in ("p50_s", "p99_s", "p999_s"):
+        res[k] = lat.get(k)
+    res["p99_run"] = {k: lat.get(k) for k in (
+        "qps", "avg_s", "completed", "lost", "rcodes", "samples", "timeouts",
+        "cmd")}
+    bad = {k: v for k, v in lat["rcodes"].items() if k != "NOERROR"}
+    if bad:
+        res["notes"].append("p99 run: rcodes other than NOERROR: %s" % bad)
+    if lat["lost"]:
+        res["notes"].append("p99 run: %d queries lost (no answer within %gs)"
+                            % (lat["lost"], args.timeout))
+    if not pid_alive(sysm.daemon.pid):
+        res["notes"].append("master %d died" % sysm.daemon.pid)
+
+
+def median_of(runs, key):
+    vals = [r.get(key) for r in runs]
+    if not vals or any(v is None for v in vals):
+        return None
+    return statistics.median(vals)
+
+
+def summarize(runs):
+    s = {}
+    for key in ("qps", "avg_s", "p99_s", "cpu_per_100k", "rss_total_kib",
+                "backends_cpu_per_100k", "dnsperf_cpu_s", "p50_s", "p999_s"):
+        s[key] = median_of(runs, key)
+    s["lost"] = sum(r["lost"] or 0 for r in runs)
+    s["completed"] = sum(r["completed"] or 0 for r in runs)
+    s["rss_max_kib"] = max((r["rss_total_kib"] for r in runs), default=None)
+    s["rounds"] = len(runs)
+    return s
+
+
+# ---------------------------------------------------------------- output
+
+def fmt_num(v, spec, inf="inf"):
+    if v is None:
+        return "-"
+    if v == float("inf"):
+        return inf
+    return format(v, spec)
+
+
+def fmt_ratio(v):
+    """Two decimals, three below 0.1 (so small ratios do not read 0.00)."""
+    if v is None:
+        return "-"
+    return format(v, ".3f" if v < 0.1 else ".2f")
+
+
+def ratio(a, b):
+    if a is None or b is None or b == 0 or a == float("inf") \
+            or b == float("inf"):
+        return None
+    return a / b
+
+
+def print_block(args, title, systems, base_qps):
+    """One table for one (mode, size)."""
+    show_rss = args.rss
+    cols = ["system", "qps", "avg ms", "p99 ms", "lost", "CPU s/100k q",
+            "vs own 2 routes"]
+    if show_rss:
+        cols.append("RSS MiB")
+    rows = []
+    dd = None
+    for sysm, summ in systems:
+        if sysm.kind == "dnsdist":
+            dd = summ
+        own = base_qps.get(sysm.label)
+        row = [sysm.label,
+               fmt_num(summ["qps"], ",.0f"),
+               fmt_num(summ["avg_s"] and summ["avg_s"] * 1e3, ".3f"),
+               fmt_num(summ["p99_s"] and summ["p99_s"] * 1e3, ".3f"),
+               "%d" % summ["lost"],
+               fmt_num(summ["cpu_per_100k"], ".3f"),
+               fmt_ratio(ratio(summ["qps"], own))]
+        if show_rss:
+            row.append(fmt_num(summ["rss_max_kib"] and
+                               summ["rss_max_kib"] / 1024, ".1f"))
+        rows.append(row)
+    if dd is not None:
+        for sysm, summ in systems:
+            if sysm.kind != "dnsrouter":
+                continue
+            row = ["ratio %s / dnsdist" % sysm.label,
+                   fmt_ratio(ratio(summ["qps"], dd["qps"])) + " (hi)",
+                   fmt_ratio(ratio(summ["avg_s"], dd["avg_s"])) + " (lo)",
+                   fmt_ratio(ratio(summ["p99_s"], dd["p99_s"])) + " (lo)",
+                   "",
+                   fmt_num(ratio(summ["cpu_per_100k"], dd["cpu_per_100k"]),
+                           ".2f") + " (lo)",
+                   ""]
+            if show_rss:
+                row.append(fmt_num(ratio(summ["rss_max_kib"],
+                                         dd["rss_max_kib"]), ".2f") + " (lo)")
+            rows.append(row)
+    widths = [max(len(str(r[i])) for r in rows + [cols])
+              for i in range(len(cols))]
+    print()
+    print(title)
+    line = "  ".join(c.ljust(widths[0]) if i == 0 else c.rjust(widths[i])
+                     for i, c in enumerate(cols))
+    print(line)
+    print("-" * len(line))
+    for r in rows:
+        print("  ".join(str(c).ljust(widths[0]) if i == 0
+                        else str(c).rjust(widths[i])
+                        for i, c in enumerate(r)))
+
+
+# ------------------------------------------------------------------ main
+
+def parse_args(argv):
+    ap = argparse.ArgumentParser(
+        description="dnsperf against dnsrouter and dnsdist on the same BIND "
+        "backends with the same routes (see the module docstring).")
+    ap.add_argument("--build", required=True,
+                    help="build directory holding dnsrouter and its children")
+    ap.add_argument("--rounds", type=int, default=3,
+                    help="measured runs per system and table size (default 3)")
+    ap.add_argument("--seconds", type=float, default=8,
+                    help="dnsperf -l of each measured run (default 8)")
+    ap.add_argument("--warmup", type=float, default=2,
+                    help="unmeasured dnsperf run per system first (default 2 s;"
+                    " 0: none)")
+    ap.add_argument("--sizes", default="0,1000,10000",
+                    help="filler routes ahead of the 2 real ones, comma list "
+                    "(default 0,1000,10000: 2, 1,002 and 10,002 routes)")
+    ap.add_argument("--workers", default="2",
+                    help="dnsrouter worker counts, comma list; each is its own "
+                    "dnsrouter (default 2; e.g. 1,2 to compare)")
+    ap.add_argument("--dnsdist-listeners", type=int, default=2,
+                    help="reusePort listen binds for dnsdist, i.e. its UDP "
+                    "receiver threads (default 2)")
+    ap.add_argument("--tcp", action="store_true",
+                    help="also measure over TCP (dnsperf -m tcp)")
+    ap.add_argument("--modes", default=None,
+                    help="comma list of dnsperf modes (udp,tcp); overrides "
+                    "--tcp")
+    ap.add_argument("--rss", action="store_true",
+                    help="show resident memory (sum of VmRSS) in the table")
+    ap.add_argument("--p99-seconds", type=float, default=4,
+                    help="length of the dnsperf -v run after each measured "
+                    "run, for p99 (default 4; 0: no p99)")
+    ap.add_argument("--clients", type=int, default=4, help="dnsperf -c (4)")
+    ap.add_argument("--outstanding", type=int, default=200,
+                    help="dnsperf -q (200)")
+    ap.add_argument("--rate", type=int, default=0,
+                    help="dnsperf -Q: fixed query rate instead of saturation, "
+                    "for latency below capacity (default 0: as fast as it "
+                    "goes)")
+    ap.add_argument("--timeout", type=float, default=2,
+                    help="dnsperf -t, seconds before a query is lost (2)")
+    ap.add_argument("--only", choices=("dnsrouter", "dnsdist"),
+                    help="measure only one of the two")
+    ap.add_argument("--quick", action="store_true",
+                    help="smoke test: 1 round of 2 s, sizes 0,1000, 0.5 s "
+                    "warm-up (about 30 s)")
+    ap.add_argument("--json", metavar="FILE",
+                    help="write all results (every run) as JSON to FILE")
+    ap.add_argument("--keep", action="store_true",
+                    help="keep the temporary directory (configs, logs)")
+    a = ap.parse_args(argv)
+    if a.quick:
+        a.rounds, a.seconds, a.warmup, a.sizes = 1, 2, 0.5, "0,1000"
+        a.p99_seconds = min(a.p99_seconds, 1)
+    a.sizes = [int(x) for x in a.sizes.split(",") if x.strip()]
+    a.workers = [int(x) for x in a.workers.split(",") if x.strip()]
+    if a.modes:
+        a.modes = [m.strip() for m in a.modes.split(",") if m.strip()]
+    else:
+        a.modes = ["udp", "tcp"] if a.tcp else ["udp"]
+    for m in a.modes:
+        if m not in ("udp", "tcp"):
+            ap.error("mode %r: udp or tcp" % m)
+    if a.rounds < 1 or a.seconds <= 0 or not a.sizes or not a.workers:
+        ap.error("rounds, seconds, sizes and workers must be positive")
+    return a
+
+
+def start_systems(args, size, tmp, addr_a, addr_b, fillers, problems,
+                  systems):
+    """Start the proxies for one table size, appending each to systems
+    before it starts (so the caller's finally can stop it). One that does
+    not come up is logged in problems, stopped and removed again."""
+    todo = []
+    if args.only != "dnsdist":
+        routes = dnsrouter_routes(fillers, addr_a, addr_b)
+        for w in args.workers:
+            d = Dnsrouter(args.build,
+                          os.path.join(tmp, "dr-%d-w%d" % (size, w)),
+                          free_port(), routes, workers=w, timeout="1000ms")
+            todo.append(System("dnsrouter w=%d" % w, "dnsrouter", d,
+                               workers=w))
+    if args.only != "dnsrouter":
+        port = free_port()
+        conf = dnsdist_conf(port, args.dnsdist_listeners, addr_a, addr_b,
+                            fillers)
+        d = Dnsdist(os.path.join(tmp, "dd-%d" % size), port, conf)
+        todo.append(System("dnsdist", "dnsdist", d,
+                           listeners=args.dnsdist_listeners))
+    for s in todo:
+        t0 = time.monotonic()
+        systems.append(s)
+        try:
+            s.daemon.start()
+            if s.kind == "dnsrouter":
+                # Bounded; a large routes file takes the controller longer.
+                s.daemon.wait_ready("a.miek.nl.", "TXT", timeout=120)
+                s.daemon.wait_ready("c.miek.nl.", "TXT", timeout=30)
+            else:
+                s.daemon.wait_ready(180)
+        except (ProcessError, OSError) as e:
+            problems.append("%s with %d+2 routes did not come up: %s"
+                            % (s.label, size, str(e)[:3000]))
+            print("bench: PROBLEM: %s" % problems[-1], flush=True)
+            systems.remove(s)
+            stop_systems([s], problems)
+            continue
+        s.startup_s = time.monotonic() - t0
+
+
+def stop_systems(systems, problems):
+    for s in reversed(systems):
+        try:
+            if s.kind == "dnsrouter":
+                s.daemon.stop(check=True)
+            else:
+                rc = s.daemon.stop()
+                if rc is None:
+                    problems.append("dnsdist had to be SIGKILLed")
+        except ProcessError as e:
+            problems.append("%s stop: %s" % (s.label, str(e)[:1500]))
+
+
+def log_problems(sysm):
+    """Warning/error lines in the daemon's log (bounded)."""
+    text = sysm.daemon.log()
+    pat = re.compile(r"(error|warn|fatal|fail|crash|signal|restart|"
+                     r"dropped|overflow)", re.I)
+    lines = [l for l in text.splitlines() if pat.search(l)]
+    return lines
+
+
+class Terminated(Exception):
+    pass
+
+
+def main(argv=None):
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    for exe in ("dnsrouter", "dnsrouter-router", "dnsrouter-controller"):
+        if not os.access(os.path.join(args.build, exe), os.X_OK) \
+                and args.only != "dnsdist":
+            sys.exit("bench: %s/%s missing: run make first" % (args.build, exe))
+    for exe in (DNSPERF, DNSDIST, "/usr/sbin/named"):
+        if not os.access(exe, os.X_OK):
+            sys.exit("bench: %s missing (mk/deps.sh bench installs it)" % exe)
+
+    def on_term(signum, frame):
+        raise Terminated("signal %d" % signum)
+    signal.signal(signal.SIGTERM, on_term)
+
+    t_start = time.monotonic()
+    tmp = tempfile.mkdtemp(prefix="drbench.")
+    qfile = os.path.join(tmp, "queries")
+    with open(qfile, "w") as f:
+        for name, qtype, _, _ in QUERIES:
+            f.write("%s %s\n" % (name.rstrip("."), qtype))
+    named = []
+    results = {"config": {
+        "rounds": args.rounds, "seconds": args.seconds, "warmup": args.warmup,
+        "sizes_fillers": args.sizes, "workers": args.workers,
+        "dnsdist_listeners": args.dnsdist_listeners, "modes": args.modes,
+        "dnsperf": {"clients": args.clients, "outstanding": args.outstanding,
+                    "timeout": args.timeout, "p99_seconds": args.p99_seconds},
+        "queries": ["%s %s" % (q[0], q[1]) for q in QUERIES],
+        "cpus": os.cpu_count()},
+        "blocks": [], "problems": []}
+    problems = results["problems"]
+    blocks = []
+    base_qps = {}   # (mode, label) -> median qps at the smallest size
+    try:
+        pa, pb = free_port(), free_port()
+        na = Named(os.path.join(tmp, "named-a"), pa,
+                   {zones.ORIGIN: zones.zone_ab()}, server_id="shard-ab",
+                   querylog=False)
+        na.start()
+        named.append(na)
+        nb = Named(os.path.join(tmp, "named-b"), pb,
+                   {zones.ORIGIN: zones.zone_cd()}, server_id="shard-cd",
+                   querylog=False)
+        nb.start()
+        named.append(nb)
+        addr_a, addr_b = "127.0.0.1:%d" % pa, "127.0.0.1:%d" % pb
+        with open("/proc/loadavg") as f:
+            results["loadavg_at_start"] = f.read().strip()
+        print("bench: load average at start: %s" % results["loadavg_at_start"])
+        print("bench: %d CPUs; backends BIND %s (a,b) and %s (c,d); "
+              "dnsperf -c %d -q %d -l %g -t %g%s (p99: -v -l %g); "
+              "%d round(s); workdir %s"
+              % (os.cpu_count(), addr_a, addr_b, args.clients,
+                 args.outstanding, args.seconds, args.timeout,
+                 " -Q %d" % args.rate if args.rate else "",
+                 args.p99_seconds, args.rounds, tmp),
+              flush=True)
+
+        for size in args.sizes:
+            fillers = filler_patterns(size)
+            check_fillers(fillers)
+            systems = []
+            try:
+                start_systems(args, size, tmp, addr_a, addr_b, fillers,
+                              problems, systems)
+                for s in systems:
+                    print("bench: %d+2 routes: %s up in %.1fs (pids %s)"
+                          % (size, s.label, s.startup_s, s.pids()),
+                          flush=True)
+                    errs = check_answers(s, tcp_too=True)
+                    if errs:
+                        s.problems.extend("wrong answer: " + e for e in errs)
+                        problems.append("%s with %d+2 routes answers wrongly:"
+                                        " %s" % (s.label, size,
+                                                 "; ".join(errs)))
+                        print("bench: PROBLEM: %s" % problems[-1], flush=True)
+                for mode in args.modes:
+                    if args.warmup > 0:
+                        for s in systems:
+                            run_dnsperf(args, s.port, mode, args.warmup, qfile,
+                                        tmp, "warmup", verbose=False)
+                    per = {s.label: [] for s in systems}
+                    for r in range(args.rounds):
+                        order = systems if r % 2 == 0 else systems[::-1]
+                        for s in order:
+                            tag = "%s-%d-%s-%d" % (mode, size,
+                                                   s.label.replace(" ", ""), r)
+                            res = measure(args, s, mode, args.seconds, qfile,
+                                          tmp, tag, named)
+                            res["round"] = r
+                            if args.p99_seconds > 0:
+                                add_p99(args, s, mode, qfile, tmp, tag, res)
+                            per[s.label].append(res)
+                            print("bench: %s %d+2 routes round %d %-14s "
+                                  "%8.0f qps  avg %.3f ms  p99 %s ms  lost %d"
+                                  "  CPU %.3f s/100k%s"
+                                  % (mode, size, r + 1, s.label, res["qps"],
+                                     res["avg_s"] * 1e3,
+                                     fmt_num(res.get("p99_s") and
+                                             res["p99_s"] * 1e3, ".3f"),
+                                     res["lost"] or 0,
+                                     res["cpu_per_100k"] or 0,
+                                     "  [" + "; ".join(res["notes"]) + "]"
+                                     if res["notes"] else ""), flush=True)
+                            for n in res["notes"]:
+                                problems.append("%s %s %d+2 routes round %d: %s"
+                                                % (s.label, mode, size, r + 1,
+                                                   n))
+                    block = {"mode": mode, "fillers": size,
+                             "routes": size + 2, "systems": []}
+                    summ = []
+                    for s in systems:
+                        sm = summarize(per[s.label])
+                        if size == min(args.sizes):
+                            base_qps[(mode, s.label)] = sm["qps"]
+                        summ.append((s, sm))
+                        block["systems"].append({
+                            "label": s.label, "kind": s.kind,
+                            "workers": s.workers, "listeners": s.listeners,
+                            "startup_s": s.startup_s, "median": sm,
+                            "runs": per[s.label], "problems": s.problems})
+                    block["_summ"] = summ
+                    blocks.append(block)
+                    # A correctness problem noticed under load: check again.
+                    for s in systems:
+                        errs = check_answers(s, tcp_too=False)
+                        if errs:
+                            problems.append("%s after %s load with %d+2 routes"
+                                            ": %s" % (s.label, mode, size,
+                                                      "; ".join(errs)))
+            finally:
+                for s in systems:
+                    for l in log_problems(s)[-20:]:
+                        problems.append("%s log (%d+2 routes): %s"
+                                        % (s.label, size, l.strip()[:300]))
+                stop_systems(systems, problems)
+    except (KeyboardInterrupt, Terminated) as e:
+        problems.append("interrupted: %s" % (e or "SIGINT"))
+        print("bench: interrupted", file=sys.stderr)
+    finally:
+        for n in reversed(named):
+            n.stop()
+        if args.keep:
+            print("bench: kept %s" % tmp)
+        else:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+    # ------------------------------------------------------------ report
+    print()
+    print("=" * 78)
+    print("dnsrouter vs %s, %d CPUs, dnsperf -c %d -q %d -l %g%s, "
+          "median of %d round(s)"
+          % (dnsdist_version(), os.cpu_count(), args.clients,
+             args.outstanding, args.seconds,
+             " -Q %d" % args.rate if args.rate else "", args.rounds))
+    print("p99 from a dnsperf -v run of %g s after each measured run; CPU: "
+          "the proxy's processes only (all threads)" % args.p99_seconds
+          if args.p99_seconds > 0 else "no p99 (--p99-seconds 0)")
+    print("ratios: dnsrouter / dnsdist; (hi) higher is better, (lo) lower is "
+          "better")
+    for b in blocks:
+        title = "%s, %s routes (%s filler + 2 real)" % (
+            b["mode"].upper(), format(b["routes"], ","),
+            format(b["fillers"], ","))
+        base = {s.label: base_qps.get((b["mode"], s.label))
+                for s, _ in b["_summ"]}
+        print_block(args, title, b["_summ"], base)
+    print()
+    print("total time %.0f s" % (time.monotonic() - t_start))
+    if problems:
+        print()
+        print("PROBLEMS (%d):" % len(problems))
+        for p in problems[:60]:
+            print("  - " + p)
+        if len(problems) > 60:
+            print("  ... %d more (see --json)" % (len(problems) - 60))
+    if args.json:
+        for b in blocks:
+            b.pop("_summ", None)
+        results["blocks"] = blocks
+        results["dnsdist_version"] = dnsdist_version()
+        with open(args.json, "w") as f:
+            json.dump(results, f, indent=1, default=str)
+        print("bench: wrote %s" % args.json)
+    hard = [p for p in problems if "wrong answer" in p or "answers wrongly"
+            in p or "interrupted" in p or " stop:" in p]
+    return 1 if hard else 0
+
+
+_dd_version = None
+
+
+def dnsdist_version():
+    global _dd_version
+    if _dd_version is None:
+        try:
+            out = subprocess.run([DNSDIST, "--version"], capture_output=True,
+                                 text=True, timeout=10).stdout
+            m = re.search(r"dnsdist (\S+)", out)
+            _dd_version = m.group(1) if m else "?"
+        except Exception:
+            _dd_version = "?"
+    return "dnsdist " + _dd_version
+
+
+if __name__ == "__main__":
+    sys.exit(main())
