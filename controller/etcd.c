@@ -114,6 +114,7 @@ deliver_kv(json_t *kv, int deleted)
 	uint8_t *key, *val = NULL;
 	size_t klen, vlen = 0;
 	int64_t mrev = json_int64(json_object_get(kv, "mod_revision"));
+	int64_t crev = json_int64(json_object_get(kv, "create_revision"));
 
 	if ((key = b64_member(kv, "key", &klen)) == NULL) {
 		log_warnx("etcd: event with a bad key skipped");
@@ -125,7 +126,7 @@ deliver_kv(json_t *kv, int deleted)
 		log_warnx("etcd: key %.*s: bad value encoding, skipped",
 		    (int)klen, key);
 	else
-		eh->put(ectx, (char *)key, klen, (char *)val, vlen, mrev);
+		eh->put(ectx, (char *)key, klen, (char *)val, vlen, crev, mrev);
 	if (mrev > rev)
 		rev = mrev;
 	free(key);
@@ -200,7 +201,13 @@ watch_lines(struct xfer *x)
 			failures = 0;
 			rc = -1;
 		} else if (json_is_true(json_object_get(res, "canceled"))) {
-			log_warnx("etcd: watch canceled by the server");
+			json_t *why = json_object_get(res, "cancel_reason");
+
+			log_warnx("etcd: watch canceled by the server: %s",
+			    json_is_string(why) ? json_string_value(why) : "no reason given");
+			/* An invalid token cancels the watch with HTTP 200: log in again. */
+			free(token);
+			token = NULL;
 			rc = -1;
 		} else if (json_is_true(json_object_get(res, "created"))) {
 			connected = 1;
@@ -380,7 +387,18 @@ http_ok(struct xfer *x, CURLcode rc, const char **why)
 		return 0;
 	}
 	if (status != 200) {
-		*why = "HTTP error status";
+		static char msg[256];
+		json_t *root = json_loadb(x->resp ? x->resp : "", x->len, 0, NULL);
+		json_t *m = json_object_get(root, "message");
+
+		/* etcd says why (e.g. "authentication failed, invalid user ID or password"). */
+		if (!json_is_string(m))
+			m = json_object_get(root, "error");
+		snprintf(msg, sizeof(msg), "HTTP status %ld%s%s", status,
+		    json_is_string(m) ? ": " : "",
+		    json_is_string(m) ? json_string_value(m) : "");
+		json_decref(root);
+		*why = msg;
 		return 0;
 	}
 	return 1;

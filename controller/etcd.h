@@ -19,9 +19,9 @@
 struct etcd_handlers {
 	/* A full listing follows: forget every key seen so far. */
 	void	(*reset)(void *ctx);
-	/* key was written with value (neither NUL-terminated). */
+	/* key (created at create_revision) was written with value (neither NUL-terminated). */
 	void	(*put)(void *ctx, const char *key, size_t klen, const char *val,
-		    size_t vlen, int64_t mod_revision);
+		    size_t vlen, int64_t create_revision, int64_t mod_revision);
 	/* key was deleted (or its lease expired). */
 	void	(*del)(void *ctx, const char *key, size_t klen);
 	/* A listing or a batch of events is complete: apply it. */

@@ -40,6 +40,17 @@ registry_set(struct registry *r, const char *key, const struct route_value *rv)
 	g->rv = *rv;
 }
 
+void
+registry_set_ordered(struct registry *r, const char *key,
+    const struct route_value *rv, uint64_t order)
+{
+	struct reg *g;
+
+	registry_set(r, key, rv);
+	if ((g = find(r, key)) != NULL)
+		g->seq = REGISTRY_ORDER_BASE + order;
+}
+
 int
 registry_del(struct registry *r, const char *key)
 {

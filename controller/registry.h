@@ -27,6 +27,14 @@ struct registry {
 
 /* Add or replace the registration under key; a changed value is a new registration. */
 void registry_set(struct registry *r, const char *key, const struct route_value *rv);
+/*
+ * The same with the registration order given: etcd's creation revision of
+ * the key, so that the order survives re-listings and controller restarts.
+ * Given orders sort after every registry_set one (the routes file first).
+ */
+void registry_set_ordered(struct registry *r, const char *key,
+    const struct route_value *rv, uint64_t order);
+#define REGISTRY_ORDER_BASE	(1ULL << 62)
 /* Remove the registration under key; 0 if it was there, -1 if not. */
 int registry_del(struct registry *r, const char *key);
 /* Remove every registration whose key starts with prefix. */

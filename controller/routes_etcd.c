@@ -81,7 +81,7 @@ on_reset(void *ctx)
 
 static void
 on_put(void *ctx, const char *key, size_t klen, const char *val, size_t vlen,
-    int64_t mrev)
+    int64_t crev, int64_t mrev)
 {
 	char err[512], *k;
 
@@ -97,7 +97,7 @@ on_put(void *ctx, const char *key, size_t klen, const char *val, size_t vlen,
 		registry_del(reg, k);
 	} else {
 		bad_forget(k);
-		registry_set(reg, k, &rv);
+		registry_set_ordered(reg, k, &rv, (uint64_t)(crev > 0 ? crev : 0));
 	}
 	free(k);
 }

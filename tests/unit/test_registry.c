@@ -125,6 +125,30 @@ test_delete_by_prefix_keeps_the_others(void **state)
 	registry_free(&r);
 }
 
+static void
+test_given_order_beats_arrival_order_and_follows_the_file(void **state)
+{
+	struct registry r = { 0 };
+	struct route_value rv;
+	struct rt_table *t;
+	char err[256];
+
+	(void)state;
+	/* A listing arrives sorted by key; creation revisions say otherwise. */
+	assert_int_equal(route_value_parse("127.0.0.1:1,^a-second", 21, &rv, err, sizeof(err)), 0);
+	registry_set_ordered(&r, "etcd:/a", &rv, 9);
+	assert_int_equal(route_value_parse("127.0.0.1:2,^z-first", 20, &rv, err, sizeof(err)), 0);
+	registry_set_ordered(&r, "etcd:/z", &rv, 4);
+	put(&r, "routes:f:1", "127.0.0.1:3,^file");
+	t = registry_build(&r, NULL, NULL);
+	assert_int_equal(t->nroutes, 3);
+	assert_string_equal(pat(t, 0), "^file");
+	assert_string_equal(pat(t, 1), "^z-first");
+	assert_string_equal(pat(t, 2), "^a-second");
+	rt_free(t);
+	registry_free(&r);
+}
+
 static int
 only_port_5301_up(void *ctx, const struct sockaddr *sa)
 {
@@ -181,6 +205,7 @@ main(void)
 		cmocka_unit_test(test_backend_shared_by_routes_appears_once),
 		cmocka_unit_test(test_changed_value_replaces_and_delete_removes),
 		cmocka_unit_test(test_delete_by_prefix_keeps_the_others),
+		cmocka_unit_test(test_given_order_beats_arrival_order_and_follows_the_file),
 		cmocka_unit_test(test_health_callback_sets_up_flags),
 		cmocka_unit_test(test_ten_thousand_routes_build),
 	};
