@@ -121,8 +121,13 @@ int query_same_question(const struct query *q, const uint8_t *reply, size_t len)
 
 /* upstream.c: UDP sockets toward backends, on random ports, renewed */
 void upstream_init(void);
-/* Send q (ID already chosen by this call) to its backend; -1 on failure. */
+/*
+ * Give q a fresh ID and queue it for its backend; queued queries leave in
+ * one sendmmsg per socket before the loop next blocks. -1 on failure.
+ */
 int upstream_send(struct query *q, const struct sockaddr *to, socklen_t tolen);
+/* Send the queued queries now. */
+void upstream_flush(void);
 /* The query is done with its socket: release the ID. */
 void upstream_release(struct query *q);
 
@@ -136,6 +141,11 @@ void report_shutdown(void);
 
 /* udp.c: client-side UDP listeners */
 void udp_init(int fd);
+/* Queue an answer to a UDP client; it leaves before the loop next blocks. */
+void udp_send(int lfd, const struct sockaddr *to, socklen_t tolen,
+    const uint8_t *buf, size_t len);
+/* Send the queued answers now. */
+void udp_flush(void);
 /* Start reading queries (once there is a table) / stop for good. */
 void udp_start(void);
 void udp_stop(void);
