@@ -135,6 +135,14 @@ void upstream_release(struct query *q);
 int upstream_tcp_send(struct query *q, const struct sockaddr *to, socklen_t tolen);
 void upstream_tcp_release(struct query *q);
 
+/* compile.c: Hyperscan databases built in a thread */
+struct hsdb;
+void compile_init(void (*done)(struct hsdb *db));
+/* Build a database of rt's patterns unless one is being built. */
+void compile_start(const struct rt_table *rt);
+int compile_busy(void);
+void compile_shutdown(void);
+
 /* report.c: telling the controller what real traffic saw of each backend */
 void report_init(const char *dir, int router);
 void report_shutdown(void);
