@@ -85,7 +85,7 @@ struct query {
 	uint16_t		 qend;		/* end of question in pkt */
 	uint16_t		 qname_len;
 	uint16_t		 len;
-	struct utcp		*utcp;		/* TCP upstream, or NULL */
+	struct uconn		*utcp;		/* TCP upstream connection, or NULL */
 	struct tcpconn		*conn;		/* TCP client, or NULL */
 	int			 lfd;		/* UDP listener to answer from */
 	socklen_t		 clientlen;
