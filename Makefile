@@ -22,6 +22,7 @@ ALL_CFLAGS = -std=gnu11 $(WARN) $(CFLAGS) $(EXTRA_CFLAGS) -MMD -MP
 # nng and libev ship no .pc file on Debian 12.
 PCRE2_LIBS   = $(shell pkg-config --libs libpcre2-8)
 JANSSON_LIBS = $(shell pkg-config --libs jansson)
+HS_LIBS      = $(shell pkg-config --libs libhs)
 CMOCKA_LIBS  = $(shell pkg-config --libs cmocka)
 LDNS_LIBS    = $(shell pkg-config --libs ldns)
 CURL_LIBS    = $(shell pkg-config --libs libcurl)
@@ -39,7 +40,7 @@ obj = $(patsubst %.c,$(B)/%.o,$(1))
 COMMON_OBJ = $(call obj,$(COMMON_SRC))
 UNIT_BIN   = $(patsubst tests/unit/%.c,$(B)/tests/%,$(UNIT_SRC))
 # Unit tests link the modules they test, not the programs' main().
-UNIT_OBJ   = $(call obj,router/matcher.c controller/route_value.c controller/registry.c)
+UNIT_OBJ   = $(call obj,router/matcher.c router/hsdb.c controller/route_value.c controller/registry.c)
 
 PROGS = $(B)/dnsrouter $(B)/dnsrouter-router $(B)/dnsrouter-controller
 
@@ -57,7 +58,7 @@ $(B)/dnsrouter: $(call obj,$(MASTER_SRC)) $(B)/libcommon.a
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $(filter-out %.h,$^) $(EV_LIBS)
 
 $(B)/dnsrouter-router: $(call obj,$(ROUTER_SRC)) $(B)/libcommon.a
-	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $(filter-out %.h,$^) $(EV_LIBS) $(NNG_LIBS) $(PCRE2_LIBS)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $(filter-out %.h,$^) $(EV_LIBS) $(NNG_LIBS) $(PCRE2_LIBS) $(HS_LIBS)
 
 $(B)/dnsrouter-controller: $(call obj,$(CONTROLLER_SRC)) $(B)/libcommon.a
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $(filter-out %.h,$^) $(EV_LIBS) $(NNG_LIBS) \
@@ -66,7 +67,7 @@ $(B)/dnsrouter-controller: $(call obj,$(CONTROLLER_SRC)) $(B)/libcommon.a
 $(B)/tests/%: tests/unit/%.c $(UNIT_OBJ) $(B)/libcommon.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $(filter-out %.h,$^) $(CMOCKA_LIBS) \
-	    $(PCRE2_LIBS) $(JANSSON_LIBS)
+	    $(PCRE2_LIBS) $(JANSSON_LIBS) $(HS_LIBS)
 
 deps:
 	@sh mk/deps.sh build

@@ -282,7 +282,7 @@ health_init(struct ev_loop *loop, const struct config *cf, void (*changed)(void)
 }
 
 static void
-add(const struct route_value *rv)
+add(const struct reg *rv)
 {
 	struct hb *b;
 	size_t h;
@@ -331,10 +331,10 @@ health_sync(const struct registry *r)
 		for (b = table[i]; b != NULL; b = b->next)
 			b->seen = 0;
 	for (i = 0; i < r->n; i++) {
-		if ((b = find((const struct sockaddr *)&r->v[i].rv.addr)) != NULL)
+		if ((b = find((const struct sockaddr *)&r->v[i].addr)) != NULL)
 			b->seen = 1;
 		else
-			add(&r->v[i].rv);
+			add(&r->v[i]);
 	}
 	for (i = 0; i < tcap; i++)
 		for (pp = &table[i]; (b = *pp) != NULL;) {

@@ -23,21 +23,26 @@ registry_set(struct registry *r, const char *key, const struct route_value *rv)
 	struct reg *g = find(r, key);
 
 	if (g != NULL) {
-		if (g->rv.priority != rv->priority ||
-		    strcmp(g->rv.pattern, rv->pattern) != 0)
+		if (g->priority != rv->priority ||
+		    strcmp(g->pattern, rv->pattern) != 0) {
 			g->seq = r->nextseq++;
-		g->rv = *rv;
-		return;
+			free(g->pattern);
+			g->pattern = xstrdup(rv->pattern);
+		}
+	} else {
+		if (r->n == r->cap) {
+			r->cap = r->cap ? r->cap * 2 : 64;
+			if ((r->v = realloc(r->v, r->cap * sizeof(*r->v))) == NULL)
+				abort();
+		}
+		g = &r->v[r->n++];
+		g->key = xstrdup(key);
+		g->seq = r->nextseq++;
+		g->pattern = xstrdup(rv->pattern);
 	}
-	if (r->n == r->cap) {
-		r->cap = r->cap ? r->cap * 2 : 64;
-		if ((r->v = realloc(r->v, r->cap * sizeof(*r->v))) == NULL)
-			abort();
-	}
-	g = &r->v[r->n++];
-	g->key = xstrdup(key);
-	g->seq = r->nextseq++;
-	g->rv = *rv;
+	g->addr = rv->addr;
+	g->addrlen = rv->addrlen;
+	g->priority = rv->priority;
 }
 
 void
@@ -59,6 +64,7 @@ registry_del(struct registry *r, const char *key)
 	if (g == NULL)
 		return -1;
 	free(g->key);
+	free(g->pattern);
 	memmove(g, g + 1, (size_t)(r->v + r->n - (g + 1)) * sizeof(*g));
 	r->n--;
 	return 0;
@@ -70,9 +76,10 @@ registry_del_prefix(struct registry *r, const char *prefix)
 	size_t i, j, plen = strlen(prefix);
 
 	for (i = j = 0; i < r->n; i++) {
-		if (strncmp(r->v[i].key, prefix, plen) == 0)
+		if (strncmp(r->v[i].key, prefix, plen) == 0) {
 			free(r->v[i].key);
-		else
+			free(r->v[i].pattern);
+		} else
 			r->v[j++] = r->v[i];
 	}
 	r->n = j;
@@ -83,8 +90,10 @@ registry_free(struct registry *r)
 {
 	size_t i;
 
-	for (i = 0; i < r->n; i++)
+	for (i = 0; i < r->n; i++) {
 		free(r->v[i].key);
+		free(r->v[i].pattern);
+	}
 	free(r->v);
 	memset(r, 0, sizeof(*r));
 }
@@ -218,7 +227,7 @@ registry_build(const struct registry *r,
 	strmap_init(&rmap, r->n);
 
 	for (i = 0; i < r->n; i++) {
-		const struct route_value *rv = &order[i]->rv;
+		const struct reg *rv = order[i];
 		size_t plen = strlen(rv->pattern), slot;
 		uint32_t bi, ri;
 		int found;

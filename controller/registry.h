@@ -13,10 +13,14 @@
 #include "route_value.h"
 #include "routetable.h"
 
+/* A registration: a parsed route_value, its regexp on the heap (10,000 of them stay small). */
 struct reg {
 	char			*key;	/* "routes:FILE:LINE" or an etcd key */
 	uint64_t		 seq;	/* registration order */
-	struct route_value	 rv;
+	struct sockaddr_storage	 addr;
+	socklen_t		 addrlen;
+	int32_t			 priority;
+	char			*pattern;
 };
 
 struct registry {
@@ -25,7 +29,7 @@ struct registry {
 	uint64_t	 nextseq;
 };
 
-/* Add or replace the registration under key; a changed value is a new registration. */
+/* Add or replace the registration under key (rv is copied); a changed value is a new registration. */
 void registry_set(struct registry *r, const char *key, const struct route_value *rv);
 /*
  * The same with the registration order given: etcd's creation revision of

@@ -216,6 +216,19 @@ fail:
 	return NULL;
 }
 
+int
+rt_peek(const uint8_t *buf, size_t len, uint64_t *epoch, uint64_t *generation)
+{
+	const char *why;
+
+	if (proto_check_hdr(buf, len, &why) != PROTO_TABLE ||
+	    len < PROTO_HDRLEN + RT_FIXED)
+		return -1;
+	*epoch = proto_get64(buf + PROTO_HDRLEN);
+	*generation = proto_get64(buf + PROTO_HDRLEN + 8);
+	return 0;
+}
+
 void
 rt_free(struct rt_table *t)
 {

@@ -53,6 +53,12 @@ int rt_encode(const struct rt_table *t, uint8_t **out, size_t *outlen);
  */
 struct rt_table *rt_decode(const uint8_t *buf, size_t len, const char **why);
 
+/*
+ * Read the epoch and generation of a PROTO_TABLE message without decoding
+ * it (periodic republications are mostly repeats). -1 if it is no table.
+ */
+int rt_peek(const uint8_t *buf, size_t len, uint64_t *epoch, uint64_t *generation);
+
 /* Free a table from rt_decode or one built by hand with malloc'd parts. */
 void rt_free(struct rt_table *t);
 

@@ -66,8 +66,11 @@ static void
 drain_cb(struct ev_loop *l, ev_timer *w, int revents)
 {
 	(void)w; (void)revents;
-	if (query_inflight() == 0 || ev_now(l) >= drain_until)
+	if (query_inflight() == 0 || ev_now(l) >= drain_until) {
+		/* Answers wait for the loop to block: send the last ones now. */
+		udp_flush();
 		ev_break(l, EVBREAK_ALL);
+	}
 }
 
 /* Stop taking queries; answer those in flight, for at most DRAIN_MAX. */

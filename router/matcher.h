@@ -1,7 +1,9 @@
 /*
  * Matching query names against the route table's patterns. Built once per
- * table, used for every query. One small interface, so that the engine
- * (PCRE2 JIT today) can change for large tables without touching callers.
+ * table, used for every query. Patterns that a Hyperscan database (built in
+ * the background) already holds are matched all at once; the others (new
+ * since that database, or unsupported by Hyperscan) one by one with PCRE2.
+ * Either way the lowest matching index wins: precedence is exact.
  */
 #ifndef DNSROUTER_MATCHER_H
 #define DNSROUTER_MATCHER_H
@@ -9,13 +11,15 @@
 #include <stddef.h>
 
 struct matcher;
+struct hsdb;
 
 /*
- * Compile n patterns (caseless, unanchored unless they anchor themselves).
- * Returns NULL with "pattern N: reason" in err if any fails to compile.
+ * Compile n patterns (caseless, unanchored unless they anchor themselves),
+ * taking those that db holds from db (which may be NULL). Returns NULL with
+ * "pattern N: reason" in err if one fails to compile.
  */
 struct matcher *matcher_build(const char *const *patterns, size_t n,
-    char *err, size_t errlen);
+    struct hsdb *db, char *err, size_t errlen);
 
 /*
  * Return the lowest pattern index that matches name (len bytes) and for
@@ -27,6 +31,9 @@ long matcher_first(struct matcher *m, const char *name, size_t len,
 
 /* Number of patterns. */
 size_t matcher_count(const struct matcher *m);
+
+/* Patterns matched one by one that a new database could take over. */
+size_t matcher_pending(const struct matcher *m);
 
 /* Free m and everything it compiled. */
 void matcher_free(struct matcher *m);

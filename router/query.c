@@ -144,8 +144,7 @@ send_to_client(int lfd, const struct sockaddr *client, socklen_t clientlen,
 		tcp_send(conn, buf, len);
 		return;
 	}
-	/* A full socket buffer or a vanished client loses this answer only. */
-	(void)sendto(lfd, buf, len, MSG_DONTWAIT, client, clientlen);
+	udp_send(lfd, client, clientlen, buf, len);
 }
 
 void

@@ -85,7 +85,7 @@ struct query {
 	uint16_t		 qend;		/* end of question in pkt */
 	uint16_t		 qname_len;
 	uint16_t		 len;
-	struct utcp		*utcp;		/* TCP upstream, or NULL */
+	struct uconn		*utcp;		/* TCP upstream connection, or NULL */
 	struct tcpconn		*conn;		/* TCP client, or NULL */
 	int			 lfd;		/* UDP listener to answer from */
 	socklen_t		 clientlen;
@@ -121,8 +121,13 @@ int query_same_question(const struct query *q, const uint8_t *reply, size_t len)
 
 /* upstream.c: UDP sockets toward backends, on random ports, renewed */
 void upstream_init(void);
-/* Send q (ID already chosen by this call) to its backend; -1 on failure. */
+/*
+ * Give q a fresh ID and queue it for its backend; queued queries leave in
+ * one sendmmsg per socket before the loop next blocks. -1 on failure.
+ */
 int upstream_send(struct query *q, const struct sockaddr *to, socklen_t tolen);
+/* Send the queued queries now. */
+void upstream_flush(void);
 /* The query is done with its socket: release the ID. */
 void upstream_release(struct query *q);
 
@@ -130,12 +135,25 @@ void upstream_release(struct query *q);
 int upstream_tcp_send(struct query *q, const struct sockaddr *to, socklen_t tolen);
 void upstream_tcp_release(struct query *q);
 
+/* compile.c: Hyperscan databases built in a thread */
+struct hsdb;
+void compile_init(void (*done)(struct hsdb *db));
+/* Build a database of rt's patterns unless one is being built. */
+void compile_start(const struct rt_table *rt);
+int compile_busy(void);
+void compile_shutdown(void);
+
 /* report.c: telling the controller what real traffic saw of each backend */
 void report_init(const char *dir, int router);
 void report_shutdown(void);
 
 /* udp.c: client-side UDP listeners */
 void udp_init(int fd);
+/* Queue an answer to a UDP client; it leaves before the loop next blocks. */
+void udp_send(int lfd, const struct sockaddr *to, socklen_t tolen,
+    const uint8_t *buf, size_t len);
+/* Send the queued answers now. */
+void udp_flush(void);
 /* Start reading queries (once there is a table) / stop for good. */
 void udp_start(void);
 void udp_stop(void);

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hsdb.h"
 #include "log.h"
 #include "matcher.h"
 #include "proto.h"
@@ -25,6 +26,7 @@ static nng_socket	 sub_sock, req_sock;
 static ev_io		 sub_w, req_w;
 static ev_timer		 snap_w;
 static int		 have_table;
+static struct hsdb	*latest_db;	/* newest database, for the next tables */
 static const char	*ep_dir;
 
 struct rtable *
@@ -108,7 +110,12 @@ table_apply(const uint8_t *buf, size_t len)
 	const char *why;
 	char err[512];
 	uint32_t i, j;
+	uint64_t epoch, gen;
 
+	/* A repeat of the table in use: not worth decoding. */
+	if (current != NULL && rt_peek(buf, len, &epoch, &gen) == 0 &&
+	    epoch == current->rt->epoch && gen <= current->rt->generation)
+		return;
 	if ((rt = rt_decode(buf, len, &why)) == NULL) {
 		log_warnx("%s: bad table from controller dropped: %s", __func__, why);
 		return;
@@ -123,7 +130,7 @@ table_apply(const uint8_t *buf, size_t len)
 	pats = xcalloc(rt->nroutes ? rt->nroutes : 1, sizeof(*pats));
 	for (i = 0; i < rt->nroutes; i++)
 		pats[i] = rt->routes[i].pattern;
-	t->m = matcher_build(pats, rt->nroutes, err, sizeof(err));
+	t->m = matcher_build(pats, rt->nroutes, latest_db, err, sizeof(err));
 	free(pats);
 	if (t->m == NULL) {
 		log_warnx("%s: table generation %llu kept out: %s", __func__,
@@ -149,6 +156,8 @@ table_apply(const uint8_t *buf, size_t len)
 	if (current != NULL)
 		table_unref(current);
 	current = t;
+	if (matcher_pending(t->m) > 0)
+		compile_start(rt);
 	if (!have_table) {
 		have_table = 1;
 		ev_timer_stop(loop, &snap_w);
@@ -156,6 +165,38 @@ table_apply(const uint8_t *buf, size_t len)
 		    (unsigned long long)rt->generation, rt->nroutes);
 		router_ready();
 	}
+}
+
+/*
+ * A database finished: the current table takes it at once (rebuilding its
+ * matcher is cheap: no compiling but for patterns the database lacks).
+ * If the table changed meanwhile, build again.
+ */
+static void
+compiled(struct hsdb *db)
+{
+	struct matcher *m;
+	const char **pats;
+	char err[512];
+	uint32_t i;
+
+	hsdb_unref(latest_db);
+	latest_db = db;
+	if (current == NULL)
+		return;
+	pats = xcalloc(current->rt->nroutes + 1, sizeof(*pats));
+	for (i = 0; i < current->rt->nroutes; i++)
+		pats[i] = current->rt->routes[i].pattern;
+	m = matcher_build(pats, current->rt->nroutes, db, err, sizeof(err));
+	free(pats);
+	if (m == NULL) {
+		log_warnx("%s: %s", __func__, err);
+		return;
+	}
+	matcher_free(current->m);
+	current->m = m;
+	if (matcher_pending(m) > 0)
+		compile_start(current->rt);
 }
 
 /* Drain a socket; only the newest table matters. */
@@ -234,6 +275,7 @@ table_init(const char *dir)
 	int rv;
 
 	ep_dir = dir;
+	compile_init(compiled);
 	open_endpoint(&sub_sock, nng_sub0_open, PROTO_EP_TABLE, &sub_w, sub_cb);
 	if ((rv = nng_socket_set(sub_sock, NNG_OPT_SUB_SUBSCRIBE, "", 0)) != 0)
 		fatalx("%s: subscribe: %s", __func__, nng_strerror(rv));
@@ -251,4 +293,7 @@ table_shutdown(void)
 	ev_timer_stop(loop, &snap_w);
 	nng_close(sub_sock);
 	nng_close(req_sock);
+	compile_shutdown();
+	hsdb_unref(latest_db);
+	latest_db = NULL;
 }

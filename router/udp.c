@@ -13,6 +13,8 @@
 
 #define UDP_BATCH	32
 #define UDP_BUFSZ	4096	/* larger queries arrive truncated: FORMERR */
+#define ANSWER_BATCH	64
+#define ANSWER_SLOT	2048	/* larger answers go out at once, unbatched */
 
 struct ulisten {
 	int	fd;
@@ -21,6 +23,23 @@ struct ulisten {
 
 static struct ulisten	ul[CONFIG_MAX_LISTEN * CONFIG_MAX_WORKERS];
 static int		nul;
+
+/*
+ * Answers wait here until the loop is about to block, then leave in one
+ * sendmmsg per listener: on loopback a send also delivers the packet and
+ * wakes the receiver, so batching saves far more than the syscalls.
+ */
+static struct {
+	int			 lfd;
+	socklen_t		 alen;
+	size_t			 len;
+	struct sockaddr_storage	 addr;
+	uint8_t			 data[ANSWER_SLOT];
+} ans[ANSWER_BATCH];
+static unsigned			nans;
+static struct mmsghdr		amsg[ANSWER_BATCH];
+static struct iovec		aiov[ANSWER_BATCH];
+static ev_prepare		flush_w;
 
 static uint8_t			qbuf[UDP_BATCH][UDP_BUFSZ];
 static struct mmsghdr		qmsg[UDP_BATCH];
@@ -70,6 +89,59 @@ udp_cb(struct ev_loop *l, ev_io *w, int revents)
 	}
 }
 
+/* Send every queued answer: one sendmmsg per run of the same listener. */
+void
+udp_flush(void)
+{
+	unsigned i = 0, j, sent;
+
+	while (i < nans) {
+		for (j = i; j < nans && ans[j].lfd == ans[i].lfd; j++) {
+			aiov[j].iov_base = ans[j].data;
+			aiov[j].iov_len = ans[j].len;
+			amsg[j].msg_hdr.msg_name = &ans[j].addr;
+			amsg[j].msg_hdr.msg_namelen = ans[j].alen;
+			amsg[j].msg_hdr.msg_iov = &aiov[j];
+			amsg[j].msg_hdr.msg_iovlen = 1;
+		}
+		for (sent = i; sent < j;) {
+			int n = sendmmsg(ans[i].lfd, amsg + sent, j - sent,
+			    MSG_DONTWAIT);
+
+			/* A full buffer or a vanished client loses that answer only. */
+			sent += n > 0 ? (unsigned)n : 1;
+		}
+		i = j;
+	}
+	nans = 0;
+}
+
+void
+udp_send(int lfd, const struct sockaddr *to, socklen_t tolen,
+    const uint8_t *buf, size_t len)
+{
+	if (len > ANSWER_SLOT) {
+		(void)sendto(lfd, buf, len, MSG_DONTWAIT, to, tolen);
+		return;
+	}
+	if (nans == ANSWER_BATCH)
+		udp_flush();
+	ans[nans].lfd = lfd;
+	ans[nans].alen = tolen;
+	memcpy(&ans[nans].addr, to, tolen);
+	ans[nans].len = len;
+	memcpy(ans[nans].data, buf, len);
+	nans++;
+}
+
+static void
+flush_cb(struct ev_loop *l, ev_prepare *w, int revents)
+{
+	(void)l; (void)w; (void)revents;
+	if (nans > 0)
+		udp_flush();
+}
+
 void
 udp_init(int fd)
 {
@@ -80,6 +152,10 @@ udp_init(int fd)
 	u->fd = fd;
 	ev_io_init(&u->w, udp_cb, fd, EV_READ);
 	u->w.data = u;
+	if (!ev_is_active(&flush_w)) {
+		ev_prepare_init(&flush_w, flush_cb);
+		ev_prepare_start(loop, &flush_w);
+	}
 	for (i = 0; i < UDP_BATCH; i++) {
 		qiov[i].iov_base = qbuf[i];
 		qiov[i].iov_len = UDP_BUFSZ;

@@ -1,8 +1,13 @@
 /*
- * UDP toward backends: a small pool of sockets per address family, each bound
- * to a kernel-chosen random port, one of them replaced every few seconds, so
- * neither the source port nor the ID of a query can be guessed and no socket
- * is opened per query. A reply counts only if it comes from the backend the
+ * UDP toward backends. Queries leave from one socket per address family at
+ * a time, bound to a kernel-chosen random port and replaced every 2 s (the
+ * old one kept until its last query is answered), so neither the source
+ * port nor the ID of a query can be guessed and no socket is opened per
+ * query. One port at a time rather than a pool: a backend with SO_REUSEPORT
+ * threads (BIND) then sees one client flow and one busy thread instead of
+ * wakeups on all of them, which on a shared machine cost it more CPU than
+ * dnsrouter itself (measured: 0.83x dnsdist's queries/s with 8 sockets,
+ * 1.15x with one). A reply counts only if it comes from the backend the
  * query went to, to the socket it left from, with its ID and its question.
  */
 #include <sys/socket.h>
@@ -17,11 +22,12 @@
 #include "router.h"
 #include "util.h"
 
-#define USOCK_ACTIVE	8	/* sockets in use per family */
+#define USOCK_ACTIVE	1	/* sockets in use per family (see above) */
 #define USOCK_MAX	48	/* active + retiring, both families */
 #define USOCK_RENEW	2.0	/* seconds between renewals of one socket */
 #define RECV_BATCH	16
 #define RECV_BUFSZ	65536
+#define SEND_BATCH	64
 
 struct usock {
 	int		 fd;		/* -1: slot free */
@@ -30,6 +36,11 @@ struct usock {
 	uint32_t	 inflight;
 	uint32_t	*idmap;		/* ID -> query index + 1 */
 	ev_io		 w;
+	/* Queries waiting for the next flush. */
+	unsigned	 nq;
+	struct query	*qq[SEND_BATCH];
+	struct mmsghdr	 qmsg[SEND_BATCH];
+	struct iovec	 qiov[SEND_BATCH];
 };
 
 static struct usock	socks[USOCK_MAX];
@@ -37,6 +48,15 @@ static int		active[2][USOCK_ACTIVE];
 static int		nactive[2];
 static unsigned		renew_next[2];
 static ev_timer		renew_w;
+static ev_prepare	flush_w;
+/*
+ * The socket that takes every query of a loop iteration for a family, so
+ * that they leave in one sendmmsg; drawn again for the next iteration when
+ * there are several. Each query gets its own random ID.
+ */
+static int		cur[2] = { -1, -1 };
+static int		dirty[USOCK_MAX];
+static int		ndirty;
 
 static uint8_t		rbuf[RECV_BATCH][RECV_BUFSZ];
 static struct mmsghdr	rmsg[RECV_BATCH];
@@ -47,6 +67,7 @@ static struct sockaddr_storage rfrom[RECV_BATCH];
 unsigned long upstream_bogus_replies;
 
 static void	reply_cb(struct ev_loop *, ev_io *, int);
+static void	flush_cb(struct ev_loop *, ev_prepare *, int);
 
 static int
 usock_open(int fam)
@@ -85,6 +106,7 @@ usock_open(int fam)
 	socks[i].fam = fam;
 	socks[i].retiring = 0;
 	socks[i].inflight = 0;
+	socks[i].nq = 0;
 	if (socks[i].idmap == NULL)
 		socks[i].idmap = xcalloc(65536, sizeof(uint32_t));
 	ev_io_init(&socks[i].w, reply_cb, fd, EV_READ);
@@ -141,6 +163,8 @@ upstream_init(void)
 	}
 	ev_timer_init(&renew_w, renew_cb, USOCK_RENEW, USOCK_RENEW);
 	ev_timer_start(loop, &renew_w);
+	ev_prepare_init(&flush_w, flush_cb);
+	ev_prepare_start(loop, &flush_w);
 }
 
 static int
@@ -156,16 +180,64 @@ family_ready(int fam)
 	return 1;
 }
 
+static void
+flush_sock(struct usock *s)
+{
+	struct query *failed[SEND_BATCH];
+	unsigned n = s->nq, sent = 0, nfail = 0, i;
+	int si = (int)(s - socks);
+
+	s->nq = 0;
+	while (sent < n) {
+		int r = sendmmsg(s->fd, s->qmsg + sent, n - sent, MSG_DONTWAIT);
+
+		if (r > 0)
+			sent += (unsigned)r;
+		else
+			failed[nfail++] = s->qq[sent++];
+	}
+	/* Failures may queue retries: only once this batch is done with. */
+	for (i = 0; i < nfail; i++)
+		if (failed[i]->up_sock == si) {
+			upstream_release(failed[i]);
+			query_attempt_failed(failed[i]);
+		}
+}
+
+void
+upstream_flush(void)
+{
+	while (ndirty > 0) {
+		struct usock *s = &socks[dirty[--ndirty]];
+
+		if (s->nq > 0)
+			flush_sock(s);
+	}
+	cur[0] = cur[1] = -1;
+}
+
+static void
+flush_cb(struct ev_loop *l, ev_prepare *w, int revents)
+{
+	(void)l; (void)w; (void)revents;
+	if (ndirty > 0)
+		upstream_flush();
+}
+
 int
 upstream_send(struct query *q, const struct sockaddr *to, socklen_t tolen)
 {
-	int fam = to->sa_family == AF_INET6, tries;
+	int fam = to->sa_family == AF_INET6, tries, si;
 	struct usock *s;
 	uint16_t id;
 
 	if (!family_ready(fam))
 		return -1;
-	s = &socks[active[fam][rnd16() % nactive[fam]]];
+	if ((si = cur[fam]) < 0 || socks[si].fd == -1 || socks[si].retiring)
+		si = cur[fam] = active[fam][rnd16() % nactive[fam]];
+	s = &socks[si];
+	if (s->nq == SEND_BATCH)
+		flush_sock(s);
 	for (tries = 0;; tries++) {
 		id = rnd16();
 		if (s->idmap[id] == 0)
@@ -178,10 +250,17 @@ upstream_send(struct query *q, const struct sockaddr *to, socklen_t tolen)
 	q->up_sock = (int16_t)(s - socks);
 	q->up_id = id;
 	dns_set_id(q->pkt, id);
-	if (sendto(s->fd, q->pkt, q->len, MSG_DONTWAIT, to, tolen) == -1) {
-		upstream_release(q);
-		return -1;
-	}
+	if (s->nq == 0)
+		dirty[ndirty++] = si;
+	s->qq[s->nq] = q;
+	s->qiov[s->nq].iov_base = q->pkt;
+	s->qiov[s->nq].iov_len = q->len;
+	/* The address lives in the query's table, which outlives the send. */
+	s->qmsg[s->nq].msg_hdr.msg_name = (void *)(uintptr_t)to;
+	s->qmsg[s->nq].msg_hdr.msg_namelen = tolen;
+	s->qmsg[s->nq].msg_hdr.msg_iov = &s->qiov[s->nq];
+	s->qmsg[s->nq].msg_hdr.msg_iovlen = 1;
+	s->nq++;
 	return 0;
 }
 

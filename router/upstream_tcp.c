@@ -1,141 +1,390 @@
 /*
- * TCP toward backends, for queries that came over TCP: one connection per
- * attempt, length-prefixed query out, one length-prefixed reply in. The
- * reply must carry the ID we sent and the question we asked.
+ * TCP toward backends, for queries that came over TCP (RFC 7766): a few
+ * persistent connections per backend, each carrying up to 64 queries at
+ * once, answers matched by ID (and question) as they come back in any
+ * order. A connection that fails takes its queries to their retry; one
+ * idle for 10 s is closed.
  */
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "addr.h"
 #include "log.h"
 #include "router.h"
 #include "util.h"
 
-enum utcp_state { UT_WRITE, UT_READLEN, UT_READBODY };
+#define CONNS_PER_BACKEND	4
+#define PIPELINE		64	/* queries per connection before another opens */
+#define PIPELINE_MAX		256	/* hard limit when every connection is busy */
+#define SLOTS			512	/* ID table size, > 2 * PIPELINE_MAX */
+#define IDLE_CLOSE		10.0
+#define RBUF_SIZE		(65535 + 2)
+#define WRITE_IOV		64
 
-struct utcp {
-	int		 fd;
-	ev_io		 w;
-	struct query	*q;
-	enum utcp_state	 state;
-	size_t		 off;
-	size_t		 need;
-	uint8_t		*buf;
-	uint8_t		 lenbuf[2];
+struct obuf {
+	struct obuf	*next;
+	size_t		 len;
+	uint8_t		 data[];
 };
 
-static void
-utcp_cb(struct ev_loop *l, ev_io *w, int revents)
+struct ubackend;
+
+struct uconn {
+	int		 fd;
+	ev_io		 w;
+	ev_timer	 idle_w;
+	struct ubackend	*b;
+	struct uconn	*next;
+	struct obuf	*oh, *ot;
+	size_t		 ooff;
+	uint8_t		*rbuf;
+	size_t		 rlen;
+	uint32_t	 inflight;
+	uint32_t	 slot_q[SLOTS];		/* query index + 1, 0 empty */
+	uint16_t	 slot_id[SLOTS];
+};
+
+struct ubackend {
+	struct sockaddr_storage	 addr;
+	socklen_t		 addrlen;
+	struct uconn		*conns;
+	int			 nconns;
+	struct ubackend		*next;
+};
+
+static struct ubackend	*backends;	/* few backends see TCP: a list will do */
+
+static void	conn_io_cb(struct ev_loop *, ev_io *, int);
+
+static struct ubackend *
+backend_get(const struct sockaddr *to, socklen_t tolen)
 {
-	struct utcp *u = w->data;
-	struct query *q = u->q;
+	struct ubackend *b;
+
+	for (b = backends; b != NULL; b = b->next)
+		if (addr_equal((struct sockaddr *)&b->addr, to))
+			return b;
+	b = xcalloc(1, sizeof(*b));
+	memcpy(&b->addr, to, tolen);
+	b->addrlen = tolen;
+	b->next = backends;
+	backends = b;
+	return b;
+}
+
+static size_t
+slot_find(const struct uconn *c, uint16_t id)
+{
+	size_t i = id & (SLOTS - 1);
+
+	while (c->slot_q[i] != 0) {
+		if (c->slot_id[i] == id)
+			return i;
+		i = (i + 1) & (SLOTS - 1);
+	}
+	return SIZE_MAX;
+}
+
+/* Remove slot i, shifting back its successors (linear probing). */
+static void
+slot_delete(struct uconn *c, size_t i)
+{
+	size_t j = i;
+
+	c->slot_q[i] = 0;
+	for (;;) {
+		size_t home;
+
+		j = (j + 1) & (SLOTS - 1);
+		if (c->slot_q[j] == 0)
+			return;
+		home = c->slot_id[j] & (SLOTS - 1);
+		/* Move j back to i unless its home lies cyclically in (i, j]. */
+		if ((i < j && (home <= i || home > j)) ||
+		    (i > j && home <= i && home > j)) {
+			c->slot_q[i] = c->slot_q[j];
+			c->slot_id[i] = c->slot_id[j];
+			c->slot_q[j] = 0;
+			i = j;
+		}
+	}
+}
+
+static void
+conn_unlink(struct uconn *c)
+{
+	struct uconn **pp;
+
+	for (pp = &c->b->conns; *pp != NULL; pp = &(*pp)->next)
+		if (*pp == c) {
+			*pp = c->next;
+			c->b->nconns--;
+			return;
+		}
+}
+
+static void
+conn_free(struct uconn *c)
+{
+	struct obuf *o;
+
+	ev_io_stop(loop, &c->w);
+	ev_timer_stop(loop, &c->idle_w);
+	close(c->fd);
+	while ((o = c->oh) != NULL) {
+		c->oh = o->next;
+		free(o);
+	}
+	free(c->rbuf);
+	free(c);
+}
+
+/* The connection broke: its queries go to their retry. */
+static void
+conn_fail(struct uconn *c)
+{
+	size_t i;
+
+	conn_unlink(c);
+	for (i = 0; i < SLOTS; i++) {
+		struct query *q;
+
+		if (c->slot_q[i] == 0)
+			continue;
+		q = query_get(c->slot_q[i] - 1);
+		c->slot_q[i] = 0;
+		if (q != NULL && q->utcp == c) {
+			q->utcp = NULL;
+			query_attempt_failed(q);
+		}
+	}
+	conn_free(c);
+}
+
+static void
+idle_cb(struct ev_loop *l, ev_timer *w, int revents)
+{
+	struct uconn *c = w->data;
+
+	(void)l; (void)revents;
+	if (c->inflight == 0) {
+		conn_unlink(c);
+		conn_free(c);
+	}
+}
+
+static void
+want(struct uconn *c)
+{
+	int ev = EV_READ | (c->oh != NULL ? EV_WRITE : 0);
+
+	if ((c->w.events & (EV_READ | EV_WRITE)) != ev) {
+		ev_io_stop(loop, &c->w);
+		ev_io_set(&c->w, c->fd, ev);
+		ev_io_start(loop, &c->w);
+	}
+}
+
+static int
+conn_write(struct uconn *c)
+{
+	struct iovec iov[WRITE_IOV];
+	struct obuf *o;
+	ssize_t n;
+	int k = 0;
+
+	for (o = c->oh; o != NULL && k < WRITE_IOV; o = o->next, k++) {
+		iov[k].iov_base = o->data + (k == 0 ? c->ooff : 0);
+		iov[k].iov_len = o->len - (k == 0 ? c->ooff : 0);
+	}
+	if (k == 0)
+		return 0;
+	n = writev(c->fd, iov, k);
+	if (n < 0)
+		return errno == EAGAIN || errno == EINTR || errno == ENOTCONN ?
+		    0 : -1;
+	while ((o = c->oh) != NULL && n > 0) {
+		size_t left = o->len - c->ooff;
+
+		if ((size_t)n < left) {
+			c->ooff += (size_t)n;
+			break;
+		}
+		n -= (ssize_t)left;
+		c->oh = o->next;
+		c->ooff = 0;
+		free(o);
+	}
+	if (c->oh == NULL)
+		c->ot = NULL;
+	return 0;
+}
+
+static void
+handle_reply(struct uconn *c, uint8_t *msg, size_t len)
+{
+	struct query *q;
+	size_t i;
+
+	if (len < DNS_HDRLEN || !DNS_QR(msg) ||
+	    (i = slot_find(c, DNS_ID(msg))) == SIZE_MAX)
+		return;		/* late (timed out) or bogus */
+	q = query_get(c->slot_q[i] - 1);
+	if (q == NULL || q->utcp != c ||
+	    !query_same_question(q, msg, len))
+		return;
+	query_deliver(q, msg, len);	/* releases the slot */
+}
+
+static void
+conn_io_cb(struct ev_loop *l, ev_io *w, int revents)
+{
+	struct uconn *c = w->data;
+	size_t off = 0;
 	ssize_t n;
 
-	(void)revents;
-	switch (u->state) {
-	case UT_WRITE:
-		n = send(u->fd, u->buf + u->off, u->need - u->off,
-		    MSG_NOSIGNAL | MSG_DONTWAIT);
-		if (n < 0) {
-			if (errno == EAGAIN || errno == EINTR)
-				return;
-			goto fail;
-		}
-		u->off += (size_t)n;
-		if (u->off < u->need)
-			return;
-		free(u->buf);
-		u->buf = NULL;
-		u->state = UT_READLEN;
-		u->off = 0;
-		ev_io_stop(l, w);
-		ev_io_set(w, u->fd, EV_READ);
-		ev_io_start(l, w);
-		return;
-	case UT_READLEN:
-		n = recv(u->fd, u->lenbuf + u->off, 2 - u->off, MSG_DONTWAIT);
-		if (n <= 0)
-			goto readerr;
-		if ((u->off += (size_t)n) < 2)
-			return;
-		u->need = (size_t)u->lenbuf[0] << 8 | u->lenbuf[1];
-		if (u->need < DNS_HDRLEN)
-			goto fail;
-		u->buf = xmalloc(u->need);
-		u->off = 0;
-		u->state = UT_READBODY;
-		/* FALLTHROUGH */
-	case UT_READBODY:
-		n = recv(u->fd, u->buf + u->off, u->need - u->off, MSG_DONTWAIT);
-		if (n <= 0)
-			goto readerr;
-		if ((u->off += (size_t)n) < u->need)
-			return;
-		if (!DNS_QR(u->buf) || DNS_ID(u->buf) != q->up_id ||
-		    !query_same_question(q, u->buf, u->need))
-			goto fail;
-		/* query_deliver frees q, which releases (frees) u: take the buffer. */
-		{
-			uint8_t *reply = u->buf;
-			size_t len = u->need;
-
-			u->buf = NULL;
-			query_deliver(q, reply, len);
-			free(reply);
-		}
+	(void)l;
+	if ((revents & EV_WRITE) && conn_write(c) != 0) {
+		conn_fail(c);
 		return;
 	}
-	return;
-readerr:
-	if (n < 0 && (errno == EAGAIN || errno == EINTR))
-		return;
-fail:
-	query_attempt_failed(q);
+	if (revents & EV_READ) {
+		n = recv(c->fd, c->rbuf + c->rlen, RBUF_SIZE - c->rlen, MSG_DONTWAIT);
+		if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
+			conn_fail(c);
+			return;
+		}
+		if (n > 0)
+			c->rlen += (size_t)n;
+		/* Deliveries may not free c: it has no reference from queries. */
+		while (c->rlen - off >= 2) {
+			size_t mlen = (size_t)c->rbuf[off] << 8 | c->rbuf[off + 1];
+
+			if (c->rlen - off < mlen + 2)
+				break;
+			handle_reply(c, c->rbuf + off + 2, mlen);
+			off += mlen + 2;
+		}
+		if (off > 0) {
+			memmove(c->rbuf, c->rbuf + off, c->rlen - off);
+			c->rlen -= off;
+		}
+	}
+	want(c);
+	if (c->inflight == 0 && !ev_is_active(&c->idle_w)) {
+		ev_timer_set(&c->idle_w, IDLE_CLOSE, 0.);
+		ev_timer_start(loop, &c->idle_w);
+	}
+}
+
+static struct uconn *
+conn_open(struct ubackend *b)
+{
+	struct uconn *c;
+	int fd;
+
+	fd = socket(b->addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd == -1)
+		return NULL;
+	if (connect(fd, (struct sockaddr *)&b->addr, b->addrlen) == -1 &&
+	    errno != EINPROGRESS) {
+		close(fd);
+		return NULL;
+	}
+	c = xcalloc(1, sizeof(*c));
+	c->fd = fd;
+	c->b = b;
+	c->rbuf = xmalloc(RBUF_SIZE);
+	ev_io_init(&c->w, conn_io_cb, fd, EV_READ);
+	c->w.data = c;
+	ev_io_start(loop, &c->w);
+	ev_init(&c->idle_w, idle_cb);
+	c->idle_w.data = c;
+	c->next = b->conns;
+	b->conns = c;
+	b->nconns++;
+	return c;
+}
+
+/* The least busy connection under the pipeline limit, a new one, or the least busy. */
+static struct uconn *
+conn_pick(struct ubackend *b)
+{
+	struct uconn *c, *best = NULL;
+
+	for (c = b->conns; c != NULL; c = c->next)
+		if (best == NULL || c->inflight < best->inflight)
+			best = c;
+	if (best != NULL && best->inflight < PIPELINE)
+		return best;
+	if (b->nconns < CONNS_PER_BACKEND && (c = conn_open(b)) != NULL)
+		return c;
+	return best != NULL && best->inflight < PIPELINE_MAX ? best : NULL;
 }
 
 int
 upstream_tcp_send(struct query *q, const struct sockaddr *to, socklen_t tolen)
 {
-	struct utcp *u;
-	int fd;
+	struct ubackend *b = backend_get(to, tolen);
+	struct uconn *c = conn_pick(b);
+	struct obuf *o;
+	size_t i;
+	uint16_t id;
+	int tries;
 
-	fd = socket(to->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd == -1)
+	if (c == NULL)
 		return -1;
-	if (connect(fd, to, tolen) == -1 && errno != EINPROGRESS) {
-		close(fd);
-		return -1;
+	for (tries = 0;; tries++) {
+		id = rnd16();
+		if (slot_find(c, id) == SIZE_MAX)
+			break;
+		if (tries == 16)
+			return -1;
 	}
-	u = xcalloc(1, sizeof(*u));
-	u->fd = fd;
-	u->q = q;
-	u->state = UT_WRITE;
-	u->need = (size_t)q->len + 2;
-	u->buf = xmalloc(u->need);
-	q->up_id = rnd16();
-	dns_set_id(q->pkt, q->up_id);
-	u->buf[0] = (uint8_t)(q->len >> 8);
-	u->buf[1] = (uint8_t)q->len;
-	memcpy(u->buf + 2, q->pkt, q->len);
-	ev_io_init(&u->w, utcp_cb, fd, EV_WRITE);
-	u->w.data = u;
-	ev_io_start(loop, &u->w);
-	q->utcp = u;
+	for (i = id & (SLOTS - 1); c->slot_q[i] != 0; i = (i + 1) & (SLOTS - 1))
+		;
+	c->slot_q[i] = query_index(q) + 1;
+	c->slot_id[i] = id;
+	c->inflight++;
+	ev_timer_stop(loop, &c->idle_w);
+	q->up_id = id;
+	q->utcp = c;
+	dns_set_id(q->pkt, id);
+
+	o = xmalloc(sizeof(*o) + q->len + 2);
+	o->next = NULL;
+	o->len = (size_t)q->len + 2;
+	o->data[0] = (uint8_t)(q->len >> 8);
+	o->data[1] = (uint8_t)q->len;
+	memcpy(o->data + 2, q->pkt, q->len);
+	if (c->ot != NULL)
+		c->ot->next = o;
+	else
+		c->oh = o;
+	c->ot = o;
+	/* Written when the socket is writable: queries of one loop pass share a writev. */
+	want(c);
 	return 0;
 }
 
 void
 upstream_tcp_release(struct query *q)
 {
-	struct utcp *u = q->utcp;
+	struct uconn *c = q->utcp;
+	size_t i;
 
-	if (u == NULL)
+	if (c == NULL)
 		return;
-	ev_io_stop(loop, &u->w);
-	close(u->fd);
-	free(u->buf);
-	free(u);
 	q->utcp = NULL;
+	if ((i = slot_find(c, q->up_id)) != SIZE_MAX &&
+	    c->slot_q[i] == query_index(q) + 1)
+		slot_delete(c, i);
+	if (--c->inflight == 0) {
+		ev_timer_set(&c->idle_w, IDLE_CLOSE, 0.);
+		ev_timer_start(loop, &c->idle_w);
+	}
 }

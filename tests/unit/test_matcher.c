@@ -10,7 +10,16 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "hsdb.h"
 #include "matcher.h"
+
+/*
+ * Every test runs three times: patterns matched one by one (no database),
+ * all of them in a Hyperscan database, and every other one in it. The
+ * answers must not depend on which.
+ */
+enum db_mode { DB_NONE, DB_ALL, DB_HALF };
+static enum db_mode db_mode;
 
 #define MAXCALLS 16
 
@@ -37,8 +46,20 @@ build(const char *const *patterns, size_t n)
 	char err[256];
 	struct matcher *m;
 
+	struct hsdb *db = NULL;
+	const char *half[64];
+	size_t i, k = 0;
+
 	err[0] = '\0';
-	m = matcher_build(patterns, n, err, sizeof(err));
+	if (db_mode == DB_ALL && hsdb_available())
+		db = hsdb_compile(patterns, n);
+	else if (db_mode == DB_HALF && hsdb_available()) {
+		for (i = 0; i < n && k < 64; i += 2)
+			half[k++] = patterns[i];
+		db = hsdb_compile(half, k);
+	}
+	m = matcher_build(patterns, n, db, err, sizeof(err));
+	hsdb_unref(db);
 	if (m == NULL)
 		fail_msg("matcher_build: %s", err);
 	return m;
@@ -243,7 +264,7 @@ test_bad_pattern_fails_with_its_index(void **state)
 
 	(void)state;
 	err[0] = '\0';
-	assert_null(matcher_build(p, 4, err, sizeof(err)));
+	assert_null(matcher_build(p, 4, NULL, err, sizeof(err)));
 	assert_non_null(strstr(err, "pattern 2"));
 	assert_non_null(strstr(err, "^a(b"));
 }
@@ -256,7 +277,7 @@ test_bad_first_pattern_fails_with_index_0(void **state)
 
 	(void)state;
 	err[0] = '\0';
-	assert_null(matcher_build(p, 2, err, sizeof(err)));
+	assert_null(matcher_build(p, 2, NULL, err, sizeof(err)));
 	assert_non_null(strstr(err, "pattern 0"));
 }
 
@@ -317,6 +338,95 @@ test_many_patterns_pick_the_only_match(void **state)
 	matcher_free(m);
 }
 
+static void
+test_pattern_hyperscan_lacks_is_matched_by_pcre2(void **state)
+{
+	/* A backreference: Hyperscan refuses it, PCRE2 takes it. */
+	static const char *const p[] = { "^(a)\\1\\.", "^x\\." };
+	struct hsdb *db;
+	struct matcher *m;
+	char err[256];
+
+	(void)state;
+	if (!hsdb_available())
+		skip();
+	db = hsdb_compile(p, 2);
+	assert_non_null(db);
+	assert_int_equal(hsdb_find(db, p[0]), HSDB_UNSUPPORTED);
+	assert_true(hsdb_find(db, p[1]) >= 0);
+	m = matcher_build(p, 2, db, err, sizeof(err));
+	hsdb_unref(db);
+	assert_non_null(m);
+	assert_int_equal(matcher_pending(m), 0);	/* nothing a rebuild would add */
+	assert_int_equal(first(m, "aa.miek.nl."), 0);
+	assert_int_equal(first(m, "x.miek.nl."), 1);
+	assert_int_equal(first(m, "ab.miek.nl."), -1);
+	matcher_free(m);
+}
+
+static void
+test_new_patterns_are_pending_until_a_database_holds_them(void **state)
+{
+	static const char *const p[] = { "^a\\.", "^b\\.", "^c\\." };
+	struct hsdb *db;
+	struct matcher *m;
+	char err[256];
+
+	(void)state;
+	if (!hsdb_available())
+		skip();
+	db = hsdb_compile(p, 2);	/* older database: no "^c" */
+	m = matcher_build(p, 3, db, err, sizeof(err));
+	assert_non_null(m);
+	assert_int_equal(matcher_pending(m), 1);
+	assert_int_equal(first(m, "c.x."), 2);
+	assert_int_equal(first(m, "a.x."), 0);
+	matcher_free(m);
+	hsdb_unref(db);
+}
+
+static void
+test_same_text_twice_keeps_both_places(void **state)
+{
+	/* Same regexp at two priorities: two routes, the first wins, the second when it is skipped. */
+	static const char *const p[] = { "^m", "^z", "^m" };
+	struct acceptor a;
+	struct matcher *m = build(p, 3);
+
+	(void)state;
+	memset(&a, 0, sizeof(a));
+	a.reject[0] = 1;
+	assert_int_equal(matcher_first(m, "miek.", 5, accept_cb, &a), 2);
+	assert_int_equal(a.ncalls, 2);
+	assert_int_equal(a.calls[0], 0);
+	assert_int_equal(a.calls[1], 2);
+	matcher_free(m);
+}
+
+static int
+mode_none(void **state)
+{
+	(void)state;
+	db_mode = DB_NONE;
+	return 0;
+}
+
+static int
+mode_all(void **state)
+{
+	(void)state;
+	db_mode = DB_ALL;
+	return 0;
+}
+
+static int
+mode_half(void **state)
+{
+	(void)state;
+	db_mode = DB_HALF;
+	return 0;
+}
+
 int
 main(void)
 {
@@ -340,5 +450,20 @@ main(void)
 		cmocka_unit_test(test_many_patterns_pick_the_only_match),
 	};
 
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	const struct CMUnitTest hybrid[] = {
+		cmocka_unit_test(test_pattern_hyperscan_lacks_is_matched_by_pcre2),
+		cmocka_unit_test(test_new_patterns_are_pending_until_a_database_holds_them),
+		cmocka_unit_test(test_same_text_twice_keeps_both_places),
+	};
+	int failed = 0;
+
+	failed += cmocka_run_group_tests_name("matcher, PCRE2 only", tests,
+	    mode_none, NULL);
+	failed += cmocka_run_group_tests_name("matcher, all in Hyperscan", tests,
+	    mode_all, NULL);
+	failed += cmocka_run_group_tests_name("matcher, half in Hyperscan", tests,
+	    mode_half, NULL);
+	failed += cmocka_run_group_tests_name("matcher, Hyperscan and PCRE2",
+	    hybrid, mode_all, NULL);
+	return failed;
 }

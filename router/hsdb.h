@@ -1,0 +1,45 @@
+/*
+ * A Hyperscan database over a set of route patterns, looked up by pattern
+ * text. Compiling 10,000 patterns takes about a second, so it happens in
+ * a thread (router/compile.c) while routers serve with what they have;
+ * scanning a name against all of them takes about 100 ns.
+ */
+#ifndef DNSROUTER_HSDB_H
+#define DNSROUTER_HSDB_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct hsdb;
+
+/* Nonzero when this CPU runs Hyperscan (it needs SSSE3). */
+int hsdb_available(void);
+
+/*
+ * Compile patterns[0..n) (caseless, one report per pattern). Patterns that
+ * Hyperscan does not support (backreferences, lookaround...) are left out
+ * and remembered as such. Safe to call from any thread. NULL on failure.
+ */
+struct hsdb *hsdb_compile(const char *const *patterns, size_t n);
+
+/* Id of pattern in db, HSDB_UNSUPPORTED if db left it out, or HSDB_ABSENT. */
+#define HSDB_ABSENT		(-1)
+#define HSDB_UNSUPPORTED	(-2)
+long hsdb_find(const struct hsdb *db, const char *pattern);
+
+/* Number of ids (compiled patterns). */
+size_t hsdb_count(const struct hsdb *db);
+
+/* Allocate or grow *scratch for db; -1 on failure. */
+int hsdb_scratch(const struct hsdb *db, void **scratch);
+void hsdb_scratch_free(void *scratch);
+
+/* Call found(ctx, id) for every pattern of db that matches name. */
+void hsdb_scan(const struct hsdb *db, void *scratch, const char *name,
+    size_t len, void (*found)(void *ctx, unsigned id), void *ctx);
+
+/* References: the main thread only. */
+void hsdb_ref(struct hsdb *db);
+void hsdb_unref(struct hsdb *db);
+
+#endif
