@@ -15,7 +15,7 @@ PYTHON    ?= /usr/bin/python3
 CFLAGS    ?= -O2 -g
 WARN       = -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
              -Wpointer-arith -Wcast-qual
-CPPFLAGS  += -D_GNU_SOURCE -Icommon -Iproto -Irouter -Icontroller \
+CPPFLAGS  += -D_GNU_SOURCE -Icommon -Iproto -Irouter -Icontroller -Ictl \
              -DDNSROUTER_VERSION='"$(VERSION)"' -DLIBEXECDIR='"$(LIBEXECDIR)"'
 ALL_CFLAGS = -std=gnu11 $(WARN) $(CFLAGS) $(EXTRA_CFLAGS) -MMD -MP
 
@@ -29,19 +29,24 @@ NNG_LIBS     = -lnng -lpthread
 EV_LIBS      = -lev
 
 COMMON_SRC     = common/log.c common/addr.c common/config.c common/dnswire.c \
-                 common/util.c common/privsep.c common/base64.c proto/proto.c proto/routetable.c proto/report.c
+                 common/util.c common/privsep.c common/base64.c proto/proto.c proto/routetable.c proto/report.c \
+                 proto/status.c
 MASTER_SRC     = $(wildcard master/*.c)
 ROUTER_SRC     = $(wildcard router/*.c)
 CONTROLLER_SRC = $(wildcard controller/*.c)
+CTL_SRC        = $(wildcard ctl/*.c)
+# dnsrouterctl speaks to etcd with the controller's code.
+CTL_SHARED     = controller/etcd_api.c controller/route_value.c
 UNIT_SRC       = $(wildcard tests/unit/test_*.c)
 
 obj = $(patsubst %.c,$(B)/%.o,$(1))
 COMMON_OBJ = $(call obj,$(COMMON_SRC))
 UNIT_BIN   = $(patsubst tests/unit/%.c,$(B)/tests/%,$(UNIT_SRC))
 # Unit tests link the modules they test, not the programs' main().
-UNIT_OBJ   = $(call obj,router/matcher.c controller/route_value.c controller/registry.c)
+UNIT_OBJ   = $(call obj,router/matcher.c controller/route_value.c controller/registry.c \
+             controller/etcd_api.c ctl/shard.c)
 
-PROGS = $(B)/dnsrouter $(B)/dnsrouter-router $(B)/dnsrouter-controller
+PROGS = $(B)/dnsrouter $(B)/dnsrouter-router $(B)/dnsrouter-controller $(B)/dnsrouterctl
 
 all: $(PROGS)
 
@@ -63,10 +68,14 @@ $(B)/dnsrouter-controller: $(call obj,$(CONTROLLER_SRC)) $(B)/libcommon.a
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $(filter-out %.h,$^) $(EV_LIBS) $(NNG_LIBS) \
 	    $(PCRE2_LIBS) $(JANSSON_LIBS) $(LDNS_LIBS) $(CURL_LIBS)
 
+$(B)/dnsrouterctl: $(call obj,$(CTL_SRC) $(CTL_SHARED)) $(B)/libcommon.a
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $(filter-out %.h,$^) $(NNG_LIBS) \
+	    $(PCRE2_LIBS) $(JANSSON_LIBS) $(LDNS_LIBS) $(CURL_LIBS)
+
 $(B)/tests/%: tests/unit/%.c $(UNIT_OBJ) $(B)/libcommon.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $(filter-out %.h,$^) $(CMOCKA_LIBS) \
-	    $(PCRE2_LIBS) $(JANSSON_LIBS)
+	    $(PCRE2_LIBS) $(JANSSON_LIBS) $(CURL_LIBS)
 
 deps:
 	@sh mk/deps.sh build
