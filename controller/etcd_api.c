@@ -267,15 +267,17 @@ etcd_error_message(json_t *root)
 {
 	json_t *e = json_object_get(root, "error"), *m;
 
-	if (e == NULL) {
-		/* Unary calls carry the error at the top level. */
-		m = json_object_get(root, "message");
-		if (json_is_string(m) && json_object_get(root, "code") != NULL)
-			return json_string_value(m);
-		return NULL;
+	/* Streams: {"error": {"message": ...}}; unary calls: {"error": "...", "message": "..."}. */
+	if (json_is_object(e)) {
+		m = json_object_get(e, "message");
+		return json_is_string(m) ? json_string_value(m) : "(no message)";
 	}
-	m = json_object_get(e, "message");
-	return json_is_string(m) ? json_string_value(m) : "(no message)";
+	m = json_object_get(root, "message");
+	if (json_is_string(m) && (e != NULL || json_object_get(root, "code")))
+		return json_string_value(m);
+	if (json_is_string(e))
+		return json_string_value(e);
+	return e != NULL ? "(no message)" : NULL;
 }
 
 /* Decode a base64 member of o into a malloc'd, NUL-terminated buffer; NULL if bad. */
