@@ -54,6 +54,13 @@ $(B)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -c -o $@ $<
 
+# The master has LIBEXECDIR built in: rebuild it when PREFIX or LIBEXECDIR
+# change (make install PREFIX=/usr after make).
+$(B)/libexecdir.stamp: FORCE
+	@mkdir -p $(B)
+	@echo '$(LIBEXECDIR)' | cmp -s - $@ || echo '$(LIBEXECDIR)' > $@
+$(call obj,master/children.c): $(B)/libexecdir.stamp
+
 $(B)/libcommon.a: $(COMMON_OBJ)
 	rm -f $@
 	ar rcs $@ $^
@@ -105,16 +112,20 @@ bench:
 
 install: all
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(LIBEXECDIR)
-	install -m 755 $(B)/dnsrouter $(DESTDIR)$(SBINDIR)/dnsrouter
+	install -m 755 $(B)/dnsrouter $(B)/dnsrouterctl $(DESTDIR)$(SBINDIR)/
 	install -m 755 $(B)/dnsrouter-router $(B)/dnsrouter-controller $(DESTDIR)$(LIBEXECDIR)/
-	install -d $(DESTDIR)$(SYSCONFDIR)/dnsrouter $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(UNITDIR)
+	install -d $(DESTDIR)$(SYSCONFDIR)/dnsrouter $(DESTDIR)$(MANDIR)/man5 \
+	    $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(UNITDIR)
 	install -m 644 deploy/dnsrouter.conf.example $(DESTDIR)$(SYSCONFDIR)/dnsrouter/dnsrouter.conf.example
-	install -m 644 docs/dnsrouter.8 $(DESTDIR)$(MANDIR)/man8/dnsrouter.8
+	install -m 644 docs/dnsrouter.8 docs/dnsrouterctl.8 $(DESTDIR)$(MANDIR)/man8/
+	install -m 644 docs/dnsrouter.conf.5 $(DESTDIR)$(MANDIR)/man5/
 	sed -e 's|@SBINDIR@|$(SBINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' \
 	    deploy/dnsrouter.service.in > $(DESTDIR)$(UNITDIR)/dnsrouter.service
 
 clean:
 	rm -rf build build-asan
 
-.PHONY: all deps unit system check demo bench install clean
+FORCE:
+
+.PHONY: all deps unit system check demo bench install clean FORCE
 -include $(shell find $(B) -name '*.d' 2>/dev/null)
