@@ -137,6 +137,7 @@ write_shard(const struct shard *sh, int k, int n, const char *cls,
     const char *zonefile, const ldns_rr *soa, const ldns_rr_list *apex,
     const ldns_rr_list *everywhere, const ldns_rr_list *addrs)
 {
+	const char *base;
 	FILE *fp;
 	size_t i, j;
 
@@ -145,9 +146,10 @@ write_shard(const struct shard *sh, int k, int n, const char *cls,
 		    strerror(errno));
 		return -1;
 	}
+	base = strrchr(zonefile, '/');
 	fprintf(fp, "; shard %d of %d of %s: names whose label below the "
 	    "origin starts with %s\n; written by dnsrouterctl split\n",
-	    k + 1, n, zonefile, cls);
+	    k + 1, n, base != NULL ? base + 1 : zonefile, cls);
 	ldns_rr_print(fp, soa);
 	for (i = 0; i < ldns_rr_list_rr_count(apex); i++)
 		ldns_rr_print(fp, ldns_rr_list_rr(apex, i));
