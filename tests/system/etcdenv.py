@@ -598,7 +598,7 @@ def wait_logged(router, needle, mark=0, timeout=10.0):
                            % (e, router.log()[mark:][-4000:])) from None
 
 
-def etcd_extra(urls, prefix=None, health="health-interval 300ms\n"
+def etcd_extra(urls, prefix=None, health="health-interval 500ms\n"
                "health-rise 2\nhealth-fall 2\n", more=""):
     """Config lines: one etcd line per URL, health settings, more."""
     if isinstance(urls, str):
@@ -639,10 +639,10 @@ if pytest is not None:
         established (it logs "etcd: watching")."""
         def make(urls, routes=(), wait=True, **kw):
             extra = etcd_extra(urls, kw.pop("prefix", None),
-                               kw.pop("health", "health-interval 300ms\n"
+                               kw.pop("health", "health-interval 500ms\n"
                                       "health-rise 2\nhealth-fall 2\n"),
                                kw.pop("more", ""))
-            kw.setdefault("timeout", "300ms")
+            kw.setdefault("timeout", "500ms")
             r = make_router(list(routes), extra=extra, **kw)
             if wait:
                 wait_logged(r, "etcd: watching ", 0, 15)
