@@ -15,7 +15,7 @@ PYTHON    ?= /usr/bin/python3
 CFLAGS    ?= -O2 -g
 WARN       = -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
              -Wpointer-arith -Wcast-qual
-CPPFLAGS  += -D_GNU_SOURCE -Icommon -Iproto -Irouter -Icontroller \
+CPPFLAGS  += -D_GNU_SOURCE -Icommon -Iproto -Irouter -Icontroller -Ictl \
              -DDNSROUTER_VERSION='"$(VERSION)"' -DLIBEXECDIR='"$(LIBEXECDIR)"'
 ALL_CFLAGS = -std=gnu11 $(WARN) $(CFLAGS) $(EXTRA_CFLAGS) -MMD -MP
 
@@ -30,25 +30,37 @@ NNG_LIBS     = -lnng -lpthread
 EV_LIBS      = -lev
 
 COMMON_SRC     = common/log.c common/addr.c common/config.c common/dnswire.c \
-                 common/util.c common/privsep.c common/base64.c proto/proto.c proto/routetable.c proto/report.c
+                 common/util.c common/privsep.c common/base64.c proto/proto.c proto/routetable.c proto/report.c \
+                 proto/status.c
 MASTER_SRC     = $(wildcard master/*.c)
 ROUTER_SRC     = $(wildcard router/*.c)
 CONTROLLER_SRC = $(wildcard controller/*.c)
+CTL_SRC        = $(wildcard ctl/*.c)
+# dnsrouterctl speaks to etcd with the controller's code.
+CTL_SHARED     = controller/etcd_api.c controller/route_value.c
 UNIT_SRC       = $(wildcard tests/unit/test_*.c)
 
 obj = $(patsubst %.c,$(B)/%.o,$(1))
 COMMON_OBJ = $(call obj,$(COMMON_SRC))
 UNIT_BIN   = $(patsubst tests/unit/%.c,$(B)/tests/%,$(UNIT_SRC))
 # Unit tests link the modules they test, not the programs' main().
-UNIT_OBJ   = $(call obj,router/matcher.c router/hsdb.c controller/route_value.c controller/registry.c)
+UNIT_OBJ   = $(call obj,router/matcher.c router/hsdb.c controller/route_value.c \
+             controller/registry.c controller/etcd_api.c ctl/shard.c)
 
-PROGS = $(B)/dnsrouter $(B)/dnsrouter-router $(B)/dnsrouter-controller
+PROGS = $(B)/dnsrouter $(B)/dnsrouter-router $(B)/dnsrouter-controller $(B)/dnsrouterctl
 
 all: $(PROGS)
 
 $(B)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -c -o $@ $<
+
+# The master has LIBEXECDIR built in: rebuild it when PREFIX or LIBEXECDIR
+# change (make install PREFIX=/usr after make).
+$(B)/libexecdir.stamp: FORCE
+	@mkdir -p $(B)
+	@echo '$(LIBEXECDIR)' | cmp -s - $@ || echo '$(LIBEXECDIR)' > $@
+$(call obj,master/children.c): $(B)/libexecdir.stamp
 
 $(B)/libcommon.a: $(COMMON_OBJ)
 	rm -f $@
@@ -64,10 +76,14 @@ $(B)/dnsrouter-controller: $(call obj,$(CONTROLLER_SRC)) $(B)/libcommon.a
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $(filter-out %.h,$^) $(EV_LIBS) $(NNG_LIBS) \
 	    $(PCRE2_LIBS) $(JANSSON_LIBS) $(LDNS_LIBS) $(CURL_LIBS)
 
+$(B)/dnsrouterctl: $(call obj,$(CTL_SRC) $(CTL_SHARED)) $(B)/libcommon.a
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $(filter-out %.h,$^) $(NNG_LIBS) \
+	    $(PCRE2_LIBS) $(JANSSON_LIBS) $(LDNS_LIBS) $(CURL_LIBS)
+
 $(B)/tests/%: tests/unit/%.c $(UNIT_OBJ) $(B)/libcommon.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $(filter-out %.h,$^) $(CMOCKA_LIBS) \
-	    $(PCRE2_LIBS) $(JANSSON_LIBS) $(HS_LIBS)
+	    $(PCRE2_LIBS) $(JANSSON_LIBS) $(HS_LIBS) $(CURL_LIBS)
 
 deps:
 	@sh mk/deps.sh build
@@ -97,16 +113,20 @@ bench:
 
 install: all
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(LIBEXECDIR)
-	install -m 755 $(B)/dnsrouter $(DESTDIR)$(SBINDIR)/dnsrouter
+	install -m 755 $(B)/dnsrouter $(B)/dnsrouterctl $(DESTDIR)$(SBINDIR)/
 	install -m 755 $(B)/dnsrouter-router $(B)/dnsrouter-controller $(DESTDIR)$(LIBEXECDIR)/
-	install -d $(DESTDIR)$(SYSCONFDIR)/dnsrouter $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(UNITDIR)
+	install -d $(DESTDIR)$(SYSCONFDIR)/dnsrouter $(DESTDIR)$(MANDIR)/man5 \
+	    $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(UNITDIR)
 	install -m 644 deploy/dnsrouter.conf.example $(DESTDIR)$(SYSCONFDIR)/dnsrouter/dnsrouter.conf.example
-	install -m 644 docs/dnsrouter.8 $(DESTDIR)$(MANDIR)/man8/dnsrouter.8
+	install -m 644 docs/dnsrouter.8 docs/dnsrouterctl.8 $(DESTDIR)$(MANDIR)/man8/
+	install -m 644 docs/dnsrouter.conf.5 $(DESTDIR)$(MANDIR)/man5/
 	sed -e 's|@SBINDIR@|$(SBINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' \
 	    deploy/dnsrouter.service.in > $(DESTDIR)$(UNITDIR)/dnsrouter.service
 
 clean:
 	rm -rf build build-asan
 
-.PHONY: all deps unit system check demo bench install clean
+FORCE:
+
+.PHONY: all deps unit system check demo bench install clean FORCE
 -include $(shell find $(B) -name '*.d' 2>/dev/null)

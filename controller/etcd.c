@@ -10,8 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "base64.h"
 #include "etcd.h"
+#include "etcd_api.h"
 #include "log.h"
 #include "util.h"
 
@@ -19,20 +19,14 @@
 #define BACKOFF_MAX	5.0
 #define PING_INTERVAL	3.0
 #define PING_TIMEOUT_MS	2000L
-#define CONNECT_MS	2000L
 #define CALL_MS		10000L
-#define RESP_MAX	(256u << 20)	/* a listing larger than this is refused */
 
 enum op { OP_AUTH, OP_RANGE, OP_WATCH, OP_PING };
 
+/* A call in flight: the shared request plus what this client needs. */
 struct xfer {
-	CURL			*easy;
-	enum op			 op;
-	char			*body;
-	struct curl_slist	*hdrs;
-	char			*resp;
-	size_t			 len, cap;
-	char			 errbuf[CURL_ERROR_SIZE];
+	struct etcd_req	*req;
+	enum op		 op;
 };
 
 struct sockw {
@@ -53,8 +47,6 @@ static int				 need_range = 1;
 static int				 connected;
 static int				 failures;	/* in a row, for backoff and logs */
 static char				*token;
-static char				 range_key[BASE64_LEN(CONFIG_STRLEN) + 1];
-static char				 range_end[BASE64_LEN(CONFIG_STRLEN) + 1];
 
 static void	start(void);
 static void	fail(const char *why);
@@ -72,92 +64,42 @@ etcd_revision(void)
 	return rev;
 }
 
-/* int64 fields arrive as strings (or numbers from other gateways). */
-static int64_t
-json_int64(json_t *v)
+const char *
+etcd_endpoint(void)
 {
-	if (json_is_integer(v))
-		return (int64_t)json_integer_value(v);
-	if (json_is_string(v))
-		return strtoll(json_string_value(v), NULL, 10);
-	return 0;
-}
-
-/* Decode a base64 member of o into a malloc'd buffer; NULL if bad. */
-static uint8_t *
-b64_member(json_t *o, const char *name, size_t *len)
-{
-	json_t *v = json_object_get(o, name);
-	const char *s;
-	uint8_t *out;
-	long n;
-
-	if (v == NULL) {
-		*len = 0;
-		return xcalloc(1, 1);	/* etcd omits empty values */
-	}
-	if (!json_is_string(v))
-		return NULL;
-	s = json_string_value(v);
-	out = xmalloc(json_string_length(v) / 4 * 3 + 1);
-	if ((n = base64_decode(s, json_string_length(v), out)) < 0) {
-		free(out);
-		return NULL;
-	}
-	*len = (size_t)n;
-	return out;
+	return ecf != NULL && ecf->netcd > 0 ? ecf->etcd[ep] : NULL;
 }
 
 static void
-deliver_kv(json_t *kv, int deleted)
+deliver_kv(json_t *j, int deleted)
 {
-	uint8_t *key, *val = NULL;
-	size_t klen, vlen = 0;
-	int64_t mrev = json_int64(json_object_get(kv, "mod_revision"));
-	int64_t crev = json_int64(json_object_get(kv, "create_revision"));
+	struct etcd_kv kv;
 
-	if ((key = b64_member(kv, "key", &klen)) == NULL) {
-		log_warnx("etcd: event with a bad key skipped");
+	if (etcd_kv_decode(j, deleted, &kv) != 0) {
+		log_warnx("etcd: event with a bad key or value encoding skipped");
 		return;
 	}
 	if (deleted)
-		eh->del(ectx, (char *)key, klen);
-	else if ((val = b64_member(kv, "value", &vlen)) == NULL)
-		log_warnx("etcd: key %.*s: bad value encoding, skipped",
-		    (int)klen, key);
+		eh->del(ectx, kv.key, kv.klen);
 	else
-		eh->put(ectx, (char *)key, klen, (char *)val, vlen, crev, mrev);
-	if (mrev > rev)
-		rev = mrev;
-	free(key);
-	free(val);
+		eh->put(ectx, kv.key, kv.klen, kv.val, kv.vlen, kv.create_revision,
+		    kv.mod_revision);
+	if (kv.mod_revision > rev)
+		rev = kv.mod_revision;
+	etcd_kv_clear(&kv);
 }
 
-/* curl: where the bytes of a reply go. Watch replies are handled line by line. */
+/* curl: watch replies are handled line by line as they arrive. */
 static size_t
-write_cb(char *data, size_t size, size_t n, void *arg)
+watch_write_cb(char *data, size_t size, size_t n, void *arg)
 {
 	struct xfer *x = arg;
-	size_t total = size * n;
 
-	if (x->len + total + 1 > x->cap) {
-		size_t ncap = x->cap ? x->cap : 4096;
-
-		while (ncap < x->len + total + 1)
-			ncap *= 2;
-		if (ncap > RESP_MAX)
-			return 0;	/* aborts the transfer */
-		x->resp = realloc(x->resp, ncap);
-		if (x->resp == NULL)
-			fatal("%s", __func__);
-		x->cap = ncap;
-	}
-	memcpy(x->resp + x->len, data, total);
-	x->len += total;
-	x->resp[x->len] = '\0';
-	if (x->op == OP_WATCH && watch_lines(x) != 0)
+	if (etcd_buf_add(&x->req->resp, data, size * n) != 0)
+		return 0;	/* aborts the transfer */
+	if (watch_lines(x) != 0)
 		return 0;
-	return total;
+	return size * n;
 }
 
 /*
@@ -167,12 +109,14 @@ write_cb(char *data, size_t size, size_t n, void *arg)
 static int
 watch_lines(struct xfer *x)
 {
-	char *nl, *line = x->resp;
+	struct etcd_buf *b = &x->req->resp;
+	char *nl, *line = b->p;
 	int rc = 0, batch = 0;
 
-	while (rc == 0 && (nl = memchr(line, '\n', x->len - (size_t)(line - x->resp)))) {
+	while (rc == 0 && (nl = memchr(line, '\n', b->len - (size_t)(line - b->p)))) {
 		json_t *root, *res, *events, *ev;
 		json_error_t jerr;
+		const char *msg;
 		size_t i;
 
 		*nl = '\0';
@@ -184,17 +128,14 @@ watch_lines(struct xfer *x)
 			break;
 		}
 		if (json_object_get(root, "error") != NULL) {
-			json_t *m = json_object_get(json_object_get(root, "error"),
-			    "message");
-
-			log_warnx("etcd: watch error: %s", json_is_string(m) ?
-			    json_string_value(m) : "(no message)");
+			msg = etcd_error_message(root);
+			log_warnx("etcd: watch error: %s", msg);
 			json_decref(root);
 			rc = -1;
 			break;
 		}
 		res = json_object_get(root, "result");
-		if (json_int64(json_object_get(res, "compact_revision")) > 0) {
+		if (etcd_json_int64(json_object_get(res, "compact_revision")) > 0) {
 			log_warnx("etcd: revision %lld was compacted away: "
 			    "listing everything again", (long long)rev + 1);
 			need_range = 1;
@@ -227,8 +168,7 @@ watch_lines(struct xfer *x)
 			batch = 1;
 		} else {
 			/* Progress notification: nothing up to here was missed. */
-			int64_t hr = json_int64(json_object_get(json_object_get(res,
-			    "header"), "revision"));
+			int64_t hr = etcd_header_revision(res);
 
 			if (hr > rev)
 				rev = hr;
@@ -238,10 +178,10 @@ watch_lines(struct xfer *x)
 	if (batch)
 		eh->synced(ectx);
 	/* Keep the incomplete tail for the next read. */
-	x->len -= (size_t)(line - x->resp);
-	memmove(x->resp, line, x->len);
-	if (x->resp != NULL)
-		x->resp[x->len] = '\0';
+	b->len -= (size_t)(line - b->p);
+	memmove(b->p, line, b->len);
+	if (b->p != NULL)
+		b->p[b->len] = '\0';
 	return rc;
 }
 
@@ -250,11 +190,8 @@ xfer_free(struct xfer *x)
 {
 	if (x == NULL)
 		return;
-	curl_multi_remove_handle(multi, x->easy);
-	curl_easy_cleanup(x->easy);
-	curl_slist_free_all(x->hdrs);
-	free(x->body);
-	free(x->resp);
+	curl_multi_remove_handle(multi, x->req->easy);
+	etcd_req_free(x->req);
 	free(x);
 }
 
@@ -262,77 +199,35 @@ static struct xfer *
 xfer_new(enum op op, const char *path, char *body, long timeout_ms)
 {
 	struct xfer *x = xcalloc(1, sizeof(*x));
-	char url[CONFIG_STRLEN + 64], auth[1024];
-	CURL *e;
 
-	if ((e = x->easy = curl_easy_init()) == NULL)
-		fatalx("%s: curl_easy_init", __func__);
 	x->op = op;
-	x->body = body;
-	snprintf(url, sizeof(url), "%s%s", ecf->etcd[ep], path);
-	x->hdrs = curl_slist_append(NULL, "Content-Type: application/json");
-	if (token != NULL && op != OP_AUTH) {
-		snprintf(auth, sizeof(auth), "Authorization: %s", token);
-		x->hdrs = curl_slist_append(x->hdrs, auth);
+	x->req = etcd_req_new(ecf, ecf->etcd[ep], path, body,
+	    op == OP_AUTH ? NULL : token, timeout_ms);
+	curl_easy_setopt(x->req->easy, CURLOPT_PRIVATE, x);
+	if (op == OP_WATCH) {
+		curl_easy_setopt(x->req->easy, CURLOPT_WRITEFUNCTION,
+		    watch_write_cb);
+		curl_easy_setopt(x->req->easy, CURLOPT_WRITEDATA, x);
 	}
-	curl_easy_setopt(e, CURLOPT_URL, url);
-	curl_easy_setopt(e, CURLOPT_HTTPHEADER, x->hdrs);
-	curl_easy_setopt(e, CURLOPT_POSTFIELDS, x->body);
-	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, write_cb);
-	curl_easy_setopt(e, CURLOPT_WRITEDATA, x);
-	curl_easy_setopt(e, CURLOPT_PRIVATE, x);
-	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, x->errbuf);
-	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, CONNECT_MS);
-	curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, timeout_ms);
-	curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
-	curl_easy_setopt(e, CURLOPT_TCP_KEEPIDLE, 5L);
-	curl_easy_setopt(e, CURLOPT_TCP_KEEPINTVL, 2L);
-	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
-	if (ecf->etcd_cacert[0] != '\0')
-		curl_easy_setopt(e, CURLOPT_CAINFO, ecf->etcd_cacert);
-	if (ecf->etcd_cert[0] != '\0') {
-		curl_easy_setopt(e, CURLOPT_SSLCERT, ecf->etcd_cert);
-		curl_easy_setopt(e, CURLOPT_SSLKEY, ecf->etcd_key);
-	}
-	if (curl_multi_add_handle(multi, e) != CURLM_OK)
+	if (curl_multi_add_handle(multi, x->req->easy) != CURLM_OK)
 		fatalx("%s: curl_multi_add_handle", __func__);
 	return x;
-}
-
-static char *
-json_body(json_t *o)
-{
-	char *s = json_dumps(o, JSON_COMPACT);
-
-	json_decref(o);
-	if (s == NULL)
-		fatalx("json_dumps");
-	return s;
 }
 
 static void
 start(void)
 {
-	char rs[32];
-
 	if (cur != NULL)
 		return;
-	if (ecf->etcd_user[0] != '\0' && token == NULL) {
-		cur = xfer_new(OP_AUTH, "/v3/auth/authenticate",
-		    json_body(json_pack("{s:s,s:s}", "name", ecf->etcd_user,
-		    "password", ecf->etcd_password)), CALL_MS);
-	} else if (need_range) {
-		cur = xfer_new(OP_RANGE, "/v3/kv/range", json_body(json_pack(
-		    "{s:s,s:s}", "key", range_key, "range_end", range_end)),
-		    CALL_MS);
-	} else {
-		snprintf(rs, sizeof(rs), "%lld", (long long)rev + 1);
-		cur = xfer_new(OP_WATCH, "/v3/watch", json_body(json_pack(
-		    "{s:{s:s,s:s,s:s,s:b}}", "create_request", "key", range_key,
-		    "range_end", range_end, "start_revision", rs,
-		    "progress_notify", 1)), 0L);
-	}
+	if (ecf->etcd_user[0] != '\0' && token == NULL)
+		cur = xfer_new(OP_AUTH, ETCD_PATH_AUTH, etcd_body_auth(
+		    ecf->etcd_user, ecf->etcd_password), CALL_MS);
+	else if (need_range)
+		cur = xfer_new(OP_RANGE, ETCD_PATH_RANGE,
+		    etcd_body_range_prefix(ecf->etcd_prefix, 0), CALL_MS);
+	else
+		cur = xfer_new(OP_WATCH, ETCD_PATH_WATCH,
+		    etcd_body_watch_prefix(ecf->etcd_prefix, rev + 1), 0L);
 }
 
 static void
@@ -372,58 +267,36 @@ fail(const char *why)
 static int
 http_ok(struct xfer *x, CURLcode rc, const char **why)
 {
-	long status = 0;
+	int unauthorized;
 
-	if (rc != CURLE_OK) {
-		*why = x->errbuf[0] ? x->errbuf : curl_easy_strerror(rc);
-		return 0;
-	}
-	curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &status);
-	if (status == 401) {
+	if (etcd_req_status(x->req, rc, why, &unauthorized) == 0)
+		return 1;
+	if (unauthorized) {
 		/* Tokens expire: authenticate again at once. */
 		free(token);
 		token = NULL;
-		*why = "authentication required or token expired";
-		return 0;
 	}
-	if (status != 200) {
-		static char msg[256];
-		json_t *root = json_loadb(x->resp ? x->resp : "", x->len, 0, NULL);
-		json_t *m = json_object_get(root, "message");
-
-		/* etcd says why (e.g. "authentication failed, invalid user ID or password"). */
-		if (!json_is_string(m))
-			m = json_object_get(root, "error");
-		snprintf(msg, sizeof(msg), "HTTP status %ld%s%s", status,
-		    json_is_string(m) ? ": " : "",
-		    json_is_string(m) ? json_string_value(m) : "");
-		json_decref(root);
-		*why = msg;
-		return 0;
-	}
-	return 1;
+	return 0;
 }
 
 static void
 range_done(struct xfer *x)
 {
-	json_error_t jerr;
-	json_t *root, *kvs, *kv;
+	json_t *root, *kv;
+	long n;
 	size_t i;
 
-	if ((root = json_loadb(x->resp ? x->resp : "", x->len, 0, &jerr)) == NULL) {
+	if ((n = etcd_parse_range(x->req->resp.p, x->req->resp.len, &root,
+	    &rev)) < 0) {
 		fail("bad JSON in range reply");
 		return;
 	}
-	rev = json_int64(json_object_get(json_object_get(root, "header"),
-	    "revision"));
 	eh->reset(ectx);
-	kvs = json_object_get(root, "kvs");
-	json_array_foreach(kvs, i, kv)
+	json_array_foreach(json_object_get(root, "kvs"), i, kv)
 		deliver_kv(kv, 0);
 	eh->synced(ectx);
-	log_info("etcd: %s: %zu keys under %s at revision %lld", ecf->etcd[ep],
-	    json_array_size(kvs), ecf->etcd_prefix, (long long)rev);
+	log_info("etcd: %s: %ld keys under %s at revision %lld", ecf->etcd[ep],
+	    n, ecf->etcd_prefix, (long long)rev);
 	json_decref(root);
 	need_range = 0;
 	start();
@@ -433,8 +306,6 @@ static void
 done(struct xfer *x, CURLcode rc)
 {
 	const char *why = NULL;
-	json_error_t jerr;
-	json_t *root;
 	char msg[256];
 
 	if (x == ping) {
@@ -455,15 +326,12 @@ done(struct xfer *x, CURLcode rc)
 			fail(why);
 			break;
 		}
-		root = json_loadb(x->resp ? x->resp : "", x->len, 0, &jerr);
-		if (root == NULL || !json_is_string(json_object_get(root, "token"))) {
-			json_decref(root);
+		free(token);
+		if ((token = etcd_parse_token(x->req->resp.p,
+		    x->req->resp.len)) == NULL) {
 			fail("authentication failed");
 			break;
 		}
-		free(token);
-		token = xstrdup(json_string_value(json_object_get(root, "token")));
-		json_decref(root);
 		start();
 		break;
 	case OP_RANGE:
@@ -510,7 +378,7 @@ ping_cb(struct ev_loop *l, ev_timer *w, int revents)
 	(void)l; (void)w; (void)revents;
 	if (ping != NULL || cur == NULL || cur->op != OP_WATCH)
 		return;
-	ping = xfer_new(OP_PING, "/v3/maintenance/status", xstrdup("{}"),
+	ping = xfer_new(OP_PING, ETCD_PATH_STATUS, xstrdup("{}"),
 	    PING_TIMEOUT_MS);
 }
 
@@ -584,18 +452,10 @@ void
 etcd_init(struct ev_loop *loop, const struct config *cf,
     const struct etcd_handlers *h, void *ctx)
 {
-	char end[CONFIG_STRLEN];
-	size_t n = strlen(cf->etcd_prefix);
-
 	eloop = loop;
 	ecf = cf;
 	eh = h;
 	ectx = ctx;
-	/* The range end of a prefix: the prefix with its last byte plus one. */
-	memcpy(end, cf->etcd_prefix, n);
-	end[n - 1]++;
-	base64_encode((const uint8_t *)cf->etcd_prefix, n, range_key);
-	base64_encode((const uint8_t *)end, n, range_end);
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0 ||
 	    (multi = curl_multi_init()) == NULL)
 		fatalx("%s: cannot start libcurl", __func__);

@@ -35,6 +35,8 @@ void etcd_init(struct ev_loop *loop, const struct config *cf,
 int etcd_connected(void);
 /* The last revision seen (0: none yet). */
 int64_t etcd_revision(void);
+/* The endpoint in use or being tried next; NULL before etcd_init. */
+const char *etcd_endpoint(void);
 /* Stop everything and free it. */
 void etcd_shutdown(void);
 

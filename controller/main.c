@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "control.h"
 #include "health.h"
 #include "log.h"
 #include "privsep.h"
@@ -162,6 +163,7 @@ main(int argc, char *argv[])
 	rebuild_cb(loop, &rebuild_w, 0);
 	if (conf.netcd > 0)
 		routes_etcd_init(loop, &conf, &reg, etcd_changed);
+	control_init(loop, &conf);
 	if (write(CONTROLLER_FD_READY, "R", 1) != 1)
 		log_debug("master not listening for readiness");
 	close(CONTROLLER_FD_READY);
@@ -174,6 +176,7 @@ main(int argc, char *argv[])
 	ev_signal_start(loop, &sigint);
 	ev_run(loop, 0);
 
+	control_shutdown();
 	if (conf.netcd > 0)
 		routes_etcd_shutdown();
 	health_shutdown();

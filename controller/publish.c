@@ -135,6 +135,13 @@ publish_table(struct rt_table *t)
 	send_current(pub_sock, "publish");
 }
 
+const uint8_t *
+publish_current(size_t *len)
+{
+	*len = curlen;
+	return cur;
+}
+
 void
 publish_shutdown(void)
 {

@@ -3,6 +3,8 @@
 #define DNSROUTER_PUBLISH_H
 
 #include <ev.h>
+#include <stddef.h>
+#include <stdint.h>
 
 #include "routetable.h"
 
@@ -14,6 +16,8 @@ void publish_init(struct ev_loop *loop, const char *rundir);
  * Takes ownership of t.
  */
 void publish_table(struct rt_table *t);
+/* The encoded PROTO_TABLE message last sent to routers (NULL before the first). */
+const uint8_t *publish_current(size_t *len);
 /* Close the endpoints. */
 void publish_shutdown(void);
 

@@ -32,3 +32,11 @@ proto_check_hdr(const uint8_t *buf, size_t len, const char **why)
 	}
 	return proto_get16(buf + 6);
 }
+
+int
+proto_hdr_version(const uint8_t *buf, size_t len)
+{
+	if (len < PROTO_HDRLEN || proto_get32(buf) != PROTO_MAGIC)
+		return -1;
+	return proto_get16(buf + 4);
+}

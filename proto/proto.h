@@ -1,6 +1,6 @@
 /*
- * Everything that crosses a process boundary between the controller and the
- * routers. Every message starts with struct proto_hdr; bump PROTO_VERSION on
+ * Everything that crosses a process boundary: between the controller and
+ * the routers, and between dnsrouterctl and the controller. Every message starts with struct proto_hdr; bump PROTO_VERSION on
  * any change to a message's layout. Both ends include this header only.
  */
 #ifndef DNSROUTER_PROTO_H
@@ -10,7 +10,7 @@
 #include <stdint.h>
 
 #define PROTO_MAGIC	0x444e5352u	/* "DNSR" */
-#define PROTO_VERSION	1
+#define PROTO_VERSION	2	/* 2: status and error messages */
 #define PROTO_HDRLEN	16
 
 enum proto_msg {
@@ -20,12 +20,19 @@ enum proto_msg {
 	PROTO_SNAPSHOT_REQ = 2,
 	/* router -> controller, push/pull: backend failures and counters */
 	PROTO_REPORT = 3,
+	/* dnsrouterctl -> controller, req/rep: "what do you see?" (header only) */
+	PROTO_STATUS_REQ = 4,
+	/* controller -> dnsrouterctl: the answer, see status.h */
+	PROTO_STATUS = 5,
+	/* controller -> dnsrouterctl: a request it cannot serve, with the reason */
+	PROTO_ERROR = 6,
 };
 
 /* nng endpoints, relative to the run directory. */
 #define PROTO_EP_TABLE		"table.ipc"	/* pub (controller) / sub */
 #define PROTO_EP_SNAPSHOT	"snapshot.ipc"	/* rep (controller) / req */
 #define PROTO_EP_REPORT		"report.ipc"	/* pull (controller) / push */
+#define PROTO_EP_CONTROL	"control.ipc"	/* rep (controller) / req (dnsrouterctl) */
 
 struct proto_hdr {
 	uint32_t	magic;
@@ -44,6 +51,13 @@ void proto_put_hdr(uint8_t *buf, enum proto_msg type, uint32_t length);
  * reason in *why.
  */
 int proto_check_hdr(const uint8_t *buf, size_t len, const char **why);
+
+/*
+ * The protocol version a message of len bytes was written with, whatever
+ * it is (so a peer of another version can be named); -1 if it is not a
+ * dnsrouter message at all.
+ */
+int proto_hdr_version(const uint8_t *buf, size_t len);
 
 /* Big-endian field helpers shared by the encoders. */
 static inline void

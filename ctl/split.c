@@ -1,0 +1,416 @@
+/*
+ * split: cut a zone file into N shard zone files that BIND (or NSD, Knot)
+ * loads, by the first character of the label just below the origin, and
+ * print the registrations that route each shard, as routes-file lines.
+ *
+ * Every shard gets the apex (SOA, NS and whatever else the apex holds:
+ * the apex route names every shard) and the address records of in-zone
+ * NS, MX and SRV targets its records name, so that each file is a whole
+ * zone. Names at or below one label below the origin stay together (a
+ * delegation with its glue, an empty non-terminal with what is under it);
+ * a wildcard right below the origin goes to every shard, where it answers
+ * for the names routed there that do not exist.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <ldns/ldns.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "addr.h"
+#include "ctl.h"
+#include "shard.h"
+#include "util.h"
+
+static const char split_help[] =
+    "usage: dnsrouterctl split ZONEFILE --shards N [--origin O] [--out DIR]\n"
+    "           [--addr ADDR ...]\n"
+    "\n"
+    "Split ZONEFILE into N shard zone files (DIR/ORIGIN.shardK.zone, K = 1..N)\n"
+    "by the first character of the label just below the origin, balancing\n"
+    "the number of records. Each file holds the apex SOA and NS (and the rest\n"
+    "of the apex, and the addresses of in-zone NS, MX and SRV targets), so\n"
+    "each passes named-checkzone ORIGIN FILE. Prints, for each shard, its\n"
+    "file and the routes-file lines that route it:\n"
+    "  ADDR,(^|\\.)[a-m][^.]*\\.example\\.$   the shard's names\n"
+    "  ADDR,^example\\.$                      the apex, on every shard\n"
+    "(names are matched in lower case with their trailing dot).\n"
+    "\n"
+    "  --shards N   1 to 38\n"
+    "  --origin O   the zone's origin (default: the owner of its SOA)\n"
+    "  --out DIR    where the shard files go (default: the current directory)\n"
+    "  --addr ADDR  the backend serving shard K, given once per shard in\n"
+    "               order (default: placeholders SHARD1_ADDR, ...)\n";
+
+struct shard {
+	ldns_rr_list	*rrs;		/* the shard's own names */
+	ldns_rr_list	*targets;	/* in-zone names whose addresses it needs */
+	char		 file[PATH_MAX];
+};
+
+/* Text of a name, lower case (malloc'd by ldns). */
+static char *
+name_str(const ldns_rdf *d)
+{
+	ldns_rdf *c = ldns_rdf_clone(d);
+	char *s;
+
+	ldns_dname2canonical(c);
+	s = ldns_rdf2str(c);
+	ldns_rdf_deep_free(c);
+	return s;
+}
+
+/* The in-zone name an NS, MX or SRV record points at, or NULL. */
+static const ldns_rdf *
+target_of(const ldns_rr *rr, const ldns_rdf *origin)
+{
+	const ldns_rdf *t = NULL;
+
+	switch (ldns_rr_get_type(rr)) {
+	case LDNS_RR_TYPE_NS:
+		t = ldns_rr_rdf(rr, 0);
+		break;
+	case LDNS_RR_TYPE_MX:
+		t = ldns_rr_rdf(rr, 1);
+		break;
+	case LDNS_RR_TYPE_SRV:
+		t = ldns_rr_rdf(rr, 3);
+		break;
+	default:
+		return NULL;
+	}
+	if (t == NULL || ldns_rdf_get_type(t) != LDNS_RDF_TYPE_DNAME ||
+	    (ldns_dname_compare(t, origin) != 0 &&
+	    !ldns_dname_is_subdomain(t, origin)))
+		return NULL;
+	return t;
+}
+
+static void
+add_target(ldns_rr_list *targets, const ldns_rdf *t)
+{
+	ldns_rr *holder;
+	size_t i;
+
+	for (i = 0; i < ldns_rr_list_rr_count(targets); i++)
+		if (ldns_dname_compare(ldns_rr_owner(ldns_rr_list_rr(targets,
+		    i)), t) == 0)
+			return;
+	/* An empty record carries the name. */
+	holder = ldns_rr_new();
+	ldns_rr_set_owner(holder, ldns_rdf_clone(t));
+	ldns_rr_list_push_rr(targets, holder);
+}
+
+/*
+ * Shard of an owner below the origin (labels = its label count minus the
+ * origin's): by the first character of its label just below the origin;
+ * -1 for a wildcard right below the origin (every shard).
+ */
+static int
+shard_of_owner(const ldns_rdf *owner, uint8_t below, const int *first, int n)
+{
+	ldns_rdf *label = ldns_dname_label(owner, (uint8_t)(below - 1));
+	char *s;
+	int k;
+
+	if (label == NULL)
+		return 0;
+	s = ldns_rdf2str(label);
+	ldns_rdf_deep_free(label);
+	if (s == NULL)
+		return 0;
+	if (below == 1 && strcmp(s, "*.") == 0)
+		k = -1;
+	else
+		k = shard_of_char(first, n, s[0]);
+	free(s);
+	return k;
+}
+
+static int
+write_shard(const struct shard *sh, int k, int n, const char *cls,
+    const char *zonefile, const ldns_rr *soa, const ldns_rr_list *apex,
+    const ldns_rr_list *everywhere, const ldns_rr_list *addrs)
+{
+	const char *base;
+	FILE *fp;
+	size_t i, j;
+
+	if ((fp = fopen(sh->file, "w")) == NULL) {
+		fprintf(stderr, "dnsrouterctl: split: %s: %s\n", sh->file,
+		    strerror(errno));
+		return -1;
+	}
+	base = strrchr(zonefile, '/');
+	fprintf(fp, "; shard %d of %d of %s: names whose label below the "
+	    "origin starts with %s\n; written by dnsrouterctl split\n",
+	    k + 1, n, base != NULL ? base + 1 : zonefile, cls);
+	ldns_rr_print(fp, soa);
+	for (i = 0; i < ldns_rr_list_rr_count(apex); i++)
+		ldns_rr_print(fp, ldns_rr_list_rr(apex, i));
+	for (i = 0; i < ldns_rr_list_rr_count(everywhere); i++)
+		ldns_rr_print(fp, ldns_rr_list_rr(everywhere, i));
+	/* Addresses of targets that live in another shard. */
+	for (i = 0; i < ldns_rr_list_rr_count(sh->targets); i++) {
+		const ldns_rdf *t = ldns_rr_owner(ldns_rr_list_rr(sh->targets, i));
+
+		for (j = 0; j < ldns_rr_list_rr_count(sh->rrs); j++)
+			if (ldns_dname_compare(ldns_rr_owner(ldns_rr_list_rr(
+			    sh->rrs, j)), t) == 0)
+				break;
+		if (j < ldns_rr_list_rr_count(sh->rrs))
+			continue;
+		for (j = 0; j < ldns_rr_list_rr_count(addrs); j++)
+			if (ldns_dname_compare(ldns_rr_owner(ldns_rr_list_rr(
+			    addrs, j)), t) == 0)
+				ldns_rr_print(fp, ldns_rr_list_rr(addrs, j));
+	}
+	for (i = 0; i < ldns_rr_list_rr_count(sh->rrs); i++)
+		ldns_rr_print(fp, ldns_rr_list_rr(sh->rrs, i));
+	if (fclose(fp) != 0) {
+		fprintf(stderr, "dnsrouterctl: split: %s: %s\n", sh->file,
+		    strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+int
+cmd_split(int argc, char *argv[])
+{
+	static const struct option longopts[] = {
+		CTL_COMMON_LONG,
+		{ "shards", required_argument, NULL, 'n' },
+		{ "origin", required_argument, NULL, 'o' },
+		{ "out", required_argument, NULL, 'd' },
+		{ "addr", required_argument, NULL, 'a' },
+		{ NULL, 0, NULL, 0 }
+	};
+	struct shard sh[SHARD_MAX];
+	const char *addrs[SHARD_MAX], *outdir = ".", *origin_arg = NULL;
+	const char *zonefile, *why;
+	struct sockaddr_storage ss;
+	socklen_t sslen;
+	ldns_zone *z = NULL;
+	ldns_rdf *origin = NULL;
+	ldns_rr_list *rrs, *apex, *everywhere, *addrrs;
+	ldns_rr *soa;
+	ldns_status st;
+	uint64_t weight[SHARD_NCHARS], other = 0;
+	int first[SHARD_MAX], n = 0, naddr = 0, ch, k, line = 0, rc = CTL_EXIT_FAIL;
+	uint8_t olabels;
+	size_t i;
+	char *end, *otext = NULL, cls[128], re[1024], base[PATH_MAX];
+	FILE *fp;
+
+	while ((ch = getopt_long(argc, argv, CTL_COMMON_SHORT "n:o:d:a:",
+	    longopts, NULL)) != -1) {
+		if (ctl_common_opt(ch, optarg, split_help))
+			continue;
+		switch (ch) {
+		case 'n':
+			errno = 0;
+			n = (int)strtol(optarg, &end, 10);
+			if (errno != 0 || *end != '\0' || n < 1 || n > SHARD_MAX) {
+				fprintf(stderr, "dnsrouterctl: split: --shards "
+				    "takes a number from 1 to %d\n", SHARD_MAX);
+				return CTL_EXIT_USAGE;
+			}
+			break;
+		case 'o':
+			origin_arg = optarg;
+			break;
+		case 'd':
+			outdir = optarg;
+			break;
+		case 'a':
+			if (naddr == SHARD_MAX)
+				ctl_usage(split_help);
+			if (addr_parse(optarg, strlen(optarg), 53, &ss, &sslen,
+			    &why) != 0 || strchr(optarg, ':') == NULL) {
+				fprintf(stderr, "dnsrouterctl: split: --addr %s: "
+				    "%s\n", optarg, strchr(optarg, ':') ? why :
+				    "needs a port (ip:port or [ipv6]:port)");
+				return CTL_EXIT_USAGE;
+			}
+			addrs[naddr++] = optarg;
+			break;
+		default:
+			ctl_usage(split_help);
+		}
+	}
+	if (argc - optind != 1 || n == 0)
+		ctl_usage(split_help);
+	if (naddr != 0 && naddr != n) {
+		fprintf(stderr, "dnsrouterctl: split: %d --addr for %d shards: "
+		    "give one per shard, or none\n", naddr, n);
+		return CTL_EXIT_USAGE;
+	}
+	zonefile = argv[optind];
+
+	if (origin_arg != NULL && ldns_str2rdf_dname(&origin, origin_arg) !=
+	    LDNS_STATUS_OK) {
+		fprintf(stderr, "dnsrouterctl: split: bad origin %s\n", origin_arg);
+		return CTL_EXIT_USAGE;
+	}
+	if ((fp = fopen(zonefile, "r")) == NULL) {
+		fprintf(stderr, "dnsrouterctl: split: %s: %s\n", zonefile,
+		    strerror(errno));
+		ldns_rdf_deep_free(origin);
+		return CTL_EXIT_FAIL;
+	}
+	st = ldns_zone_new_frm_fp_l(&z, fp, origin, 3600, LDNS_RR_CLASS_IN,
+	    &line);
+	fclose(fp);
+	if (st != LDNS_STATUS_OK) {
+		fprintf(stderr, "dnsrouterctl: split: %s:%d: %s\n", zonefile,
+		    line, ldns_get_errorstr_by_id(st));
+		ldns_rdf_deep_free(origin);
+		return CTL_EXIT_FAIL;
+	}
+	if ((soa = ldns_zone_soa(z)) == NULL) {
+		fprintf(stderr, "dnsrouterctl: split: %s: no SOA record\n",
+		    zonefile);
+		goto out;
+	}
+	if (origin == NULL)
+		origin = ldns_rdf_clone(ldns_rr_owner(soa));
+	ldns_dname2canonical(origin);
+	if (ldns_dname_compare(ldns_rr_owner(soa), origin) != 0) {
+		fprintf(stderr, "dnsrouterctl: split: %s: the SOA is not at the "
+		    "origin\n", zonefile);
+		goto out;
+	}
+	otext = name_str(origin);
+	olabels = ldns_dname_label_count(origin);
+
+	/* Weigh each first character by its records. */
+	memset(weight, 0, sizeof(weight));
+	rrs = ldns_zone_rrs(z);
+	for (i = 0; i < ldns_rr_list_rr_count(rrs); i++) {
+		const ldns_rdf *o = ldns_rr_owner(ldns_rr_list_rr(rrs, i));
+		uint8_t below = (uint8_t)(ldns_dname_label_count(o) - olabels);
+		int idx;
+		ldns_rdf *label;
+		char *s;
+
+		if (!ldns_dname_is_subdomain(o, origin))
+			continue;
+		label = ldns_dname_label(o, (uint8_t)(below - 1));
+		s = label ? ldns_rdf2str(label) : NULL;
+		ldns_rdf_deep_free(label);
+		if (s != NULL && (idx = shard_char_index(s[0])) >= 0)
+			weight[idx]++;
+		else
+			other++;
+		free(s);
+	}
+	if (shard_partition(weight, other, n, first) < 0) {
+		fprintf(stderr, "dnsrouterctl: split: cannot make %d shards\n", n);
+		goto out;
+	}
+
+	apex = ldns_rr_list_new();
+	everywhere = ldns_rr_list_new();
+	addrrs = ldns_rr_list_new();
+	for (k = 0; k < n; k++) {
+		sh[k].rrs = ldns_rr_list_new();
+		sh[k].targets = ldns_rr_list_new();
+	}
+	for (i = 0; i < ldns_rr_list_rr_count(rrs); i++) {
+		ldns_rr *rr = ldns_rr_list_rr(rrs, i);
+		const ldns_rdf *o = ldns_rr_owner(rr), *t;
+		ldns_rr_type type = ldns_rr_get_type(rr);
+
+		if (ldns_dname_compare(o, origin) == 0) {
+			ldns_rr_list_push_rr(apex, rr);
+			if ((t = target_of(rr, origin)) != NULL)
+				for (k = 0; k < n; k++)
+					add_target(sh[k].targets, t);
+			continue;
+		}
+		if (!ldns_dname_is_subdomain(o, origin)) {
+			char *s = name_str(o);
+
+			fprintf(stderr, "dnsrouterctl: split: %s: %s is not in "
+			    "zone %s, left out\n", zonefile, s, otext);
+			free(s);
+			continue;
+		}
+		if (type == LDNS_RR_TYPE_A || type == LDNS_RR_TYPE_AAAA)
+			ldns_rr_list_push_rr(addrrs, rr);
+		k = shard_of_owner(o, (uint8_t)(ldns_dname_label_count(o) -
+		    olabels), first, n);
+		if (k < 0) {
+			ldns_rr_list_push_rr(everywhere, rr);
+			if ((t = target_of(rr, origin)) != NULL)
+				for (k = 0; k < n; k++)
+					add_target(sh[k].targets, t);
+			continue;
+		}
+		ldns_rr_list_push_rr(sh[k].rrs, rr);
+		if ((t = target_of(rr, origin)) != NULL)
+			add_target(sh[k].targets, t);
+	}
+
+	if (mkdir(outdir, 0755) == -1 && errno != EEXIST) {
+		fprintf(stderr, "dnsrouterctl: split: %s: %s\n", outdir,
+		    strerror(errno));
+		goto free_lists;
+	}
+	snprintf(base, sizeof(base), "%s", strcmp(otext, ".") == 0 ? "root." :
+	    otext);
+	rc = 0;
+	for (k = 0; k < n && rc == 0; k++) {
+		char apexre[1024];
+
+		if ((size_t)snprintf(sh[k].file, sizeof(sh[k].file),
+		    "%s/%sshard%d.zone", outdir, base, k + 1) >=
+		    sizeof(sh[k].file)) {
+			fprintf(stderr, "dnsrouterctl: split: %s: path too "
+			    "long\n", outdir);
+			rc = CTL_EXIT_FAIL;
+			break;
+		}
+		if (shard_class(first, n, k, cls, sizeof(cls)) < 0 ||
+		    shard_regexp(first, n, k, otext, re, sizeof(re)) < 0 ||
+		    shard_apex_regexp(otext, apexre, sizeof(apexre)) < 0) {
+			fprintf(stderr, "dnsrouterctl: split: origin too long\n");
+			rc = CTL_EXIT_FAIL;
+			break;
+		}
+		if (write_shard(&sh[k], k, n, cls, zonefile, soa, apex,
+		    everywhere, addrrs) != 0) {
+			rc = CTL_EXIT_FAIL;
+			break;
+		}
+		printf("# shard %d of %d: %zu records, names starting with %s: "
+		    "%s\n", k + 1, n, ldns_rr_list_rr_count(sh[k].rrs), cls,
+		    sh[k].file);
+		if (naddr > 0) {
+			printf("%s,%s\n%s,%s\n", addrs[k], re, addrs[k], apexre);
+		} else {
+			printf("SHARD%d_ADDR,%s\nSHARD%d_ADDR,%s\n", k + 1, re,
+			    k + 1, apexre);
+		}
+	}
+free_lists:
+	/* The lists borrow the zone's records: free only the lists. */
+	ldns_rr_list_free(apex);
+	ldns_rr_list_free(everywhere);
+	ldns_rr_list_free(addrrs);
+	for (k = 0; k < n; k++) {
+		ldns_rr_list_free(sh[k].rrs);
+		ldns_rr_list_deep_free(sh[k].targets);
+	}
+out:
+	free(otext);
+	ldns_rdf_deep_free(origin);
+	ldns_zone_deep_free(z);
+	return rc;
+}

@@ -1,0 +1,61 @@
+/*
+ * What dnsrouterctl asks the running controller over req/rep on
+ * control.ipc, and the answers.
+ *
+ * PROTO_STATUS_REQ: the header alone.
+ * PROTO_STATUS, after the proto header (big endian):
+ *   flags u32 (STATUS_ETCD_*), reserved u32, etcd_revision u64,
+ *   endpoint_len u16, endpoint[endpoint_len] (the etcd URL in use),
+ *   table_len u32, table[table_len]: a complete PROTO_TABLE message, the
+ *   one the routers were last sent (table_len 0 before the first one).
+ * PROTO_ERROR, after the proto header: the reason, text without a NUL.
+ */
+#ifndef DNSROUTER_STATUS_H
+#define DNSROUTER_STATUS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "routetable.h"
+
+#define STATUS_ETCD_CONFIGURED	0x01
+#define STATUS_ETCD_CONNECTED	0x02	/* the watch is established */
+#define STATUS_MAX_ENDPOINT	1024
+#define STATUS_MAX_ERROR	1024
+
+struct status {
+	uint32_t	 flags;
+	int64_t		 etcd_revision;
+	char		 endpoint[STATUS_MAX_ENDPOINT + 1];
+	struct rt_table	*table;		/* NULL: no table published yet */
+};
+
+/* Write a PROTO_STATUS_REQ into buf (PROTO_HDRLEN bytes); returns its length. */
+size_t status_request(uint8_t *buf);
+
+/*
+ * Encode a PROTO_STATUS message into a malloc'd buffer: flags, revision,
+ * endpoint (NULL for none), and table (an encoded PROTO_TABLE message of
+ * tablelen bytes, or NULL). -1 on failure.
+ */
+int status_encode(uint32_t flags, int64_t etcd_revision, const char *endpoint,
+    const uint8_t *table, size_t tablelen, uint8_t **out, size_t *outlen);
+
+/*
+ * Decode and validate a PROTO_STATUS message, table included; fills s
+ * (free with status_free). -1 with a reason in *why.
+ */
+int status_decode(const uint8_t *buf, size_t len, struct status *s,
+    const char **why);
+
+/* Free what status_decode allocated. */
+void status_free(struct status *s);
+
+/* Encode a PROTO_ERROR message with reason msg into a malloc'd buffer; -1 on failure. */
+int error_encode(const char *msg, uint8_t **out, size_t *outlen);
+
+/* Decode a PROTO_ERROR message's reason into msg (NUL-terminated); -1 with why. */
+int error_decode(const uint8_t *buf, size_t len, char *msg, size_t msglen,
+    const char **why);
+
+#endif
