@@ -26,6 +26,7 @@ static struct ev_loop	*ploop;
 static nng_socket	 pub_sock, rep_sock;
 static ev_io		 rep_w;
 static ev_timer		 repub_w;
+static ev_async		 newsub_w;
 static uint64_t		 epoch, generation;
 static uint8_t		*cur;
 static size_t		 curlen;
@@ -47,6 +48,27 @@ repub_cb(struct ev_loop *l, ev_timer *w, int revents)
 {
 	(void)l; (void)w; (void)revents;
 	send_current(pub_sock, "publish");
+}
+
+/*
+ * A router's subscription just connected. What was published before that
+ * never reached it (a router that took its first table as a snapshot could
+ * otherwise miss the next change until the periodic republication), so
+ * the current table goes out again at once.
+ */
+static void
+newsub_cb(struct ev_loop *l, ev_async *w, int revents)
+{
+	(void)l; (void)w; (void)revents;
+	send_current(pub_sock, "publish to a new subscriber");
+}
+
+/* nng's thread: hand over to the loop. */
+static void
+pipe_cb(nng_pipe p, nng_pipe_ev ev, void *arg)
+{
+	(void)p; (void)ev; (void)arg;
+	ev_async_send(ploop, &newsub_w);
 }
 
 static void
@@ -78,7 +100,7 @@ listen_endpoint(nng_socket *s, int (*opener)(nng_socket *), const char *rundir,
 
 	snprintf(path, sizeof(path), "%s/%s", rundir, ep);
 	snprintf(url, sizeof(url), "ipc://%s", path);
-	if ((rv = opener(s)) != 0)
+	if (opener != NULL && (rv = opener(s)) != 0)
 		fatalx("%s: open %s: %s", __func__, ep, nng_strerror(rv));
 	if ((rv = nng_listen(*s, url, NULL, 0)) != 0) {
 		/* A stale socket file left by a killed controller. */
@@ -95,7 +117,13 @@ publish_init(struct ev_loop *loop, const char *rundir)
 
 	ploop = loop;
 	epoch = (uint64_t)rnd32() << 32 | rnd32();
-	listen_endpoint(&pub_sock, nng_pub0_open, rundir, PROTO_EP_TABLE);
+	ev_async_init(&newsub_w, newsub_cb);
+	ev_async_start(loop, &newsub_w);
+	if ((rv = nng_pub0_open(&pub_sock)) != 0 ||
+	    (rv = nng_pipe_notify(pub_sock, NNG_PIPE_EV_ADD_POST, pipe_cb,
+	    NULL)) != 0)
+		fatalx("%s: pub socket: %s", __func__, nng_strerror(rv));
+	listen_endpoint(&pub_sock, NULL, rundir, PROTO_EP_TABLE);
 	listen_endpoint(&rep_sock, nng_rep0_open, rundir, PROTO_EP_SNAPSHOT);
 	if ((rv = nng_socket_get_int(rep_sock, NNG_OPT_RECVFD, &fd)) != 0)
 		fatalx("%s: recv fd: %s", __func__, nng_strerror(rv));
@@ -147,6 +175,7 @@ publish_shutdown(void)
 {
 	ev_io_stop(ploop, &rep_w);
 	ev_timer_stop(ploop, &repub_w);
+	ev_async_stop(ploop, &newsub_w);
 	nng_close(pub_sock);
 	nng_close(rep_sock);
 	free(cur);
