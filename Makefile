@@ -26,6 +26,7 @@ HS_LIBS      = $(shell pkg-config --libs libhs)
 CMOCKA_LIBS  = $(shell pkg-config --libs cmocka)
 LDNS_LIBS    = $(shell pkg-config --libs ldns)
 CURL_LIBS    = $(shell pkg-config --libs libcurl)
+MHD_LIBS     = $(shell pkg-config --libs libmicrohttpd)
 NNG_LIBS     = -lnng -lpthread
 EV_LIBS      = -lev
 
@@ -74,7 +75,7 @@ $(B)/dnsrouter-router: $(call obj,$(ROUTER_SRC)) $(B)/libcommon.a
 
 $(B)/dnsrouter-controller: $(call obj,$(CONTROLLER_SRC)) $(B)/libcommon.a
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $(filter-out %.h,$^) $(EV_LIBS) $(NNG_LIBS) \
-	    $(PCRE2_LIBS) $(JANSSON_LIBS) $(LDNS_LIBS) $(CURL_LIBS)
+	    $(PCRE2_LIBS) $(JANSSON_LIBS) $(LDNS_LIBS) $(CURL_LIBS) $(MHD_LIBS)
 
 $(B)/dnsrouterctl: $(call obj,$(CTL_SRC) $(CTL_SHARED)) $(B)/libcommon.a
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $(filter-out %.h,$^) $(NNG_LIBS) \

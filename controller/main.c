@@ -12,6 +12,7 @@
 #include "control.h"
 #include "health.h"
 #include "log.h"
+#include "metrics.h"
 #include "privsep.h"
 #include "publish.h"
 #include "registry.h"
@@ -145,6 +146,8 @@ main(int argc, char *argv[])
 		fatalx("%s", err);
 	close(CONTROLLER_FD_CONFIG);
 	signal(SIGPIPE, SIG_IGN);
+	metrics_init(&conf);
+	metrics_http_bind(&conf);
 	priv_drop(conf.user, NULL);
 
 	if ((loop = ev_default_loop(EVFLAG_AUTO)) == NULL)
@@ -164,6 +167,7 @@ main(int argc, char *argv[])
 	if (conf.netcd > 0)
 		routes_etcd_init(loop, &conf, &reg, etcd_changed);
 	control_init(loop, &conf);
+	metrics_http_init(loop);
 	if (write(CONTROLLER_FD_READY, "R", 1) != 1)
 		log_debug("master not listening for readiness");
 	close(CONTROLLER_FD_READY);
@@ -176,6 +180,7 @@ main(int argc, char *argv[])
 	ev_signal_start(loop, &sigint);
 	ev_run(loop, 0);
 
+	metrics_http_shutdown();
 	control_shutdown();
 	if (conf.netcd > 0)
 		routes_etcd_shutdown();
@@ -183,5 +188,6 @@ main(int argc, char *argv[])
 	reports_shutdown();
 	publish_shutdown();
 	registry_free(&reg);
+	metrics_free();
 	return 0;
 }

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "metrics.h"
 #include "proto.h"
 #include "publish.h"
 #include "util.h"
@@ -154,6 +155,7 @@ publish_table(struct rt_table *t)
 		return;
 	}
 	generation++;
+	metrics_table(t);
 	free(cur);
 	cur = buf;
 	curlen = len;

@@ -8,6 +8,7 @@
 
 #include "health.h"
 #include "log.h"
+#include "metrics.h"
 #include "proto.h"
 #include "report.h"
 #include "reports.h"
@@ -29,6 +30,7 @@ pull_cb(struct ev_loop *l, ev_io *w, int revents)
 	while (nng_recvmsg(pull_sock, &msg, NNG_FLAG_NONBLOCK) == 0) {
 		if (report_decode(nng_msg_body(msg), nng_msg_len(msg), &r,
 		    &why) != 0) {
+			metrics_bad_report();
 			/* Log the first and then every 1000th: a peer bug, not an attack. */
 			if (bad_reports++ % 1000 == 0)
 				log_warnx("%s: bad report from a router dropped: %s "
@@ -37,7 +39,8 @@ pull_cb(struct ev_loop *l, ev_io *w, int revents)
 			for (i = 0; i < r.n; i++)
 				health_report((struct sockaddr *)&r.e[i].addr,
 				    r.e[i].answered, r.e[i].failed);
-			free(r.e);
+			metrics_report(&r);
+			report_free(&r);
 		}
 		nng_msg_free(msg);
 	}

@@ -10,7 +10,7 @@
 #include <stdint.h>
 
 #define PROTO_MAGIC	0x444e5352u	/* "DNSR" */
-#define PROTO_VERSION	2	/* 2: status and error messages */
+#define PROTO_VERSION	3	/* 2: status and error messages; 3: reports carry counters */
 #define PROTO_HDRLEN	16
 
 enum proto_msg {

@@ -1,12 +1,24 @@
 /*
- * PROTO_REPORT, router -> controller over push/pull: what a router saw of
- * each backend on real traffic since its last report. The controller counts
- * a report with failures and no answers as a failed health check.
+ * PROTO_REPORT, router -> controller over push/pull: what a router saw since
+ * its last report (every 100 ms, and once more when a retired table's last
+ * query ends). Every count is a delta; the controller keeps the totals. It
+ * also counts a report with failures and no answers for a backend as a
+ * failed health check.
  *
  * Layout after the proto header (big endian):
- *   router u32, nentries u32,
+ *   router u32, nentries u32, nroutes u32, reserved u32 (0),
+ *   epoch u64, generation u64         the table the entries and routes
+ *                                     were counted against,
+ *   REPORT_NGLOBAL x u32              enum report_global,
  *   nentries x { family u8 (4|6), pad u8, port u16, addr[16],
- *                answered u32, failed u32 }
+ *                queries u32, failed u32,
+ *                REPORT_NRCODE x u32   replies by rcode (enum report_rcode),
+ *                REPORT_NBUCKET x u32  replies by latency (not cumulative:
+ *                                      bucket i counts latencies above bound
+ *                                      i-1 up to report_bucket_us[i]; the
+ *                                      last has no upper bound),
+ *                latency_us u64 }      sum of the replies' latencies,
+ *   nroutes x { index u32 (into the table's routes), queries u32 }
  */
 #ifndef DNSROUTER_REPORT_H
 #define DNSROUTER_REPORT_H
@@ -16,24 +28,83 @@
 #include <stdint.h>
 
 #define REPORT_MAX_ENTRIES	65535
+#define REPORT_MAX_ROUTES	1000000
+
+enum report_global {
+	RG_QUERIES_UDP,		/* messages received from clients, by transport */
+	RG_QUERIES_TCP,
+	RG_REFUSED,		/* answered REFUSED: no route matched */
+	RG_SERVFAIL,		/* answered SERVFAIL by the router itself */
+	RG_FORMERR,		/* malformed, answered FORMERR */
+	RG_NOTIMP,		/* opcode other than QUERY */
+	RG_DROPPED,		/* not answerable at all: dropped */
+	RG_BOGUS,		/* backend replies that failed a check */
+	REPORT_NGLOBAL
+};
+
+enum report_rcode {
+	RR_NOERROR, RR_FORMERR, RR_SERVFAIL, RR_NXDOMAIN, RR_NOTIMP,
+	RR_REFUSED, RR_OTHER, REPORT_NRCODE
+};
+
+/* Latency buckets: upper bounds in microseconds, then one without a bound. */
+#define REPORT_NBUCKET		15
+extern const uint32_t report_bucket_us[REPORT_NBUCKET - 1];
+
+/* The bucket of a latency in microseconds. */
+static inline unsigned
+report_bucket(uint32_t us)
+{
+	unsigned i = 0;
+
+	while (i < REPORT_NBUCKET - 1 && us > report_bucket_us[i])
+		i++;
+	return i;
+}
+
+/* The report_rcode of a DNS rcode. */
+static inline unsigned
+report_rcode(unsigned rcode)
+{
+	return rcode < RR_OTHER ? rcode : RR_OTHER;
+}
 
 struct report_entry {
 	struct sockaddr_storage	addr;
-	uint32_t		answered;
+	uint32_t		queries;	/* attempts sent */
+	uint32_t		answered;	/* sum of rcode[]: not on the wire */
 	uint32_t		failed;		/* attempts timed out or broken */
+	uint32_t		rcode[REPORT_NRCODE];
+	uint32_t		bucket[REPORT_NBUCKET];
+	uint64_t		latency_us;
+};
+
+struct report_route {
+	uint32_t	index;
+	uint32_t	queries;
 };
 
 struct report {
 	uint32_t		 router;
+	uint64_t		 epoch, generation;
+	uint32_t		 global[REPORT_NGLOBAL];
 	uint32_t		 n;
 	struct report_entry	*e;
+	uint32_t		 nroutes;
+	struct report_route	*routes;
 };
 
 /* Encode r as a PROTO_REPORT message into a malloc'd buffer; -1 on failure. */
 int report_encode(const struct report *r, uint8_t **out, size_t *outlen);
 
-/* Decode and validate; fills r with a malloc'd entry array (free r->e). -1 with why. */
+/*
+ * Decode and validate; fills r with malloc'd entry and route arrays (free
+ * them with report_free). -1 with a reason in *why, and nothing to free.
+ */
 int report_decode(const uint8_t *buf, size_t len, struct report *r,
     const char **why);
+
+/* Free what report_decode allocated. */
+void report_free(struct report *r);
 
 #endif

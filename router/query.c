@@ -23,6 +23,8 @@ static ev_timer		 timeout_w;
 static double		 timeout_s;
 static uint32_t		 inflight;
 
+uint32_t		 rcount[REPORT_NGLOBAL];
+
 uint32_t
 query_inflight(void)
 {
@@ -155,8 +157,25 @@ query_answer_error(const uint8_t *pkt, size_t len, const struct dns_question *q,
 	uint8_t out[DNS_HDRLEN + DNS_NAME_WIRE_MAX + 4 + 11];
 	size_t n;
 
-	if ((n = dns_error_answer(out, sizeof(out), pkt, len, q, rcode)) > 0)
-		send_to_client(lfd, client, clientlen, conn, out, n);
+	if ((n = dns_error_answer(out, sizeof(out), pkt, len, q, rcode)) == 0) {
+		rcount[RG_DROPPED]++;
+		return;
+	}
+	switch (rcode) {
+	case DNS_RCODE_REFUSED:
+		rcount[RG_REFUSED]++;
+		break;
+	case DNS_RCODE_SERVFAIL:
+		rcount[RG_SERVFAIL]++;
+		break;
+	case DNS_RCODE_FORMERR:
+		rcount[RG_FORMERR]++;
+		break;
+	case DNS_RCODE_NOTIMP:
+		rcount[RG_NOTIMP]++;
+		break;
+	}
+	send_to_client(lfd, client, clientlen, conn, out, n);
 }
 
 void
@@ -181,6 +200,8 @@ query_dispatch(const uint8_t *pkt, size_t len, const struct dns_question *dq,
 		rcode = DNS_RCODE_SERVFAIL;
 		goto answer;
 	case ROUTE_FOUND:
+		if (t->rq[route]++ == 0)
+			t->touched[t->ntouched++] = route;
 		break;
 	}
 	if ((b = table_pick(t, route, -1)) < 0 || (q = query_new()) == NULL) {
@@ -229,7 +250,9 @@ attempt_start(struct query *q)
 	int rc;
 
 	q->attempts++;
-	q->deadline = ev_now(loop) + timeout_s;
+	q->sent = ev_now(loop);
+	q->deadline = q->sent + timeout_s;
+	q->table->bc[q->backend].queries++;
 	fifo_append(q);
 	if (q->proto == QP_UDP)
 		rc = upstream_send(q, (const struct sockaddr *)&b->addr, b->addrlen);
@@ -269,7 +292,7 @@ query_attempt_failed(struct query *q)
 
 	fifo_remove(q);
 	release_upstream(q);
-	q->table->failed[q->backend]++;
+	q->table->bc[q->backend].failed++;
 	if (q->attempts < 2 &&
 	    (b = table_pick(q->table, q->route, q->backend)) >= 0) {
 		q->backend = b;
@@ -293,7 +316,15 @@ query_same_question(const struct query *q, const uint8_t *reply, size_t len)
 void
 query_deliver(struct query *q, uint8_t *reply, size_t len)
 {
-	q->table->answered[q->backend]++;
+	struct bcount *bc = &q->table->bc[q->backend];
+	double lat = ev_now(loop) - q->sent;
+	uint32_t us = lat <= 0 ? 0 : lat >= 4000 ? 4000000000u :
+	    (uint32_t)(lat * 1e6);
+
+	bc->answered++;
+	bc->rcode[report_rcode(DNS_RCODE(reply))]++;
+	bc->bucket[report_bucket(us)]++;
+	bc->latency_us += us;
 	dns_set_id(reply, q->client_id);
 	send_to_client(q->lfd, (const struct sockaddr *)&q->client,
 	    q->clientlen, q->conn, reply, len);

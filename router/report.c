@@ -1,8 +1,13 @@
 /*
- * Reports to the controller: every 100 ms, for each backend of the current
- * table that saw traffic, how many attempts it answered and how many failed.
- * A dead backend under load thus leaves rotation within a few reports,
- * long before the next health check. Push is lossy; so are reports.
+ * Reports to the controller: every 100 ms, the router's own counters and,
+ * for each backend of the current table that saw traffic, its attempts,
+ * replies by rcode, latency buckets and failures, and the queries of each
+ * route that had any. The counters are plain integers bumped on the query
+ * path; all the work happens here, ten times a second. A table that is
+ * replaced reports once more when its last query ends, so nothing counted
+ * against it is lost. A dead backend under load thus leaves rotation
+ * within a few reports, long before the next health check. Push is lossy;
+ * so are reports.
  */
 #include <nng/nng.h>
 #include <nng/protocol/pipeline0/push.h>
@@ -20,41 +25,75 @@
 #define REPORT_INTERVAL	0.1
 
 static nng_socket	push_sock;
+static int		push_open;
 static ev_timer		report_w;
 static uint32_t		router_index;
 
-static void
-report_cb(struct ev_loop *l, ev_timer *w, int revents)
+static int
+backend_active(const struct bcount *c)
 {
-	struct rtable *t = table_current();
+	return c->queries || c->answered || c->failed;
+}
+
+/* Send the global counters and t's (t may be NULL), and zero them. */
+static void
+report_send(struct rtable *t)
+{
 	struct report r;
 	uint8_t *buf;
 	size_t len;
-	uint32_t i;
-	int rv;
+	uint32_t i, n = 0;
+	int rv, any = 0;
 
-	(void)l; (void)w; (void)revents;
-	if (t == NULL)
+	if (!push_open)
 		return;
+	memset(&r, 0, sizeof(r));
 	r.router = router_index;
-	r.n = 0;
-	r.e = NULL;
-	for (i = 0; i < t->rt->nbackends; i++)
-		if (t->answered[i] || t->failed[i])
-			r.n++;
-	if (r.n == 0)
+	for (i = 0; i < REPORT_NGLOBAL; i++) {
+		r.global[i] = rcount[i];
+		any |= rcount[i] != 0;
+	}
+	if (t != NULL) {
+		r.epoch = t->rt->epoch;
+		r.generation = t->rt->generation;
+		for (i = 0; i < t->rt->nbackends; i++)
+			if (backend_active(&t->bc[i]))
+				n++;
+	}
+	if (n == 0 && (t == NULL || t->ntouched == 0) && !any)
 		return;
-	r.e = xcalloc(r.n, sizeof(*r.e));
-	r.n = 0;
-	for (i = 0; i < t->rt->nbackends; i++) {
-		if (!t->answered[i] && !t->failed[i])
-			continue;
-		memcpy(&r.e[r.n].addr, &t->rt->backends[i].addr,
-		    sizeof(r.e[r.n].addr));
-		r.e[r.n].answered = t->answered[i];
-		r.e[r.n].failed = t->failed[i];
-		t->answered[i] = t->failed[i] = 0;
-		r.n++;
+	memset(rcount, 0, sizeof(rcount));
+	if (n > 0) {
+		r.e = xcalloc(n, sizeof(*r.e));
+		for (i = 0; i < t->rt->nbackends; i++) {
+			struct bcount *c = &t->bc[i];
+			struct report_entry *e = &r.e[r.n];
+
+			if (!backend_active(c))
+				continue;
+			memcpy(&e->addr, &t->rt->backends[i].addr,
+			    sizeof(e->addr));
+			e->queries = c->queries;
+			e->answered = c->answered;
+			e->failed = c->failed;
+			memcpy(e->rcode, c->rcode, sizeof(e->rcode));
+			memcpy(e->bucket, c->bucket, sizeof(e->bucket));
+			e->latency_us = c->latency_us;
+			memset(c, 0, sizeof(*c));
+			r.n++;
+		}
+	}
+	if (t != NULL && t->ntouched > 0) {
+		r.routes = xcalloc(t->ntouched, sizeof(*r.routes));
+		for (i = 0; i < t->ntouched; i++) {
+			uint32_t k = t->touched[i];
+
+			r.routes[i].index = k;
+			r.routes[i].queries = t->rq[k];
+			t->rq[k] = 0;
+		}
+		r.nroutes = t->ntouched;
+		t->ntouched = 0;
 	}
 	if (report_encode(&r, &buf, &len) == 0) {
 		if ((rv = nng_send(push_sock, buf, len, NNG_FLAG_NONBLOCK)) != 0 &&
@@ -63,6 +102,20 @@ report_cb(struct ev_loop *l, ev_timer *w, int revents)
 		free(buf);
 	}
 	free(r.e);
+	free(r.routes);
+}
+
+static void
+report_cb(struct ev_loop *l, ev_timer *w, int revents)
+{
+	(void)l; (void)w; (void)revents;
+	report_send(table_current());
+}
+
+void
+report_table_done(struct rtable *t)
+{
+	report_send(t);
 }
 
 void
@@ -80,6 +133,7 @@ report_init(const char *dir, int router)
 	nng_socket_set_ms(push_sock, NNG_OPT_SENDTIMEO, 0);
 	if ((rv = nng_dial(push_sock, url, NULL, NNG_FLAG_NONBLOCK)) != 0)
 		fatalx("%s: dial %s: %s", __func__, url, nng_strerror(rv));
+	push_open = 1;
 	ev_timer_init(&report_w, report_cb, REPORT_INTERVAL, REPORT_INTERVAL);
 	ev_timer_start(loop, &report_w);
 }
@@ -88,5 +142,8 @@ void
 report_shutdown(void)
 {
 	ev_timer_stop(loop, &report_w);
+	/* What the drain answered: nng delivers it if the pipe lets it. */
+	report_send(table_current());
+	push_open = 0;
 	nng_close(push_sock);
 }

@@ -12,6 +12,7 @@
 
 #include "config.h"
 #include "dnswire.h"
+#include "report.h"
 #include "routetable.h"
 
 #define ROUTER_FD_CONFIG	3	/* memfd with the master's config */
@@ -31,16 +32,34 @@ extern const char	*endpoint_dir;	/* nng endpoints: "" in the chroot */
 /* Tell the master this router serves (first table in hand). */
 void router_ready(void);
 
+/*
+ * What one backend saw since the last report: plain integers, bumped on
+ * the query path and sent and zeroed every REPORT_INTERVAL.
+ */
+struct bcount {
+	uint32_t	queries;	/* attempts sent */
+	uint32_t	answered;
+	uint32_t	failed;		/* attempts timed out or broken */
+	uint32_t	rcode[REPORT_NRCODE];
+	uint32_t	bucket[REPORT_NBUCKET];	/* latency, see report.h */
+	uint64_t	latency_us;
+};
+
 /* A decoded route table with what the router derives from it. */
 struct rtable {
 	struct rt_table	*rt;
 	struct matcher	*m;
 	uint32_t	*rr;		/* round-robin position per route */
 	uint32_t	*nup;		/* healthy backends per route */
-	uint32_t	*answered;	/* per backend, since the last report */
-	uint32_t	*failed;
+	struct bcount	*bc;		/* per backend, since the last report */
+	uint32_t	*rq;		/* queries per route, since the last report */
+	uint32_t	*touched;	/* routes with rq > 0, ntouched of them */
+	uint32_t	 ntouched;
 	int		 refs;		/* queries using it, +1 while current */
 };
+
+/* Counters of the whole router since the last report (enum report_global). */
+extern uint32_t		 rcount[REPORT_NGLOBAL];
 
 enum route_status {
 	ROUTE_FOUND,		/* *route set */
@@ -72,6 +91,7 @@ enum query_proto { QP_UDP, QP_TCP };
 struct query {
 	uint32_t		 next, prev;	/* timeout list or free list */
 	double			 deadline;
+	double			 sent;		/* ev_now() at the attempt's start */
 	struct rtable		*table;
 	uint32_t		 route;
 	int32_t			 backend;
@@ -145,6 +165,8 @@ void compile_shutdown(void);
 
 /* report.c: telling the controller what real traffic saw of each backend */
 void report_init(const char *dir, int router);
+/* t is going away (its last query ended): report what it still holds. */
+void report_table_done(struct rtable *t);
 void report_shutdown(void);
 
 /* udp.c: client-side UDP listeners */

@@ -46,12 +46,14 @@ table_unref(struct rtable *t)
 {
 	if (--t->refs > 0)
 		return;
+	report_table_done(t);
 	matcher_free(t->m);
 	rt_free(t->rt);
 	free(t->rr);
 	free(t->nup);
-	free(t->answered);
-	free(t->failed);
+	free(t->bc);
+	free(t->rq);
+	free(t->touched);
 	free(t);
 }
 
@@ -141,8 +143,9 @@ table_apply(const uint8_t *buf, size_t len)
 	}
 	t->rr = xcalloc(rt->nroutes ? rt->nroutes : 1, sizeof(*t->rr));
 	t->nup = xcalloc(rt->nroutes ? rt->nroutes : 1, sizeof(*t->nup));
-	t->answered = xcalloc(rt->nbackends ? rt->nbackends : 1, sizeof(uint32_t));
-	t->failed = xcalloc(rt->nbackends ? rt->nbackends : 1, sizeof(uint32_t));
+	t->bc = xcalloc(rt->nbackends ? rt->nbackends : 1, sizeof(*t->bc));
+	t->rq = xcalloc(rt->nroutes ? rt->nroutes : 1, sizeof(*t->rq));
+	t->touched = xcalloc(rt->nroutes ? rt->nroutes : 1, sizeof(*t->touched));
 	for (i = 0; i < rt->nroutes; i++) {
 		/* Start round robin at a different backend in each router. */
 		t->rr[i] = rnd32();

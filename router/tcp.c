@@ -150,8 +150,10 @@ handle_message(struct tcpconn *c, const uint8_t *msg, size_t len)
 {
 	struct dns_question q;
 
+	rcount[RG_QUERIES_TCP]++;
 	switch (dns_parse_query(msg, len, &q)) {
 	case DNS_QUERY_DROP:
+		rcount[RG_DROPPED]++;
 		return;
 	case DNS_QUERY_FORMERR:
 		query_answer_error(msg, len, &q, DNS_RCODE_FORMERR, -1, NULL, 0, c);

@@ -60,6 +60,8 @@ udp_cb(struct ev_loop *l, ev_io *w, int revents)
 		qmsg[i].msg_hdr.msg_flags = 0;
 	}
 	n = recvmmsg(u->fd, qmsg, UDP_BATCH, MSG_DONTWAIT, NULL);
+	if (n > 0)
+		rcount[RG_QUERIES_UDP] += (uint32_t)n;
 	for (i = 0; i < n; i++) {
 		const uint8_t *pkt = qbuf[i];
 		size_t len = qmsg[i].msg_len;
@@ -69,6 +71,7 @@ udp_cb(struct ev_loop *l, ev_io *w, int revents)
 
 		switch (dns_parse_query(pkt, len, &q)) {
 		case DNS_QUERY_DROP:
+			rcount[RG_DROPPED]++;
 			continue;
 		case DNS_QUERY_FORMERR:
 			rcode = DNS_RCODE_FORMERR;

@@ -63,8 +63,6 @@ static struct mmsghdr	rmsg[RECV_BATCH];
 static struct iovec	riov[RECV_BATCH];
 static struct sockaddr_storage rfrom[RECV_BATCH];
 
-/* Replies that failed a check; for the metrics issue to export. */
-unsigned long upstream_bogus_replies;
 
 static void	reply_cb(struct ev_loop *, ev_io *, int);
 static void	flush_cb(struct ev_loop *, ev_prepare *, int);
@@ -303,14 +301,14 @@ reply_cb(struct ev_loop *l, ev_io *w, int revents)
 		if (len < DNS_HDRLEN || !DNS_QR(pkt) ||
 		    (idx = s->idmap[DNS_ID(pkt)]) == 0 ||
 		    (q = query_get(idx - 1)) == NULL) {
-			upstream_bogus_replies++;
+			rcount[RG_BOGUS]++;
 			continue;
 		}
 		b = &q->table->rt->backends[q->backend];
 		if (!addr_equal((struct sockaddr *)&rfrom[i],
 		    (const struct sockaddr *)&b->addr) ||
 		    !query_same_question(q, pkt, len)) {
-			upstream_bogus_replies++;
+			rcount[RG_BOGUS]++;
 			continue;
 		}
 		/* Delivering may close s (retiring, last query): stop using it after. */

@@ -231,12 +231,16 @@ handle_reply(struct uconn *c, uint8_t *msg, size_t len)
 	size_t i;
 
 	if (len < DNS_HDRLEN || !DNS_QR(msg) ||
-	    (i = slot_find(c, DNS_ID(msg))) == SIZE_MAX)
-		return;		/* late (timed out) or bogus */
+	    (i = slot_find(c, DNS_ID(msg))) == SIZE_MAX) {
+		rcount[RG_BOGUS]++;	/* late (timed out) or bogus */
+		return;
+	}
 	q = query_get(c->slot_q[i] - 1);
 	if (q == NULL || q->utcp != c ||
-	    !query_same_question(q, msg, len))
+	    !query_same_question(q, msg, len)) {
+		rcount[RG_BOGUS]++;
 		return;
+	}
 	query_deliver(q, msg, len);	/* releases the slot */
 }
 

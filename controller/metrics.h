@@ -1,0 +1,42 @@
+/*
+ * Prometheus metrics: the totals of the routers' reports (which carry
+ * deltas), the controller's own state, and the HTTP endpoint that serves
+ * them as text at /metrics on the `metrics` address.
+ */
+#ifndef DNSROUTER_METRICS_H
+#define DNSROUTER_METRICS_H
+
+#include <ev.h>
+#include <stddef.h>
+
+#include "config.h"
+#include "report.h"
+#include "routetable.h"
+
+/* metrics.c: the numbers */
+
+/* Keep totals when cf asks for metrics (nothing is kept otherwise). */
+void metrics_init(const struct config *cf);
+/* A table went out with a new generation: its backends and routes are the ones counted. */
+void metrics_table(const struct rt_table *t);
+/* Add a router's report to the totals. */
+void metrics_report(const struct report *r);
+/* A report that did not decode. */
+void metrics_bad_report(void);
+/* The text exposition format (version 0.0.4) in a malloc'd buffer; NULL on failure. */
+char *metrics_render(size_t *len);
+/* Free everything. */
+void metrics_free(void);
+
+/* metrics_http.c: serving them */
+
+/*
+ * Bind and listen on cf's metrics address, before privileges are dropped
+ * (so any port will do). A failure is logged and leaves metrics off.
+ */
+void metrics_http_bind(const struct config *cf);
+/* Serve GET /metrics from loop on the bound socket, if there is one. */
+void metrics_http_init(struct ev_loop *loop);
+void metrics_http_shutdown(void);
+
+#endif
