@@ -31,7 +31,7 @@ NNG_LIBS     = -lnng -lpthread
 EV_LIBS      = -lev
 
 COMMON_SRC     = common/log.c common/addr.c common/config.c common/dnswire.c \
-                 common/util.c common/privsep.c common/base64.c proto/proto.c proto/routetable.c proto/report.c \
+                 common/util.c common/privsep.c common/base64.c proto/proto.c proto/endpoint.c proto/routetable.c proto/report.c \
                  proto/status.c
 MASTER_SRC     = $(wildcard master/*.c)
 ROUTER_SRC     = $(wildcard router/*.c)

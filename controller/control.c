@@ -12,6 +12,7 @@
 
 #include "control.h"
 #include "etcd.h"
+#include "endpoint.h"
 #include "log.h"
 #include "proto.h"
 #include "publish.h"
@@ -105,24 +106,13 @@ sock_cb(struct ev_loop *l, ev_io *w, int revents)
 void
 control_init(struct ev_loop *loop, const struct config *cf)
 {
-	char url[PATH_MAX + 64], path[PATH_MAX + 32];
 	int fd, rv;
 
 	cloop = loop;
 	ccf = cf;
-	snprintf(path, sizeof(path), "%s/%s", cf->rundir, PROTO_EP_CONTROL);
-	snprintf(url, sizeof(url), "ipc://%s", path);
 	if ((rv = nng_rep0_open(&sock)) != 0)
 		fatalx("%s: open: %s", __func__, nng_strerror(rv));
-	if ((rv = nng_listen(sock, url, NULL, 0)) != 0) {
-		/* A stale socket file left by a killed controller. */
-		unlink(path);
-		if ((rv = nng_listen(sock, url, NULL, 0)) != 0)
-			fatalx("%s: listen %s: %s", __func__, url,
-			    nng_strerror(rv));
-	}
-	if ((rv = nng_socket_get_int(sock, NNG_OPT_RECVFD, &fd)) != 0)
-		fatalx("%s: recv fd: %s", __func__, nng_strerror(rv));
+	fd = endpoint_listen(sock, cf->rundir, PROTO_EP_CONTROL, 1);
 	ev_io_init(&sock_w, sock_cb, fd, EV_READ);
 	ev_io_start(loop, &sock_w);
 }

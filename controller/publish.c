@@ -12,6 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "endpoint.h"
 #include "log.h"
 #include "metrics.h"
 #include "proto.h"
@@ -92,25 +93,6 @@ rep_cb(struct ev_loop *l, ev_io *w, int revents)
 	}
 }
 
-static void
-listen_endpoint(nng_socket *s, int (*opener)(nng_socket *), const char *rundir,
-    const char *ep)
-{
-	char url[PATH_MAX + 16], path[PATH_MAX];
-	int rv;
-
-	snprintf(path, sizeof(path), "%s/%s", rundir, ep);
-	snprintf(url, sizeof(url), "ipc://%s", path);
-	if (opener != NULL && (rv = opener(s)) != 0)
-		fatalx("%s: open %s: %s", __func__, ep, nng_strerror(rv));
-	if ((rv = nng_listen(*s, url, NULL, 0)) != 0) {
-		/* A stale socket file left by a killed controller. */
-		unlink(path);
-		if ((rv = nng_listen(*s, url, NULL, 0)) != 0)
-			fatalx("%s: listen %s: %s", __func__, url, nng_strerror(rv));
-	}
-}
-
 void
 publish_init(struct ev_loop *loop, const char *rundir)
 {
@@ -124,10 +106,10 @@ publish_init(struct ev_loop *loop, const char *rundir)
 	    (rv = nng_pipe_notify(pub_sock, NNG_PIPE_EV_ADD_POST, pipe_cb,
 	    NULL)) != 0)
 		fatalx("%s: pub socket: %s", __func__, nng_strerror(rv));
-	listen_endpoint(&pub_sock, NULL, rundir, PROTO_EP_TABLE);
-	listen_endpoint(&rep_sock, nng_rep0_open, rundir, PROTO_EP_SNAPSHOT);
-	if ((rv = nng_socket_get_int(rep_sock, NNG_OPT_RECVFD, &fd)) != 0)
-		fatalx("%s: recv fd: %s", __func__, nng_strerror(rv));
+	endpoint_listen(pub_sock, rundir, PROTO_EP_TABLE, 0);
+	if ((rv = nng_rep0_open(&rep_sock)) != 0)
+		fatalx("%s: rep socket: %s", __func__, nng_strerror(rv));
+	fd = endpoint_listen(rep_sock, rundir, PROTO_EP_SNAPSHOT, 1);
 	ev_io_init(&rep_w, rep_cb, fd, EV_READ);
 	ev_io_start(loop, &rep_w);
 	ev_timer_init(&repub_w, repub_cb, REPUBLISH_INTERVAL, REPUBLISH_INTERVAL);

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "health.h"
+#include "endpoint.h"
 #include "log.h"
 #include "metrics.h"
 #include "proto.h"
@@ -49,21 +50,12 @@ pull_cb(struct ev_loop *l, ev_io *w, int revents)
 void
 reports_init(struct ev_loop *loop, const char *rundir)
 {
-	char url[PATH_MAX + 16], path[PATH_MAX];
 	int rv, fd;
 
 	rloop = loop;
-	snprintf(path, sizeof(path), "%s/%s", rundir, PROTO_EP_REPORT);
-	snprintf(url, sizeof(url), "ipc://%s", path);
 	if ((rv = nng_pull0_open(&pull_sock)) != 0)
 		fatalx("%s: open: %s", __func__, nng_strerror(rv));
-	if ((rv = nng_listen(pull_sock, url, NULL, 0)) != 0) {
-		unlink(path);
-		if ((rv = nng_listen(pull_sock, url, NULL, 0)) != 0)
-			fatalx("%s: listen %s: %s", __func__, url, nng_strerror(rv));
-	}
-	if ((rv = nng_socket_get_int(pull_sock, NNG_OPT_RECVFD, &fd)) != 0)
-		fatalx("%s: recv fd: %s", __func__, nng_strerror(rv));
+	fd = endpoint_listen(pull_sock, rundir, PROTO_EP_REPORT, 1);
 	ev_io_init(&pull_w, pull_cb, fd, EV_READ);
 	ev_io_start(loop, &pull_w);
 }

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "endpoint.h"
 #include "log.h"
 #include "proto.h"
 #include "report.h"
@@ -121,18 +122,13 @@ report_table_done(struct rtable *t)
 void
 report_init(const char *dir, int router)
 {
-	char url[PATH_MAX + 16];
 	int rv;
 
 	router_index = (uint32_t)router;
-	snprintf(url, sizeof(url), "ipc://%s/%s", dir, PROTO_EP_REPORT);
 	if ((rv = nng_push0_open(&push_sock)) != 0)
 		fatalx("%s: open: %s", __func__, nng_strerror(rv));
-	nng_socket_set_ms(push_sock, NNG_OPT_RECONNMINT, 20);
-	nng_socket_set_ms(push_sock, NNG_OPT_RECONNMAXT, 500);
 	nng_socket_set_ms(push_sock, NNG_OPT_SENDTIMEO, 0);
-	if ((rv = nng_dial(push_sock, url, NULL, NNG_FLAG_NONBLOCK)) != 0)
-		fatalx("%s: dial %s: %s", __func__, url, nng_strerror(rv));
+	endpoint_dial(push_sock, dir, PROTO_EP_REPORT, 0);
 	push_open = 1;
 	ev_timer_init(&report_w, report_cb, REPORT_INTERVAL, REPORT_INTERVAL);
 	ev_timer_start(loop, &report_w);

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "endpoint.h"
 #include "hsdb.h"
 #include "log.h"
 #include "matcher.h"
@@ -255,20 +256,11 @@ static void
 open_endpoint(nng_socket *s, int (*opener)(nng_socket *), const char *ep,
     ev_io *w, void (*cb)(struct ev_loop *, ev_io *, int))
 {
-	char url[PATH_MAX + 16];
-	int rv, fd;
+	int rv;
 
-	snprintf(url, sizeof(url), "ipc://%s/%s", ep_dir, ep);
 	if ((rv = opener(s)) != 0)
 		fatalx("%s: open %s: %s", __func__, ep, nng_strerror(rv));
-	nng_socket_set_ms(*s, NNG_OPT_RECONNMINT, 20);
-	nng_socket_set_ms(*s, NNG_OPT_RECONNMAXT, 500);
-	/* NONBLOCK: keep redialing in the background until the controller is up. */
-	if ((rv = nng_dial(*s, url, NULL, NNG_FLAG_NONBLOCK)) != 0)
-		fatalx("%s: dial %s: %s", __func__, url, nng_strerror(rv));
-	if ((rv = nng_socket_get_int(*s, NNG_OPT_RECVFD, &fd)) != 0)
-		fatalx("%s: recv fd: %s", __func__, nng_strerror(rv));
-	ev_io_init(w, cb, fd, EV_READ);
+	ev_io_init(w, cb, endpoint_dial(*s, ep_dir, ep, 1), EV_READ);
 	ev_io_start(loop, w);
 }
 

@@ -1,0 +1,24 @@
+/*
+ * The nng endpoints of proto.h, in the run directory: the controller
+ * listens, routers dial. One place for the URL, stale sockets and redialing.
+ */
+#ifndef DNSROUTER_ENDPOINT_H
+#define DNSROUTER_ENDPOINT_H
+
+#include <nng/nng.h>
+
+/*
+ * Listen on ipc://dir/ep with the opened socket s; a stale socket file left
+ * by a killed controller is removed first. Fatal on failure. Returns the
+ * socket's receive descriptor for libev, or -1 when want_fd is 0.
+ */
+int endpoint_listen(nng_socket s, const char *dir, const char *ep, int want_fd);
+
+/*
+ * Dial ipc://dir/ep with the opened socket s without waiting: nng redials
+ * (20 ms doubling to 500 ms) until the controller is there. Fatal on
+ * failure. Returns the receive descriptor, or -1 when want_fd is 0.
+ */
+int endpoint_dial(nng_socket s, const char *dir, const char *ep, int want_fd);
+
+#endif
