@@ -4,7 +4,6 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "log.h"
 #include "util.h"
@@ -18,17 +17,6 @@ fd_nonblock(int fd, int on)
 		return -1;
 	fl = on ? fl | O_NONBLOCK : fl & ~O_NONBLOCK;
 	return fcntl(fd, F_SETFL, fl);
-}
-
-int
-fd_cloexec(int fd, int on)
-{
-	int fl = fcntl(fd, F_GETFD);
-
-	if (fl == -1)
-		return -1;
-	fl = on ? fl | FD_CLOEXEC : fl & ~FD_CLOEXEC;
-	return fcntl(fd, F_SETFD, fl);
 }
 
 void
@@ -112,13 +100,4 @@ xstrdup(const char *s)
 	if (p == NULL)
 		fatal("%s", __func__);
 	return p;
-}
-
-uint64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }

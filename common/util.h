@@ -7,8 +7,6 @@
 
 /* Set or clear O_NONBLOCK; -1 on error. */
 int fd_nonblock(int fd, int on);
-/* Set or clear FD_CLOEXEC; -1 on error. */
-int fd_cloexec(int fd, int on);
 
 /* Fill buf from the kernel's CSPRNG (getrandom); fatal if it fails. */
 void rnd_fill(void *buf, size_t len);
@@ -21,8 +19,5 @@ uint32_t rnd32(void);
 void *xcalloc(size_t n, size_t size);
 void *xmalloc(size_t size);
 char *xstrdup(const char *s);
-
-/* Monotonic clock in milliseconds. */
-uint64_t now_ms(void);
 
 #endif

@@ -73,12 +73,6 @@ compile_init(void (*done)(struct hsdb *))
 	ev_async_start(loop, &done_w);
 }
 
-int
-compile_busy(void)
-{
-	return busy;
-}
-
 void
 compile_start(const struct rt_table *rt)
 {

@@ -146,8 +146,6 @@ void upstream_init(void);
  * one sendmmsg per socket before the loop next blocks. -1 on failure.
  */
 int upstream_send(struct query *q, const struct sockaddr *to, socklen_t tolen);
-/* Send the queued queries now. */
-void upstream_flush(void);
 /* The query is done with its socket: release the ID. */
 void upstream_release(struct query *q);
 
@@ -160,7 +158,6 @@ struct hsdb;
 void compile_init(void (*done)(struct hsdb *db));
 /* Build a database of rt's patterns unless one is being built. */
 void compile_start(const struct rt_table *rt);
-int compile_busy(void);
 void compile_shutdown(void);
 
 /* report.c: telling the controller what real traffic saw of each backend */

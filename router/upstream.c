@@ -22,8 +22,7 @@
 #include "router.h"
 #include "util.h"
 
-#define USOCK_ACTIVE	1	/* sockets in use per family (see above) */
-#define USOCK_MAX	48	/* active + retiring, both families */
+#define USOCK_MAX	48	/* in use + retiring, both families */
 #define USOCK_RENEW	2.0	/* seconds between renewals of one socket */
 #define RECV_BATCH	16
 #define RECV_BUFSZ	65536
@@ -44,18 +43,10 @@ struct usock {
 };
 
 static struct usock	socks[USOCK_MAX];
-static int		active[2][USOCK_ACTIVE];
-static int		nactive[2];
-static unsigned		renew_next[2];
+static int		active[2] = { -1, -1 };	/* the socket in use per family */
 static ev_timer		renew_w;
 static ev_prepare	flush_w;
-/*
- * The socket that takes every query of a loop iteration for a family, so
- * that they leave in one sendmmsg; drawn again for the next iteration when
- * there are several. Each query gets its own random ID.
- */
-static int		cur[2] = { -1, -1 };
-static int		dirty[USOCK_MAX];
+static int		dirty[USOCK_MAX];	/* sockets with queued queries */
 static int		ndirty;
 
 static uint8_t		rbuf[RECV_BATCH][RECV_BUFSZ];
@@ -129,16 +120,14 @@ renew_cb(struct ev_loop *l, ev_timer *w, int revents)
 
 	(void)l; (void)w; (void)revents;
 	for (fam = 0; fam < 2; fam++) {
-		unsigned slot;
-		int ni, old;
+		int ni, old = active[fam];
 
-		if (nactive[fam] == 0)
+		if (old < 0)
 			continue;
-		slot = renew_next[fam]++ % USOCK_ACTIVE;
 		if ((ni = usock_open(fam)) < 0)
 			continue;	/* too many still retiring: try next time */
-		old = active[fam][slot];
-		active[fam][slot] = ni;
+		active[fam] = ni;
+		/* Queued queries still leave from old: it is on the dirty list. */
 		if (socks[old].inflight == 0)
 			usock_close(&socks[old]);
 		else
@@ -165,19 +154,6 @@ upstream_init(void)
 	ev_prepare_start(loop, &flush_w);
 }
 
-static int
-family_ready(int fam)
-{
-	while (nactive[fam] < USOCK_ACTIVE) {
-		int i = usock_open(fam);
-
-		if (i < 0)
-			return nactive[fam] > 0;
-		active[fam][nactive[fam]++] = i;
-	}
-	return 1;
-}
-
 static void
 flush_sock(struct usock *s)
 {
@@ -202,24 +178,17 @@ flush_sock(struct usock *s)
 		}
 }
 
-void
-upstream_flush(void)
+/* Before the loop blocks: every queued query leaves, one sendmmsg per socket. */
+static void
+flush_cb(struct ev_loop *l, ev_prepare *w, int revents)
 {
+	(void)l; (void)w; (void)revents;
 	while (ndirty > 0) {
 		struct usock *s = &socks[dirty[--ndirty]];
 
 		if (s->nq > 0)
 			flush_sock(s);
 	}
-	cur[0] = cur[1] = -1;
-}
-
-static void
-flush_cb(struct ev_loop *l, ev_prepare *w, int revents)
-{
-	(void)l; (void)w; (void)revents;
-	if (ndirty > 0)
-		upstream_flush();
 }
 
 int
@@ -229,10 +198,8 @@ upstream_send(struct query *q, const struct sockaddr *to, socklen_t tolen)
 	struct usock *s;
 	uint16_t id;
 
-	if (!family_ready(fam))
+	if ((si = active[fam]) < 0 && (si = active[fam] = usock_open(fam)) < 0)
 		return -1;
-	if ((si = cur[fam]) < 0 || socks[si].fd == -1 || socks[si].retiring)
-		si = cur[fam] = active[fam][rnd16() % nactive[fam]];
 	s = &socks[si];
 	if (s->nq == SEND_BATCH)
 		flush_sock(s);
