@@ -1,6 +1,7 @@
 """Forwarding resists spoofing: new IDs, replies checked, query unchanged."""
 
 import socket
+import time
 
 import pytest
 
@@ -103,3 +104,29 @@ def test_backend_gets_new_unpredictable_id_and_same_bytes(fake_setup):
     diffs = {(b - a) & 0xFFFF for a, b in zip(backend_ids, backend_ids[1:])}
     assert len(diffs) > n // 2, "IDs look sequential: %s" % backend_ids
     assert r.port not in ports
+
+
+def test_source_port_toward_backends_is_renewed(fake_setup):
+    """Queries to backends leave from a random port that is replaced over
+    time (every 2 s): an attacker cannot learn it once and keep it. Each
+    router has its own, so one client socket (one router) is used."""
+    r, fake = fake_setup
+    ports = []
+    c = client_socket()
+    deadline = time.monotonic() + 8
+    try:
+        while len(set(ports)) < 3 and time.monotonic() < deadline:
+            q = dns.message.make_query("spoof.miek.nl.", "TXT")
+            c.sendto(q.to_wire(), ("127.0.0.1", r.port))
+            fwd, src = fake.recv_query()
+            ports.append(src[1])
+            fake.send(make_reply(fwd, "real"), src)
+            resp = dns.message.from_wire(c.recvfrom(65535)[0])
+            assert txts(resp) == ["real"]
+            time.sleep(0.1)     # pacing a bounded probe loop, not a sync
+    finally:
+        c.close()
+    assert len(set(ports)) >= 3, "source ports not renewed: %s" % ports
+    assert r.port not in ports
+    # a new port is kept for a while: not one per query
+    assert len(ports) > 2 * len(set(ports))
