@@ -29,6 +29,13 @@ CURL_LIBS    = $(shell pkg-config --libs libcurl)
 MHD_LIBS     = $(shell pkg-config --libs libmicrohttpd)
 NNG_LIBS     = -lnng -lpthread
 EV_LIBS      = -lev
+# liburing: routers send batches through io_uring (router/sendbatch.c);
+# without it (URING=0, or not installed) they use sendmmsg.
+URING       ?= $(shell pkg-config --exists liburing && echo 1 || echo 0)
+ifeq ($(URING),1)
+CPPFLAGS    += -DHAVE_LIBURING
+URING_LIBS   = $(shell pkg-config --libs liburing)
+endif
 
 COMMON_SRC     = common/log.c common/addr.c common/config.c common/dnswire.c \
                  common/util.c common/privsep.c common/base64.c proto/proto.c proto/endpoint.c proto/routetable.c proto/report.c \
@@ -71,7 +78,8 @@ $(B)/dnsrouter: $(call obj,$(MASTER_SRC)) $(B)/libcommon.a
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $(filter-out %.h,$^) $(EV_LIBS)
 
 $(B)/dnsrouter-router: $(call obj,$(ROUTER_SRC)) $(B)/libcommon.a
-	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $(filter-out %.h,$^) $(EV_LIBS) $(NNG_LIBS) $(PCRE2_LIBS) $(HS_LIBS)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $(filter-out %.h,$^) $(EV_LIBS) $(NNG_LIBS) $(PCRE2_LIBS) $(HS_LIBS) \
+	    $(URING_LIBS)
 
 $(B)/dnsrouter-controller: $(call obj,$(CONTROLLER_SRC)) $(B)/libcommon.a
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $(filter-out %.h,$^) $(EV_LIBS) $(NNG_LIBS) \

@@ -47,6 +47,14 @@ Figures:
   the figure is flagged.
 - RSS: sum of VmRSS (/proc/PID/status) of those processes after each run;
   the table shows the largest (with --rss; always in --json).
+- bound (UDP blocks): bench/udpfloor.c, compiled and run before anything
+  starts, measures the CPU of one loopback datagram sent, delivered and
+  received with nothing else in the way. A UDP proxy sends 2 and receives 2
+  datagrams per query (and on loopback the sender runs the receiver's
+  stack), so 2 x that is a floor for any proxy's CPU per query here. The
+  bound lines give it as a fraction of dnsdist's CPU, and the qps a proxy
+  at the floor could reach when the machine is CPU-bound (qps ~ 1 / all CPU
+  per query, BIND and dnsperf costing what they cost behind dnsdist).
 - Ratios are plain dnsrouter / dnsdist; for qps higher is better, for
   latency, CPU and RSS lower is better. "vs own 2 routes" is a system's
   median qps at this size divided by its median qps with no fillers.
@@ -493,6 +501,8 @@ def measure(args, sysm, mode, seconds, qfile, outdir, tag, backends,
     res["cpu_per_100k"] = (res["cpu_s"] / done * 1e5) if done else None
     res["backends_cpu_per_100k"] = (res["backends_cpu_s"] / done * 1e5
                                     if done else None)
+    res["dnsperf_cpu_per_100k"] = (res["dnsperf_cpu_s"] / done * 1e5
+                                   if done else None)
     # Everything else the machine did meanwhile (other people's processes,
     # interrupts not charged to a process): a warning sign for the figures.
     res["other_cpu_s"] = max(0.0, (busy1 - busy0) - res["cpu_s"]
@@ -551,7 +561,8 @@ def median_of(runs, key):
 def summarize(runs):
     s = {}
     for key in ("qps", "avg_s", "p99_s", "cpu_per_100k", "rss_total_kib",
-                "backends_cpu_per_100k", "dnsperf_cpu_s", "p50_s", "p999_s"):
+                "backends_cpu_per_100k", "dnsperf_cpu_s",
+                "dnsperf_cpu_per_100k", "p50_s", "p999_s"):
         s[key] = median_of(runs, key)
     s["lost"] = sum(r["lost"] or 0 for r in runs)
     s["completed"] = sum(r["completed"] or 0 for r in runs)
@@ -582,6 +593,61 @@ def ratio(a, b):
             or b == float("inf"):
         return None
     return a / b
+
+
+def udp_floor(tmp):
+    """CPU microseconds per loopback UDP datagram (sent, delivered,
+    received) from bench/udpfloor.c, compiled here: the median of 3 runs of
+    500,000 datagrams of 64 bytes, on the machine before any system starts.
+    None if it cannot be built or run."""
+    exe = os.path.join(tmp, "udpfloor")
+    cc = shutil.which("cc") or shutil.which("gcc")
+    if cc is None:
+        return None
+    try:
+        subprocess.run([cc, "-O2", "-o", exe,
+                        os.path.join(HERE, "udpfloor.c")], check=True,
+                       capture_output=True, timeout=60)
+        vals = []
+        for _ in range(3):
+            out = subprocess.run([exe, "500000", "64"], check=True,
+                                 capture_output=True, text=True,
+                                 timeout=60).stdout.split()
+            vals.append(float(out[2]))
+    except (subprocess.SubprocessError, OSError, IndexError, ValueError):
+        return None
+    return statistics.median(vals)
+
+
+def print_bounds(floor_us, systems):
+    """What no UDP proxy can beat on this machine, next to the figures: a
+    proxy sends 2 datagrams and receives 2 per query, i.e. 2 x the floor of
+    one sent+delivered+received datagram. And if the machine is CPU-bound
+    (dnsperf, both BIND and the proxy share the cores), queries/s go as
+    1 / (all CPU per query): with the others costing what they cost behind
+    dnsdist, a proxy at the floor could reach at most this much more."""
+    dd = next((summ for sysm, summ in systems if sysm.kind == "dnsdist"),
+              None)
+    if floor_us is None or dd is None or not dd.get("cpu_per_100k"):
+        return
+    floor = 2 * floor_us * 1e-6 * 1e5      # s per 100k queries
+    print("bound: a UDP proxy's CPU floor here is 2 x %.2f us per query "
+          "(bench/udpfloor.c) = %.3f s/100k q = %.2fx dnsdist's CPU"
+          % (floor_us, floor, floor / dd["cpu_per_100k"]))
+    others = (dd.get("backends_cpu_per_100k") or 0) + \
+        (dd.get("dnsperf_cpu_per_100k") or 0)
+    if others:
+        total = dd["cpu_per_100k"] + others
+        print("bound: with BIND + dnsperf at %.3f s/100k q (behind dnsdist), "
+              "a proxy at that floor could reach %.2fx dnsdist's qps on a "
+              "CPU-bound machine" % (others, total / (floor + others)))
+    for sysm, summ in systems:
+        if sysm.kind != "dnsrouter" or not summ.get("cpu_per_100k"):
+            continue
+        print("bound: %s uses %.2fx the floor; BIND + dnsperf behind it: "
+              "%.3f s/100k q" % (sysm.label, summ["cpu_per_100k"] / floor,
+                                 (summ.get("backends_cpu_per_100k") or 0) +
+                                 (summ.get("dnsperf_cpu_per_100k") or 0)))
 
 
 def print_block(args, title, systems, base_qps):
@@ -824,6 +890,9 @@ def main(argv=None):
         addr_a, addr_b = "127.0.0.1:%d" % pa, "127.0.0.1:%d" % pb
         with open("/proc/loadavg") as f:
             results["loadavg_at_start"] = f.read().strip()
+        results["udp_floor_us"] = floor_us = udp_floor(tmp)
+        print("bench: loopback UDP floor: %s us CPU per datagram"
+              % ("%.3f" % floor_us if floor_us else "unknown"), flush=True)
         print("bench: load average at start: %s" % results["loadavg_at_start"])
         print("bench: %d CPUs; backends BIND %s (a,b) and %s (c,d); "
               "dnsperf -c %d -q %d -l %g -t %g%s (p99: -v -l %g); "
@@ -943,6 +1012,8 @@ def main(argv=None):
         base = {s.label: base_qps.get((b["mode"], s.label))
                 for s, _ in b["_summ"]}
         print_block(args, title, b["_summ"], base)
+        if b["mode"] == "udp":
+            print_bounds(results.get("udp_floor_us"), b["_summ"])
     print()
     print("total time %.0f s" % (time.monotonic() - t_start))
     if problems:

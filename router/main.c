@@ -137,6 +137,7 @@ main(int argc, char *argv[])
 	if ((loop = ev_default_loop(EVFLAG_AUTO)) == NULL)
 		fatalx("cannot start libev");
 	query_init();
+	sendbatch_init();
 	upstream_init();
 	for (i = 0; i < conf.nlisten; i++)
 		for (k = 0; k < nsets; k++) {
@@ -160,5 +161,6 @@ main(int argc, char *argv[])
 
 	report_shutdown();
 	table_shutdown();
+	sendbatch_shutdown();
 	return 0;
 }

@@ -139,6 +139,16 @@ void query_attempt_failed(struct query *q);
 /* Nonzero when reply carries q's question. */
 int query_same_question(const struct query *q, const uint8_t *reply, size_t len);
 
+/* sendbatch.c: a batch of datagrams in one system call (io_uring or sendmmsg) */
+#define SENDBATCH_MAX		64
+void sendbatch_init(void);
+void sendbatch_shutdown(void);
+/*
+ * Send m[0..n) on fd without blocking; res[i] is bytes sent or -errno (a
+ * full socket buffer: -EAGAIN). Every message is tried.
+ */
+void sendbatch(int fd, struct mmsghdr *m, unsigned n, int *res);
+
 /* upstream.c: UDP sockets toward backends, on random ports, renewed */
 void upstream_init(void);
 /*

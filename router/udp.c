@@ -13,7 +13,7 @@
 
 #define UDP_BATCH	32
 #define UDP_BUFSZ	4096	/* larger queries arrive truncated: FORMERR */
-#define ANSWER_BATCH	64
+#define ANSWER_BATCH	SENDBATCH_MAX
 #define ANSWER_SLOT	2048	/* larger answers go out at once, unbatched */
 
 struct ulisten {
@@ -26,7 +26,7 @@ static int		nul;
 
 /*
  * Answers wait here until the loop is about to block, then leave in one
- * sendmmsg per listener: on loopback a send also delivers the packet and
+ * batch per listener (sendbatch.c): on loopback a send also delivers the packet and
  * wakes the receiver, so batching saves far more than the syscalls.
  */
 static struct {
@@ -92,11 +92,12 @@ udp_cb(struct ev_loop *l, ev_io *w, int revents)
 	}
 }
 
-/* Send every queued answer: one sendmmsg per run of the same listener. */
+/* Send every queued answer: one batch per run of the same listener. */
 void
 udp_flush(void)
 {
-	unsigned i = 0, j, sent;
+	int res[ANSWER_BATCH];
+	unsigned i = 0, j;
 
 	while (i < nans) {
 		for (j = i; j < nans && ans[j].lfd == ans[i].lfd; j++) {
@@ -107,13 +108,8 @@ udp_flush(void)
 			amsg[j].msg_hdr.msg_iov = &aiov[j];
 			amsg[j].msg_hdr.msg_iovlen = 1;
 		}
-		for (sent = i; sent < j;) {
-			int n = sendmmsg(ans[i].lfd, amsg + sent, j - sent,
-			    MSG_DONTWAIT);
-
-			/* A full buffer or a vanished client loses that answer only. */
-			sent += n > 0 ? (unsigned)n : 1;
-		}
+		/* A full buffer or a vanished client loses that answer only. */
+		sendbatch(ans[i].lfd, amsg + i, j - i, res);
 		i = j;
 	}
 	nans = 0;

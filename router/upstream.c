@@ -24,9 +24,10 @@
 
 #define USOCK_MAX	48	/* in use + retiring, both families */
 #define USOCK_RENEW	2.0	/* seconds between renewals of one socket */
-#define RECV_BATCH	16
+#define RECV_BATCH	32
+#define RECV_ROUNDS	4	/* recvmmsg calls per wakeup while they fill up */
 #define RECV_BUFSZ	65536
-#define SEND_BATCH	64
+#define SEND_BATCH	SENDBATCH_MAX
 
 struct usock {
 	int		 fd;		/* -1: slot free */
@@ -158,18 +159,15 @@ static void
 flush_sock(struct usock *s)
 {
 	struct query *failed[SEND_BATCH];
-	unsigned n = s->nq, sent = 0, nfail = 0, i;
+	int res[SEND_BATCH];
+	unsigned n = s->nq, nfail = 0, i;
 	int si = (int)(s - socks);
 
 	s->nq = 0;
-	while (sent < n) {
-		int r = sendmmsg(s->fd, s->qmsg + sent, n - sent, MSG_DONTWAIT);
-
-		if (r > 0)
-			sent += (unsigned)r;
-		else
-			failed[nfail++] = s->qq[sent++];
-	}
+	sendbatch(s->fd, s->qmsg, n, res);
+	for (i = 0; i < n; i++)
+		if (res[i] < 0)
+			failed[nfail++] = s->qq[i];
 	/* Failures may queue retries: only once this batch is done with. */
 	for (i = 0; i < nfail; i++)
 		if (failed[i]->up_sock == si) {
@@ -178,7 +176,7 @@ flush_sock(struct usock *s)
 		}
 }
 
-/* Before the loop blocks: every queued query leaves, one sendmmsg per socket. */
+/* Before the loop blocks: every queued query leaves, one batch per socket. */
 static void
 flush_cb(struct ev_loop *l, ev_prepare *w, int revents)
 {
@@ -244,43 +242,52 @@ upstream_release(struct query *q)
 		usock_close(s);
 }
 
+/*
+ * Replies: up to RECV_ROUNDS full batches per wakeup, so that replies do not
+ * queue up in the socket behind a steady stream of new queries (the client
+ * listener reads UDP_BATCH per wakeup too).
+ */
 static void
 reply_cb(struct ev_loop *l, ev_io *w, int revents)
 {
 	struct usock *s = w->data;
-	int i, n;
+	int i, n, round;
 
 	(void)l; (void)revents;
-	for (i = 0; i < RECV_BATCH; i++) {
-		rmsg[i].msg_hdr.msg_name = &rfrom[i];
-		rmsg[i].msg_hdr.msg_namelen = sizeof(rfrom[i]);
-	}
-	n = recvmmsg(s->fd, rmsg, RECV_BATCH, MSG_DONTWAIT, NULL);
-	if (n <= 0)
-		return;
-	for (i = 0; i < n; i++) {
-		uint8_t *pkt = rbuf[i];
-		size_t len = rmsg[i].msg_len;
-		struct query *q;
-		const struct rt_backend *b;
-		uint32_t idx;
+	for (round = 0; round < RECV_ROUNDS; round++) {
+		for (i = 0; i < RECV_BATCH; i++) {
+			rmsg[i].msg_hdr.msg_name = &rfrom[i];
+			rmsg[i].msg_hdr.msg_namelen = sizeof(rfrom[i]);
+		}
+		n = recvmmsg(s->fd, rmsg, RECV_BATCH, MSG_DONTWAIT, NULL);
+		if (n <= 0)
+			return;
+		for (i = 0; i < n; i++) {
+			uint8_t *pkt = rbuf[i];
+			size_t len = rmsg[i].msg_len;
+			struct query *q;
+			const struct rt_backend *b;
+			uint32_t idx;
 
-		if (len < DNS_HDRLEN || !DNS_QR(pkt) ||
-		    (idx = s->idmap[DNS_ID(pkt)]) == 0 ||
-		    (q = query_get(idx - 1)) == NULL) {
-			rcount[RG_BOGUS]++;
-			continue;
+			if (len < DNS_HDRLEN || !DNS_QR(pkt) ||
+			    (idx = s->idmap[DNS_ID(pkt)]) == 0 ||
+			    (q = query_get(idx - 1)) == NULL) {
+				rcount[RG_BOGUS]++;
+				continue;
+			}
+			b = &q->table->rt->backends[q->backend];
+			if (!addr_equal((struct sockaddr *)&rfrom[i],
+			    (const struct sockaddr *)&b->addr) ||
+			    !query_same_question(q, pkt, len)) {
+				rcount[RG_BOGUS]++;
+				continue;
+			}
+			/* Delivering may close s (retiring, last query). */
+			query_deliver(q, pkt, len);
+			if (s->fd == -1)
+				return;
 		}
-		b = &q->table->rt->backends[q->backend];
-		if (!addr_equal((struct sockaddr *)&rfrom[i],
-		    (const struct sockaddr *)&b->addr) ||
-		    !query_same_question(q, pkt, len)) {
-			rcount[RG_BOGUS]++;
-			continue;
-		}
-		/* Delivering may close s (retiring, last query): stop using it after. */
-		query_deliver(q, pkt, len);
-		if (s->fd == -1)
+		if (n < RECV_BATCH)
 			return;
 	}
 }
