@@ -26,8 +26,9 @@ static int		nul;
 
 /*
  * Answers wait here until the loop is about to block, then leave in one
- * batch per listener (sendbatch.c): on loopback a send also delivers the packet and
- * wakes the receiver, so batching saves far more than the syscalls.
+ * batch per listener (sendbatch.c): on loopback a send also delivers the
+ * packet and wakes the receiver, so batching saves far more than the
+ * syscalls.
  */
 static struct {
 	int			 lfd;
