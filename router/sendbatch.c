@@ -40,8 +40,8 @@
 #define RING_ENTRIES	SENDBATCH_MAX
 
 static struct io_uring	ring;
-#endif
 static int		use_ring;
+#endif
 
 void
 sendbatch_init(void)
