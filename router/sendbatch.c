@@ -94,14 +94,21 @@ send_mmsg(int fd, struct mmsghdr *m, unsigned n, int *res)
 }
 
 #ifdef HAVE_LIBURING
-/* 0, or -1 if the ring failed (and is gone; res[] holds what is known). */
-static int
+/*
+ * Through the ring. If it fails, it is dropped for good (requests not
+ * submitted would still sit in it pointing at our buffers; NOWAIT requests
+ * are never in flight) and what no completion was seen for goes out with
+ * sendmmsg.
+ */
+static void
 send_ring(int fd, struct mmsghdr *m, unsigned n, int *res)
 {
 	struct io_uring_cqe *cqe;
 	unsigned i, head, seen = 0;
 	int r = 0;
 
+	for (i = 0; i < n; i++)
+		res[i] = -EIO;
 	for (i = 0; i < n; i++) {
 		struct io_uring_sqe *sqe = io_uring_get_sqe(&ring);
 
@@ -109,7 +116,6 @@ send_ring(int fd, struct mmsghdr *m, unsigned n, int *res)
 			goto fail;
 		io_uring_prep_sendmsg(sqe, fd, &m[i].msg_hdr, MSG_DONTWAIT);
 		io_uring_sqe_set_data64(sqe, i);
-		res[i] = -EIO;
 	}
 	/* Every request completes inline (MSG_DONTWAIT): this does not wait. */
 	do
@@ -123,40 +129,27 @@ send_ring(int fd, struct mmsghdr *m, unsigned n, int *res)
 		seen++;
 	}
 	io_uring_cq_advance(&ring, seen);
-	if (r < 0 || seen != n)
-		goto fail;
-	return 0;
+	if (r >= 0 && seen == n)
+		return;
 fail:
-	/*
-	 * Requests not submitted would still sit in the ring pointing at our
-	 * buffers: drop the ring (NOWAIT requests are never in flight).
-	 */
 	log_warnx("io_uring send failed (%s, %u of %u completed): sending "
 	    "with sendmmsg from now on", r < 0 ? strerror(-r) : "short",
 	    seen, n);
 	sendbatch_shutdown();
-	return -1;
+	for (i = 0; i < n; i++)
+		if (res[i] == -EIO)
+			send_mmsg(fd, m + i, 1, res + i);
 }
 #endif
 
 void
 sendbatch(int fd, struct mmsghdr *m, unsigned n, int *res)
 {
-	unsigned i;
-
-	if (n == 0)
-		return;
 #ifdef HAVE_LIBURING
-	if (use_ring && n <= SENDBATCH_MAX) {
-		if (send_ring(fd, m, n, res) == 0)
-			return;
-		/* Resend only what no completion was seen for. */
-		for (i = 0; i < n; i++)
-			if (res[i] == -EIO)
-				send_mmsg(fd, m + i, 1, res + i);
+	if (use_ring && n > 0 && n <= SENDBATCH_MAX) {
+		send_ring(fd, m, n, res);
 		return;
 	}
 #endif
-	(void)i;
 	send_mmsg(fd, m, n, res);
 }
