@@ -166,33 +166,48 @@ routers_differ(const struct config *a, const struct config *b)
 	    strcmp(a->rundir, b->rundir) != 0;
 }
 
+/*
+ * The text a child is given (config_write), without the routers' own keys:
+ * everything the controller may read. Comparing it, rather than a list of
+ * fields, means a key added later restarts the controller by default.
+ */
+static char *
+controller_text(const struct config *cf)
+{
+	char *buf = NULL, *line, *next, *out;
+	size_t len = 0;
+	FILE *fp;
+
+	if ((fp = open_memstream(&buf, &len)) == NULL)
+		fatal("open_memstream");
+	if (config_write(cf, fp) != 0 || fclose(fp) != 0)
+		fatalx("cannot write the configuration");
+	out = buf;
+	for (line = buf; *line != '\0'; line = next) {
+		size_t n;
+
+		next = strchr(line, '\n');
+		next = next != NULL ? next + 1 : line + strlen(line);
+		if (strncmp(line, "listen ", 7) == 0 ||
+		    strncmp(line, "workers ", 8) == 0)
+			continue;
+		n = (size_t)(next - line);
+		memmove(out, line, n);
+		out += n;
+	}
+	*out = '\0';
+	return buf;
+}
+
 static int
 controller_differs(const struct config *a, const struct config *b)
 {
-	int i;
+	char *ta = controller_text(a), *tb = controller_text(b);
+	int differ = strcmp(ta, tb) != 0;
 
-	if (a->netcd != b->netcd)
-		return 1;
-	for (i = 0; i < a->netcd; i++)
-		if (strcmp(a->etcd[i], b->etcd[i]) != 0)
-			return 1;
-	return strcmp(a->etcd_prefix, b->etcd_prefix) != 0 ||
-	    strcmp(a->etcd_user, b->etcd_user) != 0 ||
-	    strcmp(a->etcd_password, b->etcd_password) != 0 ||
-	    strcmp(a->etcd_cacert, b->etcd_cacert) != 0 ||
-	    strcmp(a->etcd_cert, b->etcd_cert) != 0 ||
-	    strcmp(a->etcd_key, b->etcd_key) != 0 ||
-	    strcmp(a->routes, b->routes) != 0 ||
-	    a->health_interval_ms != b->health_interval_ms ||
-	    strcmp(a->health_qname, b->health_qname) != 0 ||
-	    a->health_qclass != b->health_qclass ||
-	    a->health_qtype != b->health_qtype ||
-	    a->health_rise != b->health_rise ||
-	    a->health_fall != b->health_fall ||
-	    a->metricslen != b->metricslen ||
-	    (a->metricslen != 0 && !addr_equal((const struct sockaddr *)&a->metrics,
-	    (const struct sockaddr *)&b->metrics)) ||
-	    strcmp(a->user, b->user) != 0 || strcmp(a->rundir, b->rundir) != 0;
+	free(ta);
+	free(tb);
+	return differ;
 }
 
 static void	hup_cb(struct ev_loop *, ev_signal *, int);

@@ -95,6 +95,7 @@ def test_remove_listen_address(served):
 
 def test_workers_follow_config(served):
     r = served(workers=2)
+    ctl = roles(r.pid)["controller"]
     load = UdpLoad(r.port).start()
     try:
         load.wait_sent(50)
@@ -107,6 +108,8 @@ def test_workers_follow_config(served):
         load.stop()
     assert load.failures == [], load.report()
     assert len(roles(r.pid)["router"]) == 1
+    # workers is the routers' own key: the controller keeps running
+    assert roles(r.pid)["controller"] == ctl
 
 
 def test_timeout_change_rolls_routers_and_applies(served, make_named):
@@ -138,7 +141,9 @@ def test_timeout_change_rolls_routers_and_applies(served, make_named):
         load.stop()
     assert load.failures == [], load.report()
     assert not set(after["router"].values()) & set(before["router"].values())
-    assert after["controller"] == before["controller"]
+    # The controller's health checks use timeout too: it restarts with it.
+    assert len(after["controller"]) == 1
+    assert after["controller"] != before["controller"]
     for _ in range(3):
         took = servfail_time()
         assert took < 0.8, "SERVFAIL after %.2fs with timeout 200ms" % took
