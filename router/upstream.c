@@ -45,10 +45,9 @@ struct usock {
 
 static struct usock	socks[USOCK_MAX];
 static int		active[2] = { -1, -1 };	/* the socket in use per family */
+static int		open_failed[2];	/* retried by renew_cb, not per query */
 static ev_timer		renew_w;
 static ev_prepare	flush_w;
-static int		dirty[USOCK_MAX];	/* sockets with queued queries */
-static int		ndirty;
 
 static uint8_t		rbuf[RECV_BATCH][RECV_BUFSZ];
 static struct mmsghdr	rmsg[RECV_BATCH];
@@ -123,12 +122,18 @@ renew_cb(struct ev_loop *l, ev_timer *w, int revents)
 	for (fam = 0; fam < 2; fam++) {
 		int ni, old = active[fam];
 
-		if (old < 0)
+		if (old < 0) {
+			/* Opened on first use; after a failure, retried here. */
+			if (open_failed[fam] && (ni = usock_open(fam)) >= 0) {
+				active[fam] = ni;
+				open_failed[fam] = 0;
+			}
 			continue;
+		}
 		if ((ni = usock_open(fam)) < 0)
 			continue;	/* too many still retiring: try next time */
 		active[fam] = ni;
-		/* Queued queries still leave from old: it is on the dirty list. */
+		/* Queued queries still leave from old (flush_cb sends them). */
 		if (socks[old].inflight == 0)
 			usock_close(&socks[old]);
 		else
@@ -180,13 +185,12 @@ flush_sock(struct usock *s)
 static void
 flush_cb(struct ev_loop *l, ev_prepare *w, int revents)
 {
-	(void)l; (void)w; (void)revents;
-	while (ndirty > 0) {
-		struct usock *s = &socks[dirty[--ndirty]];
+	int i;
 
-		if (s->nq > 0)
-			flush_sock(s);
-	}
+	(void)l; (void)w; (void)revents;
+	for (i = 0; i < USOCK_MAX; i++)
+		if (socks[i].nq > 0)
+			flush_sock(&socks[i]);
 }
 
 int
@@ -196,8 +200,13 @@ upstream_send(struct query *q, const struct sockaddr *to, socklen_t tolen)
 	struct usock *s;
 	uint16_t id;
 
-	if ((si = active[fam]) < 0 && (si = active[fam] = usock_open(fam)) < 0)
-		return -1;
+	if ((si = active[fam]) < 0) {
+		if (open_failed[fam] ||
+		    (si = active[fam] = usock_open(fam)) < 0) {
+			open_failed[fam] = 1;
+			return -1;
+		}
+	}
 	s = &socks[si];
 	if (s->nq == SEND_BATCH)
 		flush_sock(s);
@@ -213,8 +222,6 @@ upstream_send(struct query *q, const struct sockaddr *to, socklen_t tolen)
 	q->up_sock = (int16_t)(s - socks);
 	q->up_id = id;
 	dns_set_id(q->pkt, id);
-	if (s->nq == 0)
-		dirty[ndirty++] = si;
 	s->qq[s->nq] = q;
 	s->qiov[s->nq].iov_base = q->pkt;
 	s->qiov[s->nq].iov_len = q->len;
