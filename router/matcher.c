@@ -56,14 +56,20 @@ matcher_build(const char *const *patterns, size_t n, struct hsdb *db,
 		hsdb_ref(db);
 	}
 	for (i = 0; i < n; i++) {
-		long id = m->db != NULL ? hsdb_find(db, patterns[i]) : HSDB_ABSENT;
+		long id = db != NULL ? hsdb_find(db, patterns[i]) : HSDB_ABSENT;
 
 		if (id >= 0 && m->db_route[id] == NONE) {
 			m->db_route[id] = (uint32_t)i;
 			continue;
 		}
-		/* A second route with the same text must be tried in its own place. */
-		if (id != HSDB_UNSUPPORTED)
+		/*
+		 * PCRE2 for the rest: a second route with the same text (tried
+		 * in its own place), a pattern Hyperscan refused, and one the
+		 * database does not hold yet. Only the last is pending: a new
+		 * database would not take the others either, so counting them
+		 * would compile again after every compile.
+		 */
+		if (id == HSDB_ABSENT)
 			m->pending++;
 		m->delta_index[m->ndelta++] = (uint32_t)i;
 	}

@@ -400,6 +400,32 @@ test_same_text_twice_keeps_both_places(void **state)
 	assert_int_equal(a.ncalls, 2);
 	assert_int_equal(a.calls[0], 0);
 	assert_int_equal(a.calls[1], 2);
+	/* A database of all of them would hold no more: nothing to compile. */
+	if (db_mode == DB_ALL && hsdb_available())
+		assert_int_equal(matcher_pending(m), 0);
+	matcher_free(m);
+}
+
+static void
+test_only_refused_patterns_are_not_pending(void **state)
+{
+	/* Hyperscan refuses every pattern: its database is empty, not stale. */
+	static const char *const p[] = { "^(a)\\1\\.", "^(b)\\1\\." };
+	struct hsdb *db;
+	struct matcher *m;
+	char err[256];
+
+	(void)state;
+	if (!hsdb_available())
+		skip();
+	db = hsdb_compile(p, 2);
+	assert_non_null(db);
+	assert_int_equal(hsdb_count(db), 0);
+	m = matcher_build(p, 2, db, err, sizeof(err));
+	hsdb_unref(db);
+	assert_non_null(m);
+	assert_int_equal(matcher_pending(m), 0);
+	assert_int_equal(first(m, "bb.miek.nl."), 1);
 	matcher_free(m);
 }
 
@@ -454,6 +480,7 @@ main(void)
 		cmocka_unit_test(test_pattern_hyperscan_lacks_is_matched_by_pcre2),
 		cmocka_unit_test(test_new_patterns_are_pending_until_a_database_holds_them),
 		cmocka_unit_test(test_same_text_twice_keeps_both_places),
+		cmocka_unit_test(test_only_refused_patterns_are_not_pending),
 	};
 	int failed = 0;
 
