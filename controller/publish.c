@@ -106,10 +106,11 @@ publish_init(struct ev_loop *loop, const char *rundir)
 	    (rv = nng_pipe_notify(pub_sock, NNG_PIPE_EV_ADD_POST, pipe_cb,
 	    NULL)) != 0)
 		fatalx("%s: pub socket: %s", __func__, nng_strerror(rv));
-	endpoint_listen(pub_sock, rundir, PROTO_EP_TABLE, 0);
+	endpoint_listen(pub_sock, rundir, PROTO_EP_TABLE, 0, 0);
 	if ((rv = nng_rep0_open(&rep_sock)) != 0)
 		fatalx("%s: rep socket: %s", __func__, nng_strerror(rv));
-	fd = endpoint_listen(rep_sock, rundir, PROTO_EP_SNAPSHOT, 1);
+	fd = endpoint_listen(rep_sock, rundir, PROTO_EP_SNAPSHOT, 1,
+	    ENDPOINT_REQ_MAXSZ);
 	ev_io_init(&rep_w, rep_cb, fd, EV_READ);
 	ev_io_start(loop, &rep_w);
 	ev_timer_init(&repub_w, repub_cb, REPUBLISH_INTERVAL, REPUBLISH_INTERVAL);

@@ -55,7 +55,8 @@ reports_init(struct ev_loop *loop, const char *rundir)
 	rloop = loop;
 	if ((rv = nng_pull0_open(&pull_sock)) != 0)
 		fatalx("%s: open: %s", __func__, nng_strerror(rv));
-	fd = endpoint_listen(pull_sock, rundir, PROTO_EP_REPORT, 1);
+	fd = endpoint_listen(pull_sock, rundir, PROTO_EP_REPORT, 1,
+	    report_maxlen());
 	ev_io_init(&pull_w, pull_cb, fd, EV_READ);
 	ev_io_start(loop, &pull_w);
 }

@@ -19,11 +19,16 @@ recv_fd(nng_socket s, const char *url, int want_fd)
 }
 
 int
-endpoint_listen(nng_socket s, const char *dir, const char *ep, int want_fd)
+endpoint_listen(nng_socket s, const char *dir, const char *ep, int want_fd,
+    size_t maxsz)
 {
 	char path[PATH_MAX], url[PATH_MAX + 8];
 	int rv;
 
+	if (maxsz != 0 &&
+	    (rv = nng_socket_set_size(s, NNG_OPT_RECVMAXSZ, maxsz)) != 0)
+		fatalx("%s: %s: recv max size: %s", __func__, ep,
+		    nng_strerror(rv));
 	snprintf(path, sizeof(path), "%s/%s", dir, ep);
 	snprintf(url, sizeof(url), "ipc://%s", path);
 	if ((rv = nng_listen(s, url, NULL, 0)) != 0) {

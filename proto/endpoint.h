@@ -9,10 +9,17 @@
 
 /*
  * Listen on ipc://dir/ep with the opened socket s; a stale socket file left
- * by a killed controller is removed first. Fatal on failure. Returns the
- * socket's receive descriptor for libev, or -1 when want_fd is 0.
+ * by a killed controller is removed first. Messages longer than maxsz are
+ * dropped by nng before they are buffered (nng's default is no limit, and
+ * the peers are routers, which read the network); 0 for a socket that only
+ * sends. Fatal on failure. Returns the socket's receive descriptor for
+ * libev, or -1 when want_fd is 0.
  */
-int endpoint_listen(nng_socket s, const char *dir, const char *ep, int want_fd);
+int endpoint_listen(nng_socket s, const char *dir, const char *ep, int want_fd,
+    size_t maxsz);
+
+/* maxsz of an endpoint taking header-only requests (with nng's own header). */
+#define ENDPOINT_REQ_MAXSZ	4096
 
 /*
  * Dial ipc://dir/ep with the opened socket s without waiting: nng redials

@@ -183,3 +183,10 @@ report_free(struct report *r)
 	r->routes = NULL;
 	r->n = r->nroutes = 0;
 }
+
+size_t
+report_maxlen(void)
+{
+	return PROTO_HDRLEN + FIXED_LEN + (size_t)REPORT_MAX_ENTRIES * ENTRY_LEN +
+	    (size_t)REPORT_MAX_ROUTES * ROUTE_LEN;
+}

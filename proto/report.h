@@ -104,6 +104,8 @@ int report_encode(const struct report *r, uint8_t **out, size_t *outlen);
 int report_decode(const uint8_t *buf, size_t len, struct report *r,
     const char **why);
 
+/* The longest report report_decode accepts, in bytes (about 16 MB). */
+size_t report_maxlen(void);
 /* Free what report_decode allocated. */
 void report_free(struct report *r);
 

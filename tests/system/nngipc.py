@@ -17,6 +17,7 @@ import struct
 import threading
 
 REQ0, REP0 = 0x30, 0x31
+PUSH0, PULL0 = 0x50, 0x51
 
 
 def _greeting(proto):
@@ -116,3 +117,21 @@ class FakeRep:
         if os.path.exists(self.path):
             os.unlink(self.path)
         return False
+
+
+def announce(path, proto, length, timeout=3.0):
+    """Connect to path as proto, announce a message of length bytes and
+    send none of it; return True if the peer then closes the connection
+    within timeout (it refuses the size), False if it waits for the bytes."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+        s.settimeout(timeout)
+        s.connect(path)
+        s.sendall(_greeting(proto))
+        _recv_exact(s, 8)
+        s.sendall(struct.pack("!BQ", 1, length))
+        try:
+            return s.recv(1) == b""
+        except socket.timeout:
+            return False
+        except ConnectionResetError:
+            return True

@@ -1,15 +1,19 @@
 """Garbage in: every process survives and keeps answering."""
 
+import os
 import random
 import socket
 import struct
 
 import dns.message
 import dns.rcode
+import pytest
 
+import nngipc
 from conftest import spec
 from dnsenv import query, recv_tcp_msg
 from helpers import header, question, txts
+from procs import roles
 
 SEED = 20140517
 
@@ -217,3 +221,27 @@ def test_many_concurrent_tcp_clients(make_router, backend_a, backend_b):
     finally:
         for s, _ in conns:
             s.close()
+
+
+@pytest.mark.parametrize("ep,proto", [("report.ipc", nngipc.PUSH0),
+                                      ("control.ipc", nngipc.REQ0),
+                                      ("snapshot.ipc", nngipc.REQ0)])
+def test_controller_refuses_huge_messages_on_its_endpoints(make_router,
+                                                          backend_a, ep,
+                                                          proto):
+    """A router (which reads the network) is the peer of these endpoints: a
+    message announced as 1 GiB is refused at once by its length, not
+    buffered, and the controller goes on serving."""
+    r = make_router(["%s,^[ab]\\.miek" % spec(backend_a)])
+    r.wait_ready("a.miek.nl.", "TXT")
+    before = roles(r.pid)["controller"]
+    path = os.path.join(r.rundir, ep)
+    assert nngipc.announce(path, proto, 1 << 30), \
+        "%s waits for a 1 GiB message instead of refusing it" % ep
+    assert roles(r.pid)["controller"] == before
+    # a request of normal size is still answered
+    if ep == "control.ipc":
+        reply = nngipc.request(path, struct.pack("!IHHII", 0x444e5352, 3, 4,
+                                                 16, 0))
+        assert struct.unpack("!H", reply[6:8])[0] == 5
+    assert query(r.port, "a.miek.nl.", "TXT").rcode() == dns.rcode.NOERROR
