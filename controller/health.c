@@ -363,9 +363,12 @@ health_report(const struct sockaddr *addr, uint32_t answered, uint32_t failed)
 
 	if (b == NULL || !b->up)
 		return;		/* only checks bring a backend back */
-	if (answered > 0)
-		b->nfail = 0;
-	else if (failed > 0)
+	/*
+	 * Traffic can add a failure, never take one away: answered queries
+	 * do not reset the failed checks (a backend answering some traffic
+	 * and failing every check would never go down).
+	 */
+	if (answered == 0 && failed > 0)
 		verdict(b, 0, "queries time out on real traffic");
 }
 

@@ -3,14 +3,18 @@
 UDP: the test calls recv_query() and then sends whatever replies it likes,
 from the listening socket or from a second socket (another source port).
 TCP, on the same port: a thread answers every query NOERROR with a TXT
-"fake-health", so dnsrouter's health checks pass.
+"fake-health", so dnsrouter's health checks pass (tcp_rcode makes it answer
+another rcode instead). serve_udp() starts a thread answering every UDP
+query with a TXT of its own, for tests that need steady traffic.
 """
 
 import socket
 import struct
 import threading
 
+import dns.exception
 import dns.message
+import dns.rcode
 import dns.rdatatype
 import dns.rrset
 
@@ -49,6 +53,9 @@ class FakeBackend:
         self.tcp.bind((addr, self.port))
         self.tcp.listen(16)
         self.health_queries = 0
+        self.tcp_rcode = dns.rcode.NOERROR
+        self.udp_answered = 0
+        self._udp_thread = None
         self._stop = False
         self._thread = threading.Thread(target=self._serve_tcp, daemon=True)
         self._thread.start()
@@ -75,9 +82,32 @@ class FakeBackend:
                             break
                         self.health_queries += 1
                         w = make_reply(m, "fake-health")
+                        if self.tcp_rcode != dns.rcode.NOERROR:
+                            r = dns.message.from_wire(w)
+                            r.set_rcode(self.tcp_rcode)
+                            r.answer = []
+                            w = r.to_wire()
                         c.sendall(struct.pack("!H", len(w)) + w)
                 except (OSError, dns.exception.DNSException):
                     pass
+
+    def serve_udp(self, txt="fake-udp"):
+        """Answer every UDP query NOERROR with TXT txt, in a thread (until
+        close())."""
+        def run():
+            self.udp.settimeout(0.2)
+            while not self._stop:
+                try:
+                    wire, src = self.udp.recvfrom(65535)
+                    self.udp.sendto(make_reply(wire, txt), src)
+                    self.udp_answered += 1
+                except socket.timeout:
+                    continue
+                except (OSError, dns.exception.DNSException):
+                    if self._stop:
+                        return
+        self._udp_thread = threading.Thread(target=run, daemon=True)
+        self._udp_thread.start()
 
     def recv_query(self, timeout=3.0):
         """(wire, source address) of the next UDP query; socket.timeout."""
@@ -89,6 +119,8 @@ class FakeBackend:
 
     def close(self):
         self._stop = True
+        for t in (self._thread, self._udp_thread):
+            if t is not None:
+                t.join(2)
         for s in (self.udp, self.other, self.tcp):
             s.close()
-        self._thread.join(2)

@@ -9,7 +9,9 @@ import dns.rcode
 
 from conftest import spec
 from dnsenv import query, wait_for
+from fakebackend import FakeBackend
 from helpers import txts
+from procs import UdpLoad
 from zones import zone_with
 
 FAST_HEALTH = "health-interval 200ms\nhealth-rise 2\nhealth-fall 2\n"
@@ -163,3 +165,31 @@ def test_dead_backend_leaves_rotation_quickly_under_load(make_named,
             slow.append("query %d: %.2fs" % (i, took))
     assert not slow, "still tried the stopped backend after 1 s of " \
         "traffic: %s" % slow
+
+
+def test_checks_take_down_a_backend_that_still_answers_traffic(make_router):
+    """Health checks decide: a backend that fails them (SERVFAIL to the
+    check query, over TCP) goes down after health-fall checks even while it
+    answers real UDP traffic. Answered traffic used to reset the count of
+    failed checks in every 100 ms report, so it never went down."""
+    fb = FakeBackend()
+    load = None
+    try:
+        fb.serve_udp("from-fake")
+        # checks 1 s apart: the Python backend answers well within that
+        r = make_router(["%s,^c\\.miek" % fb.spec],
+                        extra="health-interval 1s\nhealth-fall 2\n")
+        r.wait_ready("c.miek.nl.", "TXT")
+        down = r.log_count("is down")
+        load = UdpLoad(r.port, name="c.miek.nl.", interval=0.01).start()
+        wait_for(lambda: fb.udp_answered > 20, 5, 0.02, "traffic to flow")
+        fb.tcp_rcode = dns.rcode.SERVFAIL
+        # health-fall 2 at 1 s: down within about 2 s; 8 s is ample
+        wait_for(lambda: r.log_count("is down") > down, 8, 0.05,
+                 "the backend failing its checks to be taken down")
+        assert "is down: health query answered SERVFAIL" in r.log()
+        assert load.sent > 100 and fb.udp_answered > 100
+    finally:
+        if load is not None:
+            load.stop()
+        fb.close()
