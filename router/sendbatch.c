@@ -62,7 +62,7 @@ sendbatch_init(void)
 	use_ring = 1;
 	log_debug("sending with io_uring");
 #else
-	log_debug("built without liburing: sending with sendmmsg");
+	log_info("sending with sendmmsg (built without liburing)");
 #endif
 }
 

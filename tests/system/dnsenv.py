@@ -483,6 +483,7 @@ class Dnsrouter:
         env = dict(os.environ)
         env.pop("DNS_ADDR", None)
         env.pop("ETCD_MACHINES", None)
+        env.pop("DNSROUTER_IO_URING", None)
         env.update(self.env)
         self._stderr = open(self.stderr_path, "ab")
         self.proc = subprocess.Popen(
