@@ -36,12 +36,6 @@ log_getverbose(void)
 	return log_verbose;
 }
 
-void
-log_procname(const char *name)
-{
-	log_name = name;
-}
-
 static void
 vlog(int pri, const char *fmt, va_list ap, int with_errno)
 {

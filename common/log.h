@@ -10,8 +10,6 @@ void log_init(int foreground, int verbose, const char *ident);
 void log_setverbose(int verbose);
 /* Current verbosity. */
 int log_getverbose(void);
-/* Change the ident shown in each line (after fork+exec, each role sets its own). */
-void log_procname(const char *name);
 
 /* Warning with strerror(errno) appended. */
 void log_warn(const char *, ...) __attribute__((format(printf, 1, 2)));

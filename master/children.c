@@ -37,7 +37,6 @@ struct proc {
 	struct slot	*slot;
 	pid_t		 pid;
 	int		 retiring;	/* replaced or stopping: no restart */
-	int		 ready;
 	int		 ready_fd;
 	double		 started;
 	ev_child	 cw;
@@ -179,11 +178,8 @@ ready_cb(struct ev_loop *l, ev_io *w, int revents)
 	ev_io_stop(l, w);
 	close(p->ready_fd);
 	p->ready_fd = -1;
-	if (n == 1) {
-		p->ready = 1;
-		if (rl.phase == RL_WAIT_READY && rl.waiting == p)
-			reload_next();
-	}
+	if (n == 1 && rl.phase == RL_WAIT_READY && rl.waiting == p)
+		reload_next();
 }
 
 static struct proc *
@@ -245,6 +241,15 @@ spawn(struct slot *s)
 		goto later;
 	}
 	if (pid == 0) {
+		/*
+		 * The master's handlers (libev's) stay until execv: a SIGTERM
+		 * in between, from the death signal below, would be caught and
+		 * lost. Defaults first, then ask for it.
+		 */
+		signal(SIGTERM, SIG_DFL);
+		signal(SIGINT, SIG_DFL);
+		signal(SIGHUP, SIG_DFL);
+		signal(SIGCHLD, SIG_DFL);
 		/* Die with the master, whatever kills it. */
 		prctl(PR_SET_PDEATHSIG, SIGTERM);
 		if (getppid() == 1)

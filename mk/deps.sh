@@ -35,10 +35,12 @@ apt-get update -qq
 rc=/usr/sbin/policy-rc.d
 made_rc=0
 if [ ! -e "$rc" ]; then
+	# Removed however this script ends (a failed install exits at once
+	# under set -e): left behind, it would stop every service's start.
+	trap '[ "$made_rc" -eq 1 ] && rm -f "$rc"' EXIT
 	printf '#!/bin/sh\nexit 101\n' >"$rc"
 	chmod 755 "$rc"
 	made_rc=1
 fi
 apt-get install -y -qq --no-install-recommends $missing
-[ "$made_rc" -eq 1 ] && rm -f "$rc"
 exit 0
