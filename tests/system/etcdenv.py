@@ -15,13 +15,19 @@ and is bounded.
     e.stop(); e.start()               # same data dir, same ports
     e.kill()                          # SIGKILL
 
+    t = EtcdTLS(certdir)              # throwaway CA, server, client certs
+    e = Etcd(workdir, tls=t).start()  # https://, client certs required
+    e.ctl("get", "/dnsrouter/")       # etcdctl with t's CA and client cert
+
     c = EtcdCluster(workdir, 3).start()   # three members, one cluster
     c.urls()                              # client URLs
     c.members[1].kill()
 
 API
-  Etcd(workdir, name, client_port, peer_port, initial_cluster, ...)
-    .url                      client URL, http://127.0.0.1:PORT
+  Etcd(workdir, name, client_port, peer_port, initial_cluster, ...,
+       tls=None)              tls: an EtcdTLS; the client URL is https://
+                              and etcd wants a client certificate
+    .url                      client URL, http(s)://127.0.0.1:PORT
     .start(timeout, wait)     run etcd; wait for a range to answer
     .wait_ready(timeout)      poll a linearizable range, bounded
     .stop(timeout)            SIGTERM, bounded wait, then SIGKILL
@@ -37,9 +43,13 @@ API
     .log()                    etcd's stderr so far
   EtcdCluster(workdir, n)     n members on loopback, --initial-cluster of all
     .urls() .member(url) .alive() .ctl(...) .start() .stop()
-  etcdctl(endpoints, *args)   etcdctl against any endpoints
-  etcd_client(url)            EtcdClient: keep-alive JSON gateway client
+  etcdctl(endpoints, *args, tls=None)   etcdctl against any endpoints
+  etcd_client(url, tls=None)  EtcdClient: keep-alive JSON gateway client
                               (put, put_many in txns, delete, login, ...)
+  EtcdTLS(dir)                openssl-made CA, server certificate for
+                              127.0.0.1 and client certificate in dir
+    .ca .server_cert .server_key .client_cert .client_key   file paths
+    .etcd_args() .ctl_args() .ssl_context()   for etcd, etcdctl, Python
   b64(s) / unb64(s)           the gateway's base64 for keys and values
 
 dnsrouter with etcd (the DNS side)
@@ -69,6 +79,7 @@ import http.client
 import json
 import os
 import signal
+import ssl
 import subprocess
 import threading
 import time
@@ -80,7 +91,7 @@ __all__ = ["Etcd", "EtcdCluster", "EtcdClient", "etcd_client", "b64",
            "unb64", "prefix_end", "ETCD", "ETCDCTL", "etcdctl", "wait_log",
            "pids_alive", "controller_pid", "answer", "wait_answer",
            "wait_all_seen", "answers", "log_mark", "log_since", "wait_logged",
-           "etcd_extra", "controller_cut_off", "QueryLoop"]
+           "etcd_extra", "controller_cut_off", "QueryLoop", "EtcdTLS"]
 
 ETCD = "/usr/bin/etcd"
 ETCDCTL = "/usr/bin/etcdctl"
@@ -104,8 +115,9 @@ def prefix_end(prefix):
 
 
 def etcdctl(endpoints, *args, user=None, timeout=10.0, check=True,
-            input=None):
-    """Run etcdctl (v3 API) against endpoints (a URL or a list of them).
+            input=None, tls=None):
+    """Run etcdctl (v3 API) against endpoints (a URL or a list of them);
+    with tls (an EtcdTLS), it trusts tls's CA and shows its client cert.
 
     Returns the CompletedProcess (text). With check, raises ProcessError on
     a non-zero exit, with its output."""
@@ -119,6 +131,8 @@ def etcdctl(endpoints, *args, user=None, timeout=10.0, check=True,
             "--command-timeout=%ds" % max(1, int(timeout))]
     if user:
         argv.append("--user=" + user)
+    if tls is not None:
+        argv += tls.ctl_args()
     args = [str(a) for a in args]
     argv += args
     try:
@@ -140,12 +154,25 @@ class EtcdClient:
     """A JSON gateway client over one keep-alive HTTP connection (for
     bursts: no process or TCP handshake per request). Not thread-safe."""
 
-    def __init__(self, url, timeout=5.0, token=None):
+    def __init__(self, url, timeout=5.0, token=None, tls=None):
         u = urllib.parse.urlsplit(url)
         self.host, self.port = u.hostname, u.port or 2379
         self.timeout = timeout
         self.token = token
         self.conn = None
+        # https: verify etcd with tls's CA, show tls's client certificate
+        self.context = None
+        if u.scheme == "https":
+            self.context = (tls.ssl_context() if tls is not None
+                            else ssl.create_default_context())
+
+    def _connect(self):
+        if self.context is not None:
+            return http.client.HTTPSConnection(self.host, self.port,
+                                               timeout=self.timeout,
+                                               context=self.context)
+        return http.client.HTTPConnection(self.host, self.port,
+                                          timeout=self.timeout)
 
     def call(self, path, body):
         data = json.dumps(body).encode()
@@ -154,8 +181,7 @@ class EtcdClient:
             hdrs["Authorization"] = self.token
         for attempt in (0, 1):
             if self.conn is None:
-                self.conn = http.client.HTTPConnection(self.host, self.port,
-                                                       timeout=self.timeout)
+                self.conn = self._connect()
             try:
                 self.conn.request("POST", path, data, hdrs)
                 resp = self.conn.getresponse()
@@ -217,8 +243,82 @@ class EtcdClient:
             self.conn = None
 
 
-def etcd_client(url, timeout=5.0):
-    return EtcdClient(url, timeout)
+def etcd_client(url, timeout=5.0, tls=None):
+    return EtcdClient(url, timeout, tls=tls)
+
+
+class EtcdTLS:
+    """A throwaway PKI made with openssl in directory: a CA, a server
+    certificate for IP 127.0.0.1 (serverAuth and clientAuth: etcd 3.4's
+    JSON gateway dials etcd's own gRPC with it) and a client certificate,
+    all signed by the CA, EC P-256 keys without a passphrase, valid for
+    two days. Attributes are absolute file paths."""
+
+    def __init__(self, directory, cn="dnsrouter-test"):
+        self.dir = os.path.abspath(str(directory))
+        os.makedirs(self.dir, exist_ok=True)
+        def j(f):
+            return os.path.join(self.dir, f)
+        self.ca, self.ca_key = j("ca.crt"), j("ca.key")
+        self.server_cert, self.server_key = j("server.crt"), j("server.key")
+        self.client_cert, self.client_key = j("client.crt"), j("client.key")
+        ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+              "-nodes"]
+        self._openssl("req", "-x509", *ec, "-days", "2",
+                      "-subj", "/CN=%s CA" % cn, "-keyout", self.ca_key,
+                      "-out", self.ca,
+                      "-addext", "basicConstraints=critical,CA:TRUE",
+                      "-addext", "keyUsage=critical,keyCertSign,cRLSign")
+        self._leaf("server", ec, "/CN=127.0.0.1",
+                   "subjectAltName=IP:127.0.0.1\n"
+                   "extendedKeyUsage=serverAuth,clientAuth\n")
+        self._leaf("client", ec, "/CN=%s client" % cn,
+                   "extendedKeyUsage=clientAuth\n")
+
+    def _openssl(self, *args):
+        try:
+            cp = subprocess.run(["openssl"] + list(args), cwd=self.dir,
+                                capture_output=True, text=True, timeout=30,
+                                stdin=subprocess.DEVNULL)
+        except subprocess.TimeoutExpired:
+            raise ProcessError("openssl %s: no result in 30s"
+                               % args[0]) from None
+        if cp.returncode != 0:
+            raise ProcessError("openssl %s: exit %d\n%s"
+                               % (" ".join(args), cp.returncode, cp.stderr))
+
+    def _leaf(self, name, ec, subj, ext):
+        csr = os.path.join(self.dir, name + ".csr")
+        extfile = os.path.join(self.dir, name + ".ext")
+        with open(extfile, "w") as f:
+            f.write("basicConstraints=CA:FALSE\n"
+                    "keyUsage=critical,digitalSignature,keyEncipherment\n"
+                    + ext)
+        self._openssl("req", "-new", *ec, "-subj", subj,
+                      "-keyout", os.path.join(self.dir, name + ".key"),
+                      "-out", csr)
+        self._openssl("x509", "-req", "-in", csr, "-CA", self.ca,
+                      "-CAkey", self.ca_key, "-set_serial",
+                      str(int.from_bytes(os.urandom(8), "big")),
+                      "-days", "2", "-extfile", extfile,
+                      "-out", os.path.join(self.dir, name + ".crt"))
+
+    def etcd_args(self, client_cert_auth=True):
+        """etcd flags: serve clients over TLS and want their certificate
+        (etcd 3.4 wants one as soon as --trusted-ca-file is given;
+        --client-cert-auth says so explicitly)."""
+        a = ["--cert-file", self.server_cert, "--key-file", self.server_key,
+             "--trusted-ca-file", self.ca]
+        return a + ["--client-cert-auth"] if client_cert_auth else a
+
+    def ctl_args(self):
+        return ["--cacert=" + self.ca, "--cert=" + self.client_cert,
+                "--key=" + self.client_key]
+
+    def ssl_context(self):
+        ctx = ssl.create_default_context(cafile=self.ca)
+        ctx.load_cert_chain(self.client_cert, self.client_key)
+        return ctx
 
 
 class Etcd:
@@ -230,6 +330,10 @@ class Etcd:
     initial_cluster: "n1=http://127.0.0.1:P1,..." for a cluster member
                      (default: this member alone)
     extra_args:      more etcd flags
+    tls:             an EtcdTLS: clients speak https to this member and
+                     must show a certificate its CA signed (peers stay on
+                     http); ctl(), the gateway client and the readiness
+                     check use tls's client certificate
 
     The ports and data dir stay the same across stop()/start(), so a
     restart is the same member with the same data.
@@ -237,7 +341,7 @@ class Etcd:
 
     def __init__(self, workdir, name="e0", client_port=None, peer_port=None,
                  initial_cluster=None, cluster_token="dnsrouter-test",
-                 extra_args=()):
+                 extra_args=(), tls=None):
         self.workdir = os.path.abspath(str(workdir))
         self.name = name
         self.client_port = client_port or free_port()
@@ -245,6 +349,7 @@ class Etcd:
         self.initial_cluster = initial_cluster
         self.cluster_token = cluster_token
         self.extra_args = list(extra_args)
+        self.tls = tls
         self.data_dir = os.path.join(self.workdir, name + ".etcd")
         self.stderr_path = os.path.join(self.workdir, name + ".stderr")
         self.proc = None
@@ -256,7 +361,8 @@ class Etcd:
 
     @property
     def url(self):
-        return "http://127.0.0.1:%d" % self.client_port
+        return "%s://127.0.0.1:%d" % ("https" if self.tls else "http",
+                                      self.client_port)
 
     @property
     def peer_url(self):
@@ -283,7 +389,8 @@ class Etcd:
                 "--logger", "zap", "--log-outputs", "stderr",
                 # Fast elections, so a killed leader is replaced quickly.
                 "--heartbeat-interval", "50", "--election-timeout", "500",
-                "--enable-pprof=false"] + self.extra_args
+                "--enable-pprof=false"] + \
+            (self.tls.etcd_args() if self.tls else []) + self.extra_args
 
     def start(self, timeout=20.0, wait=True):
         """Run etcd; with wait, return once a range answers (bounded)."""
@@ -314,7 +421,7 @@ class Etcd:
                                   self.log()[-3000:]))
         try:
             # A linearizable range needs a leader: the member can serve.
-            c = EtcdClient(self.url, timeout=0.5)
+            c = EtcdClient(self.url, timeout=0.5, tls=self.tls)
             if self.auth_user:
                 c.login(self.auth_user)
             c.call("/v3/kv/range", {"key": b64("\0"), "limit": 1})
@@ -392,12 +499,13 @@ class Etcd:
         """etcdctl against this member; returns its stdout. Once auth_user
         is set, etcdctl logs in with it unless user= says otherwise."""
         kw.setdefault("user", self.auth_user)
+        kw.setdefault("tls", self.tls)
         return etcdctl(self.url, *args, **kw).stdout
 
     @property
     def client(self):
         if self._client is None:
-            self._client = EtcdClient(self.url)
+            self._client = EtcdClient(self.url, tls=self.tls)
             if self.auth_user:
                 self._client.login(self.auth_user)
         return self._client
@@ -695,7 +803,10 @@ class QueryLoop:
 
     A thread querying name over and over (fresh socket each time) while
     the block runs; loop.ok counts the answers equal to want, loop.bad
-    lists (time, answer) of every other one."""
+    lists (time, answer) of every other one. An exception in the thread
+    (anything but the timeout answer() sums up) is recorded in loop.bad as
+    "error: ..." and the loop goes on; leaving the block asserts that the
+    thread has ended."""
 
     def __init__(self, port, name, want):
         self.port, self.name, self.want = port, name, want
@@ -706,7 +817,11 @@ class QueryLoop:
 
     def _run(self):
         while not self._stop.is_set():
-            a = answer(self.port, self.name, timeout=2.0)
+            try:
+                a = answer(self.port, self.name, timeout=2.0)
+            except Exception as e:     # recorded, never lost with the thread
+                a = "error: %s: %s" % (type(e).__name__, e)
+                self._stop.wait(0.01)  # pacing only: no hot loop on errors
             if a == self.want:
                 self.ok += 1
             else:
@@ -719,4 +834,9 @@ class QueryLoop:
     def __exit__(self, *exc):
         self._stop.set()
         self._t.join(5)
+        # (an exception from the block itself is the better report)
+        if exc[0] is None:
+            assert not self._t.is_alive(), \
+                "QueryLoop thread for %s still running 5s after the block" \
+                % self.name
         return False

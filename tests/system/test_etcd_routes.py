@@ -7,9 +7,12 @@ an answer tells which backend gave it.
 """
 
 import json
+import os
+import subprocess
 import time
 
 from conftest import spec
+from dnsenv import wait_for
 from etcdenv import (answer, answers, controller_cut_off,  # noqa: F401
                      etcd, etcd_router, log_mark, wait_all_seen, wait_answer,
                      wait_logged)
@@ -236,3 +239,52 @@ def test_key_turned_bad_logs_and_the_rest_keeps_working(backend_a, backend_b,
     assert answers(r, "a.miek.nl.", 8) == ["aa"] * 8
     etcd.ctl("put", "/dnsrouter/c", "%s,^c\\.miek" % spec(backend_b))
     wait_answer(r, "c.miek.nl.", "cc", timeout=5)
+
+
+def ctl_status(build_dir, router):
+    """dnsrouterctl status --json of a running router."""
+    env = dict(os.environ)
+    env.pop("ETCD_MACHINES", None)
+    cp = subprocess.run([os.path.join(build_dir, "dnsrouterctl"), "-f",
+                         router.conf_path, "status", "--json"], env=env,
+                        capture_output=True, text=True, timeout=30,
+                        stdin=subprocess.DEVNULL)
+    assert cp.returncode == 0, (cp.stdout, cp.stderr)
+    return json.loads(cp.stdout)
+
+
+def test_static_routes_file_merges_with_etcd(build_dir, backend_a, backend_b,
+                                             etcd, etcd_router):
+    """The routes file routes ^[ab]\\.miek to shard ab, etcd routes
+    ^c\\.miek to shard cd: one table holds both, from the first listing,
+    through later etcd changes and through a reload of the file."""
+    a, b = spec(backend_a), spec(backend_b)
+    etcd.ctl("put", "/dnsrouter/c", "%s,^c\\.miek" % b)
+    r = etcd_router(etcd.url, routes=["%s,^[ab]\\.miek" % a])
+    wait_answer(r, "c.miek.nl.", "cc", timeout=5)          # etcd
+    assert answers(r, "a.miek.nl.", 8) == ["aa"] * 8       # file
+    assert answers(r, "b.miek.nl.", 8) == ["bb"] * 8
+    st = ctl_status(build_dir, r)
+    assert sorted((rt["match"], tuple(rt["backends"]))
+                  for rt in st["routes"]) == \
+        [(r"^[ab]\.miek", (a,)), (r"^c\.miek", (b,))], st["routes"]
+
+    # A change from the watch keeps the file's route ...
+    etcd.ctl("put", "/dnsrouter/d", "%s,^d\\.miek" % b)
+    wait_answer(r, "d.miek.nl.", "dd", timeout=5)
+    assert answers(r, "a.miek.nl.", 8) == ["aa"] * 8
+    assert answers(r, "c.miek.nl.", 4) == ["cc"] * 4
+
+    # ... and a reload of the file (which now routes the apex too) keeps
+    # etcd's routes.
+    r.write_routes(["%s,^[ab]\\.miek" % a, "%s,^miek" % a])
+    r.reload()
+    wait_answer(r, "miek.nl.", "shard-ab", timeout=10)
+    assert answers(r, "c.miek.nl.", 8) == ["cc"] * 8
+    assert answers(r, "d.miek.nl.", 4) == ["dd"] * 4
+    assert answers(r, "a.miek.nl.", 4) == ["aa"] * 4
+    want = {r"^[ab]\.miek", r"^miek", r"^c\.miek", r"^d\.miek"}
+    wait_for(lambda: sorted(rt["match"] for rt in
+                            ctl_status(build_dir, r)["routes"])
+             == sorted(want), 5, 0.1,
+             "status to list the 2 file and the 2 etcd routes")
