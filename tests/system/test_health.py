@@ -6,6 +6,7 @@ what counts as a pass (a REFUSED is alive) and a custom health-query.
 """
 
 import re
+import time
 
 import dns.rcode
 
@@ -114,3 +115,87 @@ def test_custom_health_query_is_what_decides(tmp_path, etcd, etcd_router):
     finally:
         x.stop()
         y.stop()
+
+
+PROBE = "hc-probe.miek.nl."     # a name nothing else asks: NXDOMAIN passes
+
+
+def _server_conns(port):
+    """Connections accepted (or waiting to be) by the TCP listener on
+    127.0.0.1:port: server-side ESTABLISHED or CLOSE_WAIT entries. While
+    that server is stopped, this only grows, by one per health check."""
+    n = 0
+    with open("/proc/net/tcp") as f:
+        next(f)
+        for line in f:
+            fields = line.split()
+            if int(fields[1].split(":")[1], 16) == port and \
+                    fields[3] in ("01", "08"):
+                n += 1
+    return n
+
+
+def test_one_check_per_backend_per_interval_not_per_route(make_named,
+                                                          make_router):
+    """One backend behind two routes (routes file) is checked once per
+    health-interval, not once per route."""
+    x = make_named(zones.zone_with("x", ['a IN TXT "a-from-x"',
+                                         'c IN TXT "c-from-x"']), "x")
+    interval = 0.25
+    r = make_router(["%s,^a\\.miek" % spec(x), "%s,^c\\.miek" % spec(x)],
+                    extra="health-query %s IN TXT\nhealth-interval 250ms\n"
+                          "health-rise 2\nhealth-fall 2\n" % PROBE)
+    r.wait_ready("a.miek.nl.", "TXT")
+    r.wait_ready("c.miek.nl.", "TXT")
+    # the checks have started (the first one comes within an interval)
+    wait_for(lambda: x.query_count(PROBE), 5, 0.02, "a first check")
+    # count over a window of 8 intervals, polling so that a dead router
+    # shows at once
+    window = 8 * interval
+    t0 = time.monotonic()
+    n0 = x.query_count(PROBE)
+    wait_for(lambda: r.proc.poll() is not None or
+             time.monotonic() - t0 >= window, window + 1, 0.05,
+             "the counting window")
+    n = x.query_count(PROBE) - n0
+    assert r.proc.poll() is None
+    # one check per interval (+1 for where the window cuts), not one per
+    # route (16), and the checks did go on
+    assert 8 * 0.5 <= n <= 8 + 1, "%d checks in %.2fs" % (n, window)
+    assert "is down" not in r.log()
+
+
+def test_each_state_change_is_logged_once(make_named, make_router):
+    """A stopped backend is logged down once, however many checks fail
+    after that; back, it is logged up once."""
+    x = make_named(zones.zone_with("x", ['c IN TXT "c-from-x"']), "x")
+    r = make_router(["%s,^c\\.miek" % spec(x)], timeout="150ms",
+                    extra="health-query %s IN TXT\nhealth-interval 200ms\n"
+                          "health-rise 2\nhealth-fall 2\n" % PROBE)
+    r.wait_ready("c.miek.nl.", "TXT")
+    wait_for(lambda: x.query_count(PROBE) >= 2, 5, 0.02, "two checks")
+    down = "backend %s is down: " % spec(x)
+    up = "backend %s is up: " % spec(x)
+    assert r.log_count(down) == 0 and r.log_count(up) == 0
+    x.pause()
+    try:
+        wait_for(lambda: r.log_count(down), 5, 0.02, "the down line")
+        # four more failed checks (twice health-fall): each one is a new
+        # connection that the stopped named never accepts
+        c0 = _server_conns(x.port)
+        wait_for(lambda: _server_conns(x.port) >= c0 + 4, 5, 0.02,
+                 "four more checks of the stopped backend")
+        assert r.log_count(down) == 1, r.log()[-3000:]
+        assert "health query timed out" in r.log().split(down)[1] \
+            .splitlines()[0]
+        assert query(r.port, "c.miek.nl.", "TXT").rcode() == \
+            dns.rcode.SERVFAIL
+    finally:
+        x.resume()
+    wait_for(lambda: r.log_count(up), 5, 0.02, "the up line")
+    n0 = x.query_count(PROBE)
+    wait_for(lambda: x.query_count(PROBE) >= n0 + 4, 5, 0.02,
+             "four more passed checks")
+    assert r.log_count(up) == 1, r.log()[-3000:]
+    assert r.log_count(down) == 1, r.log()[-3000:]
+    r.wait_ready("c.miek.nl.", "TXT", timeout=5)

@@ -373,3 +373,51 @@ def test_a_busy_metrics_port_leaves_dns_running(make_router, backend_a):
                         extra=metrics_extra(port))
         r.wait_ready("a.miek.nl.", "TXT")
         assert "metrics: cannot listen on 127.0.0.1:%d" % port in r.log()
+
+
+def test_servfail_and_backend_failures_count_an_unresponsive_backend(
+        make_router, make_named):
+    """A stopped backend alone on its route: each query is one attempt
+    that times out (no other backend to retry on) and one SERVFAIL.
+    Health checks must not take it out of rotation meanwhile (the route
+    would then answer SERVFAIL without trying it): one check an hour, and
+    the most failures allowed before it is down."""
+    import zones
+    x = make_named(zones.zone_with("x", ['c IN TXT "c-from-x"']), "x")
+    port = free_port()
+    r = make_router([spec(x) + r",^c\.miek"], timeout="300ms",
+                    extra=metrics_extra(port) +
+                    "health-interval 1h\nhealth-fall 100\n")
+    r.wait_ready("c.miek.nl.", "TXT")
+    xs = spec(x)
+    base = wait_steady(port)
+    assert val(base, "dnsrouter_backend_up", backend=xs) == 1
+    sent = 5
+    x.pause()
+    try:
+        for _ in range(sent):
+            resp = dnsenv.query(r.port, "c.miek.nl.", "TXT", timeout=3)
+            assert resp.rcode() == dns.rcode.SERVFAIL
+    finally:
+        x.resume()
+
+    def more(name, n, **labels):
+        return k(name, **labels), val(base, name, **labels) + n
+    want = dict([
+        more("dnsrouter_servfail_total", sent),
+        more("dnsrouter_queries_total", sent, protocol="udp"),
+        more("dnsrouter_backend_queries_total", sent, backend=xs),
+        more("dnsrouter_backend_failures_total", sent, backend=xs),
+        more("dnsrouter_backend_response_seconds_count", 0, backend=xs),
+    ] + [more("dnsrouter_backend_responses_total", 0, backend=xs, rcode=rc)
+         for rc in ("NOERROR", "FORMERR", "SERVFAIL", "NXDOMAIN", "NOTIMP",
+                    "REFUSED", "other")])
+    s = wait_counts(port, want)
+    # failures are the attempts that got no accepted reply
+    answers = sum(v for (n, lb), v in s.items()
+                  if n == "dnsrouter_backend_responses_total"
+                  and dict(lb)["backend"] == xs)
+    assert val(s, "dnsrouter_backend_failures_total", backend=xs) == \
+        val(s, "dnsrouter_backend_queries_total", backend=xs) - answers > 0
+    assert val(s, "dnsrouter_backend_up", backend=xs) == 1
+    assert "is down" not in r.log()

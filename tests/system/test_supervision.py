@@ -128,3 +128,69 @@ def test_sigterm_answers_queries_in_flight(make_router, make_named):
             s.close()
     wait_for(lambda: not any(pid_alive(p) for p in kids), 3, 0.02,
              "children to exit")
+
+
+RESTART_RE = (r"router #%d \(pid %d\) killed by signal 9 after [0-9.]+s; "
+              r"restarting in ([0-9.]+)s")
+
+
+def _kill_and_time_restart(r, slot, victim, gone):
+    """SIGKILL victim (router slot `slot`); return (seconds from the kill
+    until its successor exists, the delay the master logged, the new
+    roles). Returns once the successor serves: 16 queries in a row, each
+    from a fresh socket (spread over every router's sockets), answered."""
+    t0 = time.monotonic()
+    os.kill(victim, signal.SIGKILL)
+    now = wait_routers(r, 2, timeout=10, exclude=gone + [victim])
+    gap = time.monotonic() - t0
+    logged = wait_for(lambda: re.search(RESTART_RE % (slot, victim), r.log()),
+                      3, 0.02, "the restart of pid %d in the log" % victim)
+    r.wait_ready("a.miek.nl.", "TXT", timeout=10, in_a_row=16, tcp=False)
+    return gap, float(logged.group(1)), now
+
+
+def test_crash_loop_restart_delay_doubles_per_slot(make_router, backend_a):
+    """Issue 4: a router that keeps dying is restarted after 0.1 s, then
+    0.2 s, then 0.4 s (per slot: the other slot's first crash is 0.1 s
+    again), and the other router is left alone meanwhile."""
+    r = make_router(["%s,^[ab]\\.miek" % spec(backend_a)], workers=2)
+    r.wait_ready("a.miek.nl.", "TXT")
+    before = wait_routers(r, 2)
+    load = UdpLoad(r.port, "a.miek.nl.", "TXT", interval=0.003,
+                   timeout=1.0).start()
+    gaps, delays, gone = [], [], []
+    try:
+        load.wait_sent(100)
+        for _ in range(3):
+            victim = roles(r.pid)["router"][0]
+            gap, delay, now = _kill_and_time_restart(r, 0, victim, gone)
+            gone.append(victim)
+            gaps.append(gap)
+            delays.append(delay)
+            # the other slot and the controller were not touched
+            assert now["router"][1] == before["router"][1]
+            assert now["controller"] == before["controller"]
+        load.wait_sent(100)
+        # slot 1's first crash: its own backoff, not slot 0's (0.8 s next)
+        survivor0 = roles(r.pid)["router"][0]
+        gap1, delay1, now = _kill_and_time_restart(
+            r, 1, before["router"][1], gone)
+        assert now["router"][0] == survivor0
+        load.wait_sent(100)
+    finally:
+        load.stop()
+    log = r.log()
+    assert delays == [0.1, 0.2, 0.4], log[-3000:]
+    assert delay1 == 0.1, log[-3000:]
+    # and the master really waited that long (a successor cannot exist
+    # before its delay is up), not much longer, the third restart clearly
+    # slower than the first
+    for gap, delay in zip(gaps + [gap1], delays + [delay1]):
+        assert delay - 0.02 <= gap < delay + 1.5, (gaps, gap1, delays, delay1)
+    assert gaps[2] > gaps[0] + 0.2, gaps
+    # one restart line per death, none saying the loop was slowed to 30 s
+    assert len(re.findall(r"router #0 \(pid \d+\) killed by signal 9",
+                          log)) == 3, log[-3000:]
+    assert "keeps dying" not in log
+    assert len(load.failures) <= 4 * MAX_LOST_ON_ROUTER_KILL, load.report()
+    assert r.proc.poll() is None
