@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,6 +29,7 @@ static struct listeners	 lsets[2], *ls, *old_ls;
 static const char	*conffile = CONFIG_DEFAULT_PATH;
 static int		 foreground;
 static int		 pidfd = -1;
+static int		 rundir_lockfd = -1;	/* flock of rundir/dnsrouter.lock */
 static int		 reloading, reload_again;
 
 static void
@@ -65,15 +67,20 @@ load_config(struct config *cf, char *err, size_t errlen)
 	return 0;
 }
 
-/* The run directory belongs to the children's user; stale endpoints go. */
+/*
+ * The run directory belongs to the children's user and to this dnsrouter
+ * alone (locked); stale endpoints go.
+ */
 static int
 make_rundir(const char *dir, const char *user, char *err, size_t errlen)
 {
+	char path[PATH_MAX];
 	struct stat st;
 	struct dirent *de;
 	uid_t uid;
 	gid_t gid;
 	DIR *d;
+	int fd;
 
 	if (mkdir(dir, 0750) == -1 && errno != EEXIST) {
 		snprintf(err, errlen, "rundir %s: %s", dir, strerror(errno));
@@ -88,6 +95,24 @@ make_rundir(const char *dir, const char *user, char *err, size_t errlen)
 		snprintf(err, errlen, "rundir %s: %s", dir, strerror(errno));
 		return -1;
 	}
+	/*
+	 * One dnsrouter per run directory, daemon or not (-d has no pidfile):
+	 * a second one would remove the first one's endpoints below.
+	 */
+	snprintf(path, sizeof(path), "%s/dnsrouter.lock", dir);
+	if ((fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) == -1) {
+		snprintf(err, errlen, "%.900s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (flock(fd, LOCK_EX | LOCK_NB) == -1) {
+		snprintf(err, errlen, "rundir in use by another dnsrouter "
+		    "(%.900s is locked)", path);
+		close(fd);
+		return -1;
+	}
+	if (rundir_lockfd != -1)
+		close(rundir_lockfd);
+	rundir_lockfd = fd;
 	if ((d = opendir(dir)) != NULL) {
 		while ((de = readdir(d)) != NULL) {
 			size_t n = strlen(de->d_name);

@@ -114,3 +114,26 @@ def test_bad_dns_addr_is_an_error(build_dir, tmp_path):
                   env={"DNS_ADDR": "not-an-address"})
     assert rc == 1, out
     assert "DNS_ADDR" in out
+
+
+def test_second_dnsrouter_on_the_same_rundir_refuses(build_dir, tmp_path,
+                                                      make_router, backend_a):
+    """Without -d there is no pidfile; the run directory's lock keeps a
+    second dnsrouter (another port, same rundir) from removing the first
+    one's nng endpoints, which restarted routers would need."""
+    r = make_router(["%s,^[ab]\\.miek" % spec(backend_a)])
+    r.wait_ready("a.miek.nl.", "TXT")
+    endpoints = sorted(f for f in os.listdir(r.rundir) if f.endswith(".ipc"))
+    assert endpoints
+    conf = tmp_path / "second.conf"
+    conf.write_text(r.config_text().replace(
+        "listen 127.0.0.1:%d" % r.port, "listen 127.0.0.1:%d" % free_port()))
+    assert "rundir %s" % r.rundir in conf.read_text()
+    cp = subprocess.run([os.path.join(build_dir, "dnsrouter"), "-d", "-f",
+                         str(conf)], capture_output=True, text=True,
+                        timeout=10)
+    assert cp.returncode != 0
+    assert "in use by another dnsrouter" in cp.stderr, cp.stderr
+    assert sorted(f for f in os.listdir(r.rundir)
+                  if f.endswith(".ipc")) == endpoints
+    assert query(r.port, "a.miek.nl.", "TXT").rcode() == dns.rcode.NOERROR
