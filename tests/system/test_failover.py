@@ -187,7 +187,10 @@ def test_checks_take_down_a_backend_that_still_answers_traffic(make_router):
         # health-fall 2 at 1 s: down within about 2 s; 8 s is ample
         wait_for(lambda: r.log_count("is down") > down, 8, 0.05,
                  "the backend failing its checks to be taken down")
-        assert "is down: health query answered SERVFAIL" in r.log()
+        # by the checks (the Python backend may also be slow to answer
+        # one on a busy machine), not by failed traffic
+        why = r.log().split("is down: ")[1].splitlines()[0]
+        assert why.startswith("health query"), why
         assert load.sent > 100 and fb.udp_answered > 100
     finally:
         if load is not None:
