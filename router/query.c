@@ -96,7 +96,7 @@ timeout_cb(struct ev_loop *l, ev_timer *w, int revents)
 		struct query *q = &queries[fifo_head];
 
 		fifo_remove(q);
-		query_attempt_failed(q);
+		query_attempt_failed(q, 1);
 	}
 	if (fifo_head != NIL) {
 		double after = queries[fifo_head].deadline - now;
@@ -258,10 +258,8 @@ attempt_start(struct query *q)
 		rc = upstream_send(q, (const struct sockaddr *)&b->addr, b->addrlen);
 	else
 		rc = upstream_tcp_send(q, (const struct sockaddr *)&b->addr, b->addrlen);
-	if (rc < 0) {
-		fifo_remove(q);
-		query_attempt_failed(q);
-	}
+	if (rc < 0)
+		query_attempt_failed(q, rc == -2);
 }
 
 static void
@@ -286,13 +284,16 @@ answer_servfail(struct query *q)
 }
 
 void
-query_attempt_failed(struct query *q)
+query_attempt_failed(struct query *q, int backend_fault)
 {
 	int b;
 
 	fifo_remove(q);
 	release_upstream(q);
-	q->table->bc[q->backend].failed++;
+	if (backend_fault)
+		q->table->bc[q->backend].failed++;
+	else
+		q->table->bc[q->backend].queries--;	/* never left */
 	if (q->attempts < 2 &&
 	    (b = table_pick(q->table, q->route, q->backend)) >= 0) {
 		q->backend = b;

@@ -135,7 +135,13 @@ uint32_t query_index(const struct query *q);
 /* A backend reply that passed the checks: send it to the client, free q. */
 void query_deliver(struct query *q, uint8_t *reply, size_t len);
 /* The current attempt failed (send error, TCP error): retry or SERVFAIL. */
-void query_attempt_failed(struct query *q);
+/*
+ * backend_fault: 1 when the backend failed (timeout, broken connection,
+ * unreachable), counted against it and reported to the controller's health
+ * checks; 0 when the router could not send (its own buffers, IDs or
+ * connections exhausted): the attempt is taken back, not blamed.
+ */
+void query_attempt_failed(struct query *q, int backend_fault);
 /* Nonzero when reply carries q's question. */
 int query_same_question(const struct query *q, const uint8_t *reply, size_t len);
 
@@ -153,13 +159,18 @@ void sendbatch(int fd, struct mmsghdr *m, unsigned n, int *res);
 void upstream_init(void);
 /*
  * Give q a fresh ID and queue it for its backend; queued queries leave in
- * one sendmmsg per socket before the loop next blocks. -1 on failure.
+ * one batch per socket before the loop next blocks. -1 if the router cannot
+ * send it (no socket, no free ID).
  */
 int upstream_send(struct query *q, const struct sockaddr *to, socklen_t tolen);
 /* The query is done with its socket: release the ID. */
 void upstream_release(struct query *q);
 
-/* upstream_tcp.c: one TCP connection per query toward a backend */
+/*
+ * upstream_tcp.c: persistent pipelined TCP connections toward backends.
+ * -1 if the router cannot send q (connections full, no free ID), -2 if the
+ * backend refused or cannot be reached.
+ */
 int upstream_tcp_send(struct query *q, const struct sockaddr *to, socklen_t tolen);
 void upstream_tcp_release(struct query *q);
 

@@ -164,20 +164,24 @@ static void
 flush_sock(struct usock *s)
 {
 	struct query *failed[SEND_BATCH];
-	int res[SEND_BATCH];
+	int res[SEND_BATCH], fault[SEND_BATCH];
 	unsigned n = s->nq, nfail = 0, i;
 	int si = (int)(s - socks);
 
 	s->nq = 0;
 	sendbatch(s->fd, s->qmsg, n, res);
 	for (i = 0; i < n; i++)
-		if (res[i] < 0)
+		if (res[i] < 0) {
+			/* A full buffer is ours; no route to it is the backend's. */
+			fault[nfail] = res[i] != -EAGAIN && res[i] != -ENOBUFS &&
+			    res[i] != -ENOMEM;
 			failed[nfail++] = s->qq[i];
+		}
 	/* Failures may queue retries: only once this batch is done with. */
 	for (i = 0; i < nfail; i++)
 		if (failed[i]->up_sock == si) {
 			upstream_release(failed[i]);
-			query_attempt_failed(failed[i]);
+			query_attempt_failed(failed[i], fault[i]);
 		}
 }
 

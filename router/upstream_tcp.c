@@ -159,7 +159,7 @@ conn_fail(struct uconn *c)
 		c->slot_q[i] = 0;
 		if (q != NULL && q->utcp == c) {
 			q->utcp = NULL;
-			query_attempt_failed(q);
+			query_attempt_failed(q, 1);
 		}
 	}
 	conn_free(c);
@@ -286,7 +286,7 @@ conn_io_cb(struct ev_loop *l, ev_io *w, int revents)
 }
 
 static struct uconn *
-conn_open(struct ubackend *b)
+conn_open(struct ubackend *b, int *refused)
 {
 	struct uconn *c;
 	int fd;
@@ -296,6 +296,7 @@ conn_open(struct ubackend *b)
 		return NULL;
 	if (connect(fd, (struct sockaddr *)&b->addr, b->addrlen) == -1 &&
 	    errno != EINPROGRESS) {
+		*refused = 1;	/* refused or unreachable: the backend's */
 		close(fd);
 		return NULL;
 	}
@@ -316,7 +317,7 @@ conn_open(struct ubackend *b)
 
 /* The least busy connection under the pipeline limit, a new one, or the least busy. */
 static struct uconn *
-conn_pick(struct ubackend *b)
+conn_pick(struct ubackend *b, int *refused)
 {
 	struct uconn *c, *best = NULL;
 
@@ -325,7 +326,7 @@ conn_pick(struct ubackend *b)
 			best = c;
 	if (best != NULL && best->inflight < PIPELINE)
 		return best;
-	if (b->nconns < CONNS_PER_BACKEND && (c = conn_open(b)) != NULL)
+	if (b->nconns < CONNS_PER_BACKEND && (c = conn_open(b, refused)) != NULL)
 		return c;
 	return best != NULL && best->inflight < PIPELINE_MAX ? best : NULL;
 }
@@ -334,14 +335,14 @@ int
 upstream_tcp_send(struct query *q, const struct sockaddr *to, socklen_t tolen)
 {
 	struct ubackend *b = backend_get(to, tolen);
-	struct uconn *c = conn_pick(b);
+	struct uconn *c;
 	struct obuf *o;
 	size_t i;
 	uint16_t id;
-	int tries;
+	int tries, refused = 0;
 
-	if (c == NULL)
-		return -1;
+	if ((c = conn_pick(b, &refused)) == NULL)
+		return refused ? -2 : -1;
 	for (tries = 0;; tries++) {
 		id = rnd16();
 		if (slot_find(c, id) == SIZE_MAX)
