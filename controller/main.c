@@ -161,9 +161,12 @@ main(int argc, char *argv[])
 	reports_init(loop, conf.rundir);
 	health_init(loop, &conf, schedule_rebuild);
 	load_routes();
-	/* Routers need a table at once, even before etcd answers. */
-	health_sync(&reg);
-	rebuild_cb(loop, &rebuild_w, 0);
+	/*
+	 * The first table: with a routes file load_routes has scheduled it;
+	 * without one routers still need a (empty) table. With etcd it waits
+	 * for the first listing (hold).
+	 */
+	schedule_rebuild();
 	if (conf.netcd > 0)
 		routes_etcd_init(loop, &conf, &reg, etcd_changed);
 	control_init(loop, &conf);

@@ -126,6 +126,10 @@ error_decode(const uint8_t *buf, size_t len, char *msg, size_t msglen,
 	size_t n;
 	int type;
 
+	if (msglen == 0) {
+		*why = "no room for the message";
+		return -1;
+	}
 	if ((type = proto_check_hdr(buf, len, why)) < 0)
 		return -1;
 	if (type != PROTO_ERROR) {
