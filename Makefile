@@ -94,6 +94,13 @@ $(B)/tests/%: tests/unit/%.c $(UNIT_OBJ) $(B)/libcommon.a
 	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $(filter-out %.h,$^) $(CMOCKA_LIBS) \
 	    $(PCRE2_LIBS) $(JANSSON_LIBS) $(HS_LIBS) $(CURL_LIBS)
 
+# The query layer against a fake sendbatch: links the router's own query.c
+# and upstream.c on a real libev loop.
+$(B)/tests/test_upstream_batch: tests/unit/test_upstream_batch.c \
+    $(call obj,router/query.c router/upstream.c) $(B)/libcommon.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $(filter-out %.h,$^) $(CMOCKA_LIBS) $(EV_LIBS)
+
 deps:
 	@sh mk/deps.sh build
 
