@@ -51,6 +51,7 @@ struct tcpconn {
 	uint32_t	 inflight;
 	int		 rclosed;	/* client finished sending */
 	int		 reading;	/* rw is started */
+	int		 refused;	/* outside allow-query: REFUSED to all */
 	uint32_t	 nmsgs;		/* messages received */
 	double		 msg_start;	/* first byte of the partial message */
 	double		 idle_since;	/* nothing to do since */
@@ -359,6 +360,13 @@ handle_message(struct tcpconn *c, const uint8_t *msg, size_t len)
 	struct dns_question q;
 
 	rcount[RG_QUERIES_TCP]++;
+	if (c->refused) {
+		rcount[RG_ACL_REFUSED]++;
+		if (dns_parse_query(msg, len, &q) != DNS_QUERY_DROP)
+			query_answer_error(msg, len, &q, DNS_RCODE_REFUSED, -1,
+			    NULL, 0, c);
+		return;
+	}
 	switch (dns_parse_query(msg, len, &q)) {
 	case DNS_QUERY_DROP:
 		rcount[RG_DROPPED]++;
@@ -506,6 +514,12 @@ accept_cb(struct ev_loop *l, ev_io *w, int revents)
 				log_warn("%s: accept", __func__);
 			return;
 		}
+		if (conf.acl_drop && !config_acl_match(&conf.allow_query,
+		    (struct sockaddr *)&ss)) {
+			rcount[RG_ACL_REFUSED]++;
+			close(fd);
+			continue;
+		}
 		bucket = peer_key((struct sockaddr *)&ss, key);
 		if ((conf.tcp_clients_per_ip > 0 &&
 		    peer_count(key, bucket) >= conf.tcp_clients_per_ip) ||
@@ -524,6 +538,8 @@ accept_cb(struct ev_loop *l, ev_io *w, int revents)
 		buckets[bucket] = c;
 		lru_append(c);
 		c->idle_since = ev_now(l);
+		c->refused = !config_acl_match(&conf.allow_query,
+		    (struct sockaddr *)&ss);
 		ev_io_init(&c->rw, read_cb, fd, EV_READ);
 		ev_io_init(&c->ww, write_cb, fd, EV_WRITE);
 		ev_init(&c->timer, timer_cb);

@@ -70,6 +70,16 @@ udp_cb(struct ev_loop *l, ev_io *w, int revents)
 		socklen_t fromlen = qmsg[i].msg_hdr.msg_namelen;
 		int rcode;
 
+		if (!conf.allow_query.any &&
+		    !netmask_match(conf.allow_query.m, conf.allow_query.n, from)) {
+			rcount[RG_ACL_REFUSED]++;
+			if (conf.acl_drop ||
+			    dns_parse_query(pkt, len, &q) == DNS_QUERY_DROP)
+				continue;
+			query_answer_error(pkt, len, &q, DNS_RCODE_REFUSED, u->fd,
+			    from, fromlen, NULL);
+			continue;
+		}
 		switch (dns_parse_query(pkt, len, &q)) {
 		case DNS_QUERY_DROP:
 			rcount[RG_DROPPED]++;
