@@ -14,7 +14,8 @@
  * for tcp-idle-timeout closes it too. When every slot is taken, a new
  * client takes the slot of the connection that has gone longest without
  * completing a message, unless that one has queries in flight: slow or
- * silent clients cannot lock out the others.
+ * silent clients cannot lock out the others. The same holds among the
+ * connections of one address at tcp-clients-per-ip.
  */
 #include <sys/socket.h>
 #include <netinet/in.h>
@@ -56,6 +57,7 @@ struct tcpconn {
 	double		 msg_start;	/* first byte of the partial message */
 	double		 idle_since;	/* nothing to do since */
 	double		 out_since;	/* output pending, last progress */
+	double		 last_msg;	/* accepted, or last message complete */
 	/* Open connections in order of their last completed message. */
 	struct tcpconn	*lru_prev, *lru_next;
 	/* Open connections from the same address bucket. */
@@ -78,6 +80,7 @@ static struct tcpconn	*buckets[ADDR_BUCKETS];
 static uint32_t		 hash_seed;
 
 static void	conn_check_close(struct tcpconn *);
+static void	conn_kill(struct tcpconn *);
 static void	conn_arm(struct tcpconn *);
 static void	conn_update_read(struct tcpconn *);
 
@@ -127,16 +130,32 @@ peer_key(const struct sockaddr *sa, uint8_t key[17])
 	return h & (ADDR_BUCKETS - 1);
 }
 
-static unsigned
-peer_count(const uint8_t key[17], uint32_t bucket)
+/*
+ * The address key already has its tcp-clients-per-ip connections: make
+ * room by closing the one of them longest without a complete message, if
+ * one owes nothing and is owed nothing (a client's new connection takes
+ * over from its own stalled one); else -1, refuse the new one.
+ */
+static int
+peer_make_room(const uint8_t key[17], uint32_t bucket)
 {
-	struct tcpconn *c;
+	struct tcpconn *c, *victim = NULL;
 	unsigned n = 0;
 
 	for (c = buckets[bucket]; c != NULL; c = c->hnext)
-		if (memcmp(c->peer, key, 17) == 0)
+		if (memcmp(c->peer, key, 17) == 0) {
 			n++;
-	return n;
+			if (c->inflight == 0 && c->oh == NULL &&
+			    (victim == NULL || c->last_msg < victim->last_msg))
+				victim = c;
+		}
+	if (n < conf.tcp_clients_per_ip)
+		return 0;
+	if (victim == NULL)
+		return -1;
+	rcount[RG_TCP_EVICTED]++;
+	conn_kill(victim);
+	return 0;
 }
 
 static void
@@ -397,7 +416,7 @@ process_buffer(struct tcpconn *c)
 		handle_message(c, c->rbuf + off + 2, (size_t)mlen);
 		off += (size_t)mlen + 2;
 		c->nmsgs++;
-		c->msg_start = ev_now(loop);	/* the next one starts now */
+		c->msg_start = c->last_msg = ev_now(loop);	/* next starts now */
 		if (c->fd != -1 && c->lru_next != NULL) {
 			lru_unlink(c);
 			lru_append(c);
@@ -522,7 +541,7 @@ accept_cb(struct ev_loop *l, ev_io *w, int revents)
 		}
 		bucket = peer_key((struct sockaddr *)&ss, key);
 		if ((conf.tcp_clients_per_ip > 0 &&
-		    peer_count(key, bucket) >= conf.tcp_clients_per_ip) ||
+		    peer_make_room(key, bucket) != 0) ||
 		    (nopen >= conf.tcp_clients && evict_one() != 0)) {
 			rcount[RG_TCP_LIMITED]++;
 			close(fd);
@@ -537,7 +556,7 @@ accept_cb(struct ev_loop *l, ev_io *w, int revents)
 		c->hnext = buckets[bucket];
 		buckets[bucket] = c;
 		lru_append(c);
-		c->idle_since = ev_now(l);
+		c->idle_since = c->last_msg = ev_now(l);
 		c->refused = !config_acl_match(&conf.allow_query,
 		    (struct sockaddr *)&ss);
 		ev_io_init(&c->rw, read_cb, fd, EV_READ);

@@ -120,32 +120,66 @@ def test_idle_timeout_between_messages(make_router, backend_a, backend_b):
     assert 2.6 <= took <= 4.5, "closed after %.2fs" % took
 
 
-def test_per_address_limit(make_router, backend_a, backend_b):
-    """tcp-clients-per-ip: the fifth connection from one address is closed
-    at once; another address is still served."""
+def test_per_address_limit_takes_over_the_oldest_idle_connection(
+        make_router, backend_a, backend_b):
+    """tcp-clients-per-ip: a fifth connection from one address takes the
+    place of that address's connection longest without a message (one
+    that owes nothing); another address is not touched."""
     r = make_router(zones.standard_routes(spec(backend_a), spec(backend_b)),
                     workers=1, extra="tcp-clients-per-ip 4\n")
+    r.wait_ready("a.miek.nl.", "TXT")
+    other = socket.socket()
+    other.bind(("127.0.0.2", 0))
+    other.connect(("127.0.0.1", r.port))
+    held = [socket.create_connection(("127.0.0.1", r.port), 3)
+            for _ in range(4)]
+    try:
+        for s in held:
+            s.sendall(framed("a.miek.nl."))
+            assert txts(dns.message.from_wire(recv_tcp_msg(s))) == ["aa"]
+        with socket.create_connection(("127.0.0.1", r.port), 3) as fifth:
+            fifth.sendall(framed("c.miek.nl."))
+            assert txts(dns.message.from_wire(recv_tcp_msg(fifth))) == ["cc"]
+        assert closed_within(held[0], 2) is not None, \
+            "the oldest connection of 127.0.0.1 was kept"
+        for s in held[1:] + [other]:
+            s.sendall(framed("b.miek.nl."))
+            assert txts(dns.message.from_wire(recv_tcp_msg(s))) == ["bb"]
+    finally:
+        for s in held + [other]:
+            s.close()
+
+
+def test_per_address_limit_refuses_when_every_connection_is_busy(
+        make_router, backend_a, backend_b):
+    """With all tcp-clients-per-ip connections of an address waiting for
+    answers, a further one from it is closed at once, counted."""
+    sink = socket.socket()          # accepts TCP, never reads or answers
+    sink.bind(("127.0.0.1", 0))
+    sink.listen(64)
+    routes = ["127.0.0.1:%d,^slow\\." % sink.getsockname()[1]] + \
+        zones.standard_routes(spec(backend_a), spec(backend_b))
+    r = make_router(routes, workers=1, timeout="5s",
+                    extra="tcp-clients-per-ip 4\n")
     r.wait_ready("a.miek.nl.", "TXT")
     held = [socket.create_connection(("127.0.0.1", r.port), 3)
             for _ in range(4)]
     try:
-        # the held ones are accepted and kept (queries answered on them)
-        for s in held:
-            s.sendall(framed("a.miek.nl."))
-            assert txts(dns.message.from_wire(recv_tcp_msg(s))) == ["aa"]
+        for i, s in enumerate(held):
+            s.sendall(framed("slow.miek.nl.", qid=i + 1))
+        time.sleep(0.3)
         extra = socket.create_connection(("127.0.0.1", r.port), 3)
         try:
             assert closed_within(extra, 2) is not None, \
                 "fifth connection from 127.0.0.1 was kept"
         finally:
             extra.close()
-        q = dns.message.make_query("c.miek.nl.", "TXT")
-        other = dns.query.tcp(q, "127.0.0.1", port=r.port, timeout=2,
-                              source="127.0.0.2")
-        assert txts(other) == ["cc"]
+        for s in held:
+            assert closed_within(s, 0.2) is None, "a busy connection closed"
     finally:
         for s in held:
             s.close()
+        sink.close()
 
 
 class SlowClients:
