@@ -980,9 +980,55 @@ test_write_round_trips_every_key(void **state)
 	    "health-rise 7\n"
 	    "health-fall 9\n"
 	    "metrics [::]:9100\n"
-	    "pidfile /var/run/dr.pid\n");
+	    "pidfile /var/run/dr.pid\n"
+	    "allow-query 192.0.2.0/24 2001:db8::/32\n"
+	    "allow-query 10.1.2.3\n"
+	    "allow-transfer 192.0.2.53/32\n"
+	    "acl-drop yes\n"
+	    "tcp-clients 77\n"
+	    "tcp-clients-per-ip 0\n"
+	    "tcp-initial-timeout 2500ms\n"
+	    "tcp-idle-timeout 1m\n"
+	    "rrl-responses-per-second 5\n"
+	    "rrl-errors-per-second 6\n"
+	    "rrl-nxdomains-per-second 7\n"
+	    "rrl-window 30\n"
+	    "rrl-slip 0\n"
+	    "rrl-ipv4-prefix-length 32\n"
+	    "rrl-ipv6-prefix-length 64\n"
+	    "rrl-exempt 127.0.0.0/8 ::1\n"
+	    "rrl-log-only yes\n");
 	write_and_reparse(&a, &b);
 	assert_config_equal(&a, &b);
+}
+
+/* Access lists: any by default for queries, none for transfers; lines add. */
+static void
+test_acl_lists(void **state)
+{
+	struct sockaddr_in in = { .sin_family = AF_INET };
+	struct sockaddr_in6 in6 = { .sin6_family = AF_INET6 };
+	struct config cf;
+
+	(void)state;
+	config_defaults(&cf);
+	in.sin_addr.s_addr = htonl(0xc0000201);		/* 192.0.2.1 */
+	assert_true(config_acl_match(&cf.allow_query, (struct sockaddr *)&in));
+	assert_false(config_acl_match(&cf.allow_transfer, (struct sockaddr *)&in));
+	parse_ok(&cf, "allow-query 192.0.2.0/25\nallow-query 2001:db8::/32\n");
+	assert_int_equal(cf.allow_query.n, 2);
+	assert_true(config_acl_match(&cf.allow_query, (struct sockaddr *)&in));
+	in.sin_addr.s_addr = htonl(0xc0000281);		/* 192.0.2.129 */
+	assert_false(config_acl_match(&cf.allow_query, (struct sockaddr *)&in));
+	assert_int_equal(inet_pton(AF_INET6, "2001:db8:ffff::1", &in6.sin6_addr), 1);
+	assert_true(config_acl_match(&cf.allow_query, (struct sockaddr *)&in6));
+	/* An IPv4-mapped client matches the IPv4 prefix. */
+	assert_int_equal(inet_pton(AF_INET6, "::ffff:192.0.2.2", &in6.sin6_addr), 1);
+	assert_true(config_acl_match(&cf.allow_query, (struct sockaddr *)&in6));
+	parse_ok(&cf, "allow-query none\n");
+	assert_false(config_acl_match(&cf.allow_query, (struct sockaddr *)&in6));
+	parse_ok(&cf, "allow-query any\n");
+	assert_true(config_acl_match(&cf.allow_query, (struct sockaddr *)&in));
 }
 
 static void
@@ -1077,6 +1123,7 @@ main(void)
 		cmocka_unit_test(test_etcd_user_without_password_is_invalid),
 		cmocka_unit_test(test_write_round_trips_defaults),
 		cmocka_unit_test(test_write_round_trips_every_key),
+		cmocka_unit_test(test_acl_lists),
 		cmocka_unit_test(test_write_round_trips_unusual_health_queries),
 	};
 
