@@ -56,7 +56,7 @@ $(FUZZ_B)/obj/%.o: %.c
 define fuzz_target
 $(FUZZ_B)/$(1): tests/fuzz/$(1).c $$(FUZZ_OBJ_$(1))
 	@mkdir -p $$(dir $$@)
-	$$(FUZZ_CC) $$(CPPFLAGS) -Itests/fuzz $$(FUZZ_LDFLAGS) -o $$@ $$^ $$(FUZZ_LIBS_$(1))
+	$$(FUZZ_CC) $$(CPPFLAGS) -Itests/fuzz $$(FUZZ_LDFLAGS) -o $$@ $$(filter %.c %.o,$$^) $$(FUZZ_LIBS_$(1))
 
 # The log keeps libFuzzer's output; on failure its tail names the input
 # saved in $(FUZZ_B)/artifacts/.
