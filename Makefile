@@ -38,7 +38,7 @@ URING_LIBS   = $(shell pkg-config --libs liburing)
 endif
 
 COMMON_SRC     = common/log.c common/addr.c common/config.c common/dnswire.c \
-                 common/util.c common/privsep.c common/base64.c proto/proto.c proto/endpoint.c proto/routetable.c proto/report.c \
+                 common/util.c common/privsep.c common/base64.c common/netmask.c proto/proto.c proto/endpoint.c proto/routetable.c proto/report.c \
                  proto/status.c
 MASTER_SRC     = $(wildcard master/*.c)
 ROUTER_SRC     = $(wildcard router/*.c)
@@ -52,7 +52,7 @@ obj = $(patsubst %.c,$(B)/%.o,$(1))
 COMMON_OBJ = $(call obj,$(COMMON_SRC))
 UNIT_BIN   = $(patsubst tests/unit/%.c,$(B)/tests/%,$(UNIT_SRC))
 # Unit tests link the modules they test, not the programs' main().
-UNIT_OBJ   = $(call obj,router/matcher.c router/hsdb.c controller/route_value.c \
+UNIT_OBJ   = $(call obj,router/matcher.c router/hsdb.c router/rrl.c controller/route_value.c \
              controller/registry.c controller/etcd_api.c ctl/shard.c)
 
 PROGS = $(B)/dnsrouter $(B)/dnsrouter-router $(B)/dnsrouter-controller $(B)/dnsrouterctl
@@ -93,6 +93,13 @@ $(B)/tests/%: tests/unit/%.c $(UNIT_OBJ) $(B)/libcommon.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $(filter-out %.h,$^) $(CMOCKA_LIBS) \
 	    $(PCRE2_LIBS) $(JANSSON_LIBS) $(HS_LIBS) $(CURL_LIBS)
+
+# The query layer against a fake sendbatch: links the router's own query.c
+# and upstream.c on a real libev loop.
+$(B)/tests/test_upstream_batch: tests/unit/test_upstream_batch.c \
+    $(call obj,router/query.c router/upstream.c) $(B)/libcommon.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $(filter-out %.h,$^) $(CMOCKA_LIBS) $(EV_LIBS)
 
 deps:
 	@sh mk/deps.sh build

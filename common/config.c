@@ -33,6 +33,21 @@ config_defaults(struct config *cf)
 	cf->health_rise = 2;
 	cf->health_fall = 2;
 	strcpy(cf->pidfile, "/run/dnsrouter.pid");
+	cf->allow_query.any = 1;
+	cf->tcp_clients = 1024;
+	cf->tcp_clients_per_ip = 16;
+	cf->tcp_initial_timeout_ms = 5000;
+	cf->tcp_idle_timeout_ms = 10000;
+	cf->rrl_window = 15;
+	cf->rrl_slip = 2;
+	cf->rrl_ipv4_prefix = 24;
+	cf->rrl_ipv6_prefix = 56;
+}
+
+int
+config_acl_match(const struct config_acl *acl, const struct sockaddr *sa)
+{
+	return acl->any || netmask_match(acl->m, acl->n, sa);
 }
 
 int
@@ -112,6 +127,121 @@ split_words(char *s, char **words, int max)
 	}
 	return n;
 }
+
+/* "yes" or "no" into *out. */
+static int
+parse_bool(const char *s, int *out, const char **why)
+{
+	if (strcmp(s, "yes") == 0)
+		*out = 1;
+	else if (strcmp(s, "no") == 0)
+		*out = 0;
+	else {
+		*why = "must be yes or no";
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Prefixes separated by white space, added to acl; "any" and "none" alone
+ * set it to every client or to none. Later lines add to earlier ones.
+ */
+static int
+parse_acl(struct config_acl *acl, char *value, const char **why)
+{
+	char *w[CONFIG_MAX_ACL + 1];
+	int n = split_words(value, w, CONFIG_MAX_ACL), i;
+
+	if (n == 1 && (strcmp(w[0], "any") == 0 || strcmp(w[0], "none") == 0)) {
+		acl->any = w[0][0] == 'a';
+		acl->n = 0;
+		return 0;
+	}
+	for (i = 0; i < n; i++) {
+		if (acl->n == CONFIG_MAX_ACL || i == CONFIG_MAX_ACL) {
+			*why = "too many prefixes (at most 64 per list)";
+			return -1;
+		}
+		if (strcmp(w[i], "any") == 0 || strcmp(w[i], "none") == 0) {
+			*why = "any and none stand alone on their line";
+			return -1;
+		}
+		if (netmask_parse(w[i], &acl->m[acl->n], why) != 0)
+			return -1;
+		acl->n++;
+	}
+	acl->any = 0;
+	return 0;
+}
+
+static void
+write_acl(FILE *fp, const char *key, const struct config_acl *acl)
+{
+	char b[NETMASK_STRLEN];
+	int i;
+
+	fprintf(fp, "%s", key);
+	if (acl->any)
+		fprintf(fp, " any");
+	else if (acl->n == 0)
+		fprintf(fp, " none");
+	for (i = 0; i < acl->n; i++)
+		fprintf(fp, " %s", netmask_format(&acl->m[i], b, sizeof(b)));
+	fprintf(fp, "\n");
+}
+
+/* Keys whose value is a list of words. */
+static int
+multi_word_key(const char *key)
+{
+	return strcmp(key, "health-query") == 0 ||
+	    strcmp(key, "allow-query") == 0 ||
+	    strcmp(key, "allow-transfer") == 0 ||
+	    strcmp(key, "rrl-exempt") == 0;
+}
+
+/* The numeric keys: name, bounds, where it goes, what an error says. */
+struct uint_key {
+	const char	*key;
+	unsigned	 lo, hi;
+	size_t		 off;
+	int		 duration;	/* value in ms, written with "ms" */
+	const char	*why;
+};
+
+static const struct uint_key uint_keys[] = {
+	{ "tcp-clients", 1, 65536, offsetof(struct config, tcp_clients), 0,
+	    "must be a number from 1 to 65536" },
+	{ "tcp-clients-per-ip", 0, 65536,
+	    offsetof(struct config, tcp_clients_per_ip), 0,
+	    "must be a number from 0 (no limit) to 65536" },
+	{ "tcp-initial-timeout", 100, 300000,
+	    offsetof(struct config, tcp_initial_timeout_ms), 1,
+	    "must be a duration from 100ms to 300s, e.g. 5s" },
+	{ "tcp-idle-timeout", 100, 3600000,
+	    offsetof(struct config, tcp_idle_timeout_ms), 1,
+	    "must be a duration from 100ms to 1h, e.g. 10s" },
+	{ "rrl-responses-per-second", 0, 1000000,
+	    offsetof(struct config, rrl_responses), 0,
+	    "must be a number from 0 (off) to 1000000" },
+	{ "rrl-errors-per-second", 0, 1000000,
+	    offsetof(struct config, rrl_errors), 0,
+	    "must be a number from 0 (as rrl-responses-per-second) to 1000000" },
+	{ "rrl-nxdomains-per-second", 0, 1000000,
+	    offsetof(struct config, rrl_nxdomains), 0,
+	    "must be a number from 0 (as rrl-responses-per-second) to 1000000" },
+	{ "rrl-window", 1, 3600, offsetof(struct config, rrl_window), 0,
+	    "must be a number of seconds from 1 to 3600" },
+	{ "rrl-slip", 0, 10, offsetof(struct config, rrl_slip), 0,
+	    "must be a number from 0 (never) to 10" },
+	{ "rrl-ipv4-prefix-length", 0, 32,
+	    offsetof(struct config, rrl_ipv4_prefix), 0,
+	    "must be a number from 0 to 32" },
+	{ "rrl-ipv6-prefix-length", 0, 128,
+	    offsetof(struct config, rrl_ipv6_prefix), 0,
+	    "must be a number from 0 to 128" },
+};
 
 static int
 parse_health_query(struct config *cf, char *value, const char **why)
@@ -290,6 +420,16 @@ config_line(struct config *cf, char *key, char *value, int *seen_listen,
 		if (addr_parse(value, strlen(value), 9153, &cf->metrics,
 		    &cf->metricslen, why) != 0)
 			return -1;
+	} else if (strcmp(key, "allow-query") == 0) {
+		return parse_acl(&cf->allow_query, value, why);
+	} else if (strcmp(key, "allow-transfer") == 0) {
+		return parse_acl(&cf->allow_transfer, value, why);
+	} else if (strcmp(key, "rrl-exempt") == 0) {
+		return parse_acl(&cf->rrl_exempt, value, why);
+	} else if (strcmp(key, "acl-drop") == 0) {
+		return parse_bool(value, &cf->acl_drop, why);
+	} else if (strcmp(key, "rrl-log-only") == 0) {
+		return parse_bool(value, &cf->rrl_log_only, why);
 	} else if (strcmp(key, "pidfile") == 0) {
 		if (value[0] != '/') {
 			*why = "pidfile must be an absolute path";
@@ -297,6 +437,22 @@ config_line(struct config *cf, char *key, char *value, int *seen_listen,
 		}
 		copy_str(cf->pidfile, sizeof(cf->pidfile), value);
 	} else {
+		size_t i;
+
+		for (i = 0; i < sizeof(uint_keys) / sizeof(uint_keys[0]); i++) {
+			const struct uint_key *k = &uint_keys[i];
+
+			if (strcmp(key, k->key) != 0)
+				continue;
+			if ((k->duration ? config_duration(value, &u) :
+			    parse_uint(value, 0, UINT32_MAX, &u)) != 0 ||
+			    u < k->lo || u > k->hi) {
+				*why = k->why;
+				return -1;
+			}
+			*(unsigned *)(void *)((char *)cf + k->off) = u;
+			return 0;
+		}
 		*why = "unknown key";
 		return -1;
 	}
@@ -356,7 +512,7 @@ config_parse(struct config *cf, const char *name, const char *text, size_t len,
 			    lineno, key);
 			return -1;
 		}
-		if (strcmp(key, "health-query") != 0 && strpbrk(value, " \t")) {
+		if (!multi_word_key(key) && strpbrk(value, " \t")) {
 			snprintf(err, errlen, "%s:%d: %s: expected one value, got '%s'",
 			    name, lineno, key, value);
 			return -1;
@@ -537,6 +693,17 @@ config_write(const struct config *cf, FILE *fp)
 		fprintf(fp, "metrics %s\n", addr_format((const struct sockaddr *)
 		    &cf->metrics, a, sizeof(a)));
 	fprintf(fp, "pidfile %s\n", cf->pidfile);
+	write_acl(fp, "allow-query", &cf->allow_query);
+	write_acl(fp, "allow-transfer", &cf->allow_transfer);
+	fprintf(fp, "acl-drop %s\n", cf->acl_drop ? "yes" : "no");
+	for (i = 0; i < (int)(sizeof(uint_keys) / sizeof(uint_keys[0])); i++) {
+		const struct uint_key *k = &uint_keys[i];
+
+		fprintf(fp, "%s %u%s\n", k->key, *(const unsigned *)(const void *)
+		    ((const char *)cf + k->off), k->duration ? "ms" : "");
+	}
+	write_acl(fp, "rrl-exempt", &cf->rrl_exempt);
+	fprintf(fp, "rrl-log-only %s\n", cf->rrl_log_only ? "yes" : "no");
 	return ferror(fp) ? -1 : 0;
 }
 

@@ -8,16 +8,29 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "netmask.h"
+
 #define CONFIG_DEFAULT_PATH	"/etc/dnsrouter/dnsrouter.conf"
 #define CONFIG_MAX_LISTEN	16
 #define CONFIG_MAX_ETCD		16
 #define CONFIG_MAX_WORKERS	64
 #define CONFIG_STRLEN		256
+#define CONFIG_MAX_ACL		64	/* prefixes per list */
 
 struct config_listen {
 	struct sockaddr_storage	addr;
 	socklen_t		addrlen;
 };
+
+/* A list of client prefixes; "any" matches every client. */
+struct config_acl {
+	int		any;
+	int		n;
+	struct netmask	m[CONFIG_MAX_ACL];
+};
+
+/* Nonzero when the client sa is in acl. */
+int config_acl_match(const struct config_acl *acl, const struct sockaddr *sa);
 
 struct config {
 	struct config_listen	listen[CONFIG_MAX_LISTEN];
@@ -44,6 +57,25 @@ struct config {
 	struct sockaddr_storage	metrics;
 	socklen_t		metricslen;		/* 0 = off */
 	char			pidfile[PATH_MAX];
+	/* Access (dnsrouter.conf(5)): who may query, who may transfer. */
+	struct config_acl	allow_query;		/* default any */
+	struct config_acl	allow_transfer;		/* default none */
+	int			acl_drop;		/* refused: silence, not REFUSED */
+	/* TCP clients, per router. */
+	unsigned		tcp_clients;
+	unsigned		tcp_clients_per_ip;	/* 0 = no per-address limit */
+	unsigned		tcp_initial_timeout_ms;	/* for each whole message */
+	unsigned		tcp_idle_timeout_ms;	/* between messages */
+	/* Response rate limiting (BIND's names and semantics); 0 = off. */
+	unsigned		rrl_responses;
+	unsigned		rrl_errors;		/* 0 = rrl_responses */
+	unsigned		rrl_nxdomains;		/* 0 = rrl_responses */
+	unsigned		rrl_window;		/* seconds */
+	unsigned		rrl_slip;
+	unsigned		rrl_ipv4_prefix;
+	unsigned		rrl_ipv6_prefix;
+	struct config_acl	rrl_exempt;		/* default none */
+	int			rrl_log_only;
 };
 
 /* Fill in every default of DESIGN.md (workers = number of CPUs). */

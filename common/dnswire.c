@@ -240,3 +240,22 @@ dns_type_name(uint16_t t, char *buf, size_t len)
 	snprintf(buf, len, "TYPE%u", t);
 	return buf;
 }
+
+long
+dns_tcp_frame(const uint8_t *buf, size_t len, size_t *need)
+{
+	size_t mlen;
+
+	if (len < 2) {
+		*need = 2;
+		return 0;
+	}
+	mlen = (size_t)buf[0] << 8 | buf[1];
+	if (mlen < DNS_HDRLEN)
+		return -1;
+	if (len < mlen + 2) {
+		*need = mlen + 2;
+		return 0;
+	}
+	return (long)mlen;
+}

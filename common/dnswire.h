@@ -86,6 +86,16 @@ size_t dns_error_answer(uint8_t *out, size_t outlen, const uint8_t *query,
 int dns_same_question(const uint8_t *reply, size_t rlen, const uint8_t *query,
     const struct dns_question *q);
 
+/*
+ * TCP framing (RFC 1035 4.2.2, RFC 7766): buf[0..len) holds a stream of
+ * messages, each after a two-byte length. Returns the length of the first
+ * message when all of it is there (it starts at buf + 2); 0 when more bytes
+ * are needed, with the size of the whole frame in *need (2 while the length
+ * itself is incomplete); -1 when the length cannot be a DNS message (less
+ * than a header), after which nothing on the stream can be trusted.
+ */
+long dns_tcp_frame(const uint8_t *buf, size_t len, size_t *need);
+
 /* Nonzero when name is a plausible text domain name (for config values). */
 int dns_name_check_text(const char *name);
 

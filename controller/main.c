@@ -19,6 +19,7 @@
 #include "reports.h"
 #include "routes_etcd.h"
 #include "routes_file.h"
+#include "self_route.h"
 
 #define CONTROLLER_FD_CONFIG	3
 #define CONTROLLER_FD_READY	4	/* one byte here once serving */
@@ -160,6 +161,7 @@ main(int argc, char *argv[])
 	publish_init(loop, conf.rundir);
 	reports_init(loop, conf.rundir);
 	health_init(loop, &conf, schedule_rebuild);
+	self_route_init(&conf);
 	load_routes();
 	/*
 	 * The first table: with a routes file load_routes has scheduled it;

@@ -250,6 +250,31 @@ render_global(FILE *f)
 		{ RG_BOGUS, "dnsrouter_backend_bogus_replies_total",
 		    "Replies from the backend side that were not accepted: late, "
 		    "or failing the address, ID or question checks." },
+		{ RG_TCP_LIMITED, "dnsrouter_tcp_refused_total",
+		    "TCP connections closed at accept: tcp-clients-per-ip "
+		    "reached, or tcp-clients reached with no connection to evict." },
+		{ RG_TCP_EVICTED, "dnsrouter_tcp_evicted_total",
+		    "TCP connections closed to make room for a new client (the "
+		    "longest without a complete message, owing nothing)." },
+		{ RG_TCP_TIMEOUT, "dnsrouter_tcp_timeouts_total",
+		    "TCP connections closed by tcp-initial-timeout or "
+		    "tcp-idle-timeout (including output that made no progress)." },
+		{ RG_TCP_OUTPUT, "dnsrouter_tcp_output_overflows_total",
+		    "TCP connections closed because the client left too many "
+		    "answers unread." },
+		{ RG_ACL_REFUSED, "dnsrouter_acl_refused_total",
+		    "Queries from clients outside allow-query, refused or "
+		    "dropped (acl-drop)." },
+		{ RG_RRL_DROPPED, "dnsrouter_rrl_dropped_total",
+		    "UDP answers dropped by response rate limiting." },
+		{ RG_RRL_SLIPPED, "dnsrouter_rrl_slipped_total",
+		    "UDP answers sent truncated (TC) by response rate limiting." },
+		{ RG_RRL_LOGONLY, "dnsrouter_rrl_would_limit_total",
+		    "UDP answers that rate limiting would have limited "
+		    "(rrl-log-only yes)." },
+		{ RG_MATCH_LIMIT, "dnsrouter_match_limit_total",
+		    "Route matches cut off by the regexp match limit (counted as "
+		    "not matching that route)." },
 	};
 	size_t i;
 

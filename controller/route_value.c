@@ -2,11 +2,118 @@
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <jansson.h>
 #include <pcre2.h>
+#include <ctype.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "addr.h"
 #include "route_value.h"
+
+#define PROBE_CHARS	24
+
+/*
+ * Names a backtracking regexp chokes on: long runs of one character (each
+ * letter or digit the pattern names, and a few generic ones), as one label
+ * and as a whole 253-byte name, ending in the dot that every query name
+ * ends in, and with a character the pattern is unlikely to expect.
+ */
+static size_t
+probe_names(const char *p, size_t len, char names[][256], size_t max)
+{
+	char chars[PROBE_CHARS];
+	size_t nc = 0, n = 0, i, k;
+	const char *generic = "a0-_";
+
+	for (i = 0; generic[i] != '\0'; i++)
+		chars[nc++] = generic[i];
+	for (i = 0; i < len && nc < PROBE_CHARS; i++) {
+		char c = (char)tolower((unsigned char)p[i]);
+
+		if (isalnum((unsigned char)c) && memchr(chars, c, nc) == NULL)
+			chars[nc++] = c;
+	}
+	for (k = 0; k < nc && n + 3 <= max; k++) {
+		/* one 61-byte label, a full name of 63-byte labels, no end dot */
+		memset(names[n], chars[k], 61);
+		strcpy(names[n] + 61, ".");
+		n++;
+		memset(names[n], chars[k], 253);
+		for (i = 63; i < 253; i += 64)
+			names[n][i] = '.';
+		strcpy(names[n] + 253, ".");
+		n++;
+		memset(names[n], chars[k], 254);
+		names[n][254] = '!';
+		names[n][255] = '\0';
+		n++;
+	}
+	return n;
+}
+
+/*
+ * Refuse a regexp that a router would spend too long on: one that reaches
+ * the routers' match limits, or takes more than RT_PROBE_MAX_US (JIT, as
+ * routers run it), on any probe name. Routers cut such matches off too,
+ * but every query would still pay up to the limit.
+ */
+static int
+probe_cost(pcre2_code *code, const char *p, size_t len, char *err,
+    size_t errlen)
+{
+	static char names[PROBE_CHARS * 3][256];
+	pcre2_match_context *mctx = pcre2_match_context_create(NULL);
+	pcre2_match_data *md = pcre2_match_data_create(1, NULL);
+	size_t n = probe_names(p, len, names, PROBE_CHARS * 3), i;
+	int rc = 0, run;
+
+	if (mctx == NULL || md == NULL) {
+		snprintf(err, errlen, "out of memory");
+		rc = -1;
+		goto out;
+	}
+	pcre2_set_match_limit(mctx, RT_MATCH_LIMIT);
+	pcre2_set_depth_limit(mctx, RT_DEPTH_LIMIT);
+	pcre2_set_heap_limit(mctx, RT_HEAP_LIMIT_KIB);
+	(void)pcre2_jit_compile(code, PCRE2_JIT_COMPLETE);
+	for (i = 0; i < n && rc == 0; i++) {
+		size_t nlen = strlen(names[i]);
+		double best = 1e9;
+
+		/* The best of three: a busy machine must not refuse a good one. */
+		for (run = 0; run < 3; run++) {
+			struct timespec t0, t1;
+			int m;
+			double us;
+
+			clock_gettime(CLOCK_MONOTONIC, &t0);
+			m = pcre2_match(code, (PCRE2_SPTR)names[i], nlen, 0, 0, md,
+			    mctx);
+			clock_gettime(CLOCK_MONOTONIC, &t1);
+			if (m < 0 && m != PCRE2_ERROR_NOMATCH) {
+				snprintf(err, errlen, "regexp too costly: it reaches "
+				    "the match limit on a %zu-byte name of '%c's",
+				    nlen, names[i][0]);
+				rc = -1;
+				break;
+			}
+			us = (double)(t1.tv_sec - t0.tv_sec) * 1e6 +
+			    (double)(t1.tv_nsec - t0.tv_nsec) / 1e3;
+			if (us < best)
+				best = us;
+		}
+		if (rc == 0 && best > RT_PROBE_MAX_US) {
+			snprintf(err, errlen, "regexp too costly: %.0f us on a "
+			    "%zu-byte name of '%c's (at most %d us)", best, nlen,
+			    names[i][0], RT_PROBE_MAX_US);
+			rc = -1;
+		}
+	}
+out:
+	pcre2_match_data_free(md);
+	pcre2_match_context_free(mctx);
+	return rc;
+}
 
 static int
 check_pattern(const char *p, size_t len, char *err, size_t errlen)
@@ -34,6 +141,10 @@ check_pattern(const char *p, size_t len, char *err, size_t errlen)
 		pcre2_get_error_message(ec, (PCRE2_UCHAR *)msg, sizeof(msg));
 		snprintf(err, errlen, "regexp does not compile: %s at offset %zu",
 		    msg, (size_t)eo);
+		return -1;
+	}
+	if (probe_cost(code, p, len, err, errlen) != 0) {
+		pcre2_code_free(code);
 		return -1;
 	}
 	pcre2_code_free(code);

@@ -10,6 +10,7 @@
 #include "etcd.h"
 #include "log.h"
 #include "routes_etcd.h"
+#include "self_route.h"
 #include "util.h"
 
 static struct registry	*reg;
@@ -90,7 +91,8 @@ on_put(void *ctx, const char *key, size_t klen, const char *val, size_t vlen,
 		log_warnx("etcd: a key with a NUL byte skipped");
 		return;
 	}
-	if (route_value_parse(val, vlen, &rv, err, sizeof(err)) != 0) {
+	if (route_value_parse(val, vlen, &rv, err, sizeof(err)) != 0 ||
+	    self_route_check((struct sockaddr *)&rv.addr, err, sizeof(err)) != 0) {
 		if (!bad_logged(k, mrev))
 			log_warnx("etcd: key %s: %s; skipped", k +
 			    sizeof(ROUTES_ETCD_KEY) - 1, err);

@@ -7,6 +7,7 @@
 
 #include "log.h"
 #include "routes_file.h"
+#include "self_route.h"
 
 int
 routes_file_load(struct registry *r, const char *path)
@@ -38,7 +39,9 @@ routes_file_load(struct registry *r, const char *path)
 			bad++;
 			continue;
 		}
-		if (route_value_parse(s, strlen(s), rv, err, sizeof(err)) != 0) {
+		if (route_value_parse(s, strlen(s), rv, err, sizeof(err)) != 0 ||
+		    self_route_check((struct sockaddr *)&rv->addr, err,
+		    sizeof(err)) != 0) {
 			log_warnx("%s:%d: %s; line skipped", path, lineno, err);
 			bad++;
 			continue;

@@ -10,7 +10,8 @@
 #include <stdint.h>
 
 #define PROTO_MAGIC	0x444e5352u	/* "DNSR" */
-#define PROTO_VERSION	3	/* 2: status and error messages; 3: reports carry counters */
+/* 2: status and error messages; 3: reports carry counters; 4: limit counters */
+#define PROTO_VERSION	4
 #define PROTO_HDRLEN	16
 
 enum proto_msg {

@@ -39,6 +39,15 @@ enum report_global {
 	RG_NOTIMP,		/* opcode other than QUERY */
 	RG_DROPPED,		/* not answerable at all: dropped */
 	RG_BOGUS,		/* backend replies that failed a check */
+	RG_TCP_LIMITED,		/* TCP connections refused: tcp-clients(-per-ip) */
+	RG_TCP_EVICTED,		/* TCP connections closed to make room */
+	RG_TCP_TIMEOUT,		/* TCP connections closed by a timeout */
+	RG_TCP_OUTPUT,		/* TCP connections closed: client not reading */
+	RG_ACL_REFUSED,		/* queries refused by allow-query */
+	RG_RRL_DROPPED,		/* answers dropped by rate limiting */
+	RG_RRL_SLIPPED,		/* answers sent truncated by rate limiting */
+	RG_RRL_LOGONLY,		/* answers rrl-log-only would have limited */
+	RG_MATCH_LIMIT,		/* regexp matches cut off by the match limit */
 	REPORT_NGLOBAL
 };
 

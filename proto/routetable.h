@@ -20,6 +20,16 @@
 #define RT_MAX_PATTERN		4096
 #define RT_MAX_ROUTES		1000000
 #define RT_MAX_BACKENDS		65535
+/*
+ * PCRE2 limits on every match of a route's regexp: routers count a match
+ * that reaches them as no match, and the controller refuses a regexp that
+ * reaches them (or costs more than RT_PROBE_MAX_US) on its probe names.
+ * Real patterns on names of at most 255 bytes stay far below them.
+ */
+#define RT_MATCH_LIMIT		20000
+#define RT_DEPTH_LIMIT		2000
+#define RT_HEAP_LIMIT_KIB	1024
+#define RT_PROBE_MAX_US		50
 
 struct rt_backend {
 	struct sockaddr_storage	addr;

@@ -4,6 +4,7 @@
  * for each listen address). It chroots into the run directory and drops to
  * the configured user before it reads anything from the network.
  */
+#include <sys/resource.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -87,6 +88,27 @@ stop_cb(struct ev_loop *l, ev_signal *w, int revents)
 	ev_timer_start(l, &drain_w);
 }
 
+/*
+ * Room for every TCP client and the sockets toward backends: while still
+ * root, raise the descriptor limit (a soft limit of 1024 would cap
+ * tcp-clients below its default).
+ */
+static void
+raise_fd_limit(void)
+{
+	struct rlimit rl;
+	rlim_t want = (rlim_t)conf.tcp_clients + 1024;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == -1 || rl.rlim_cur >= want)
+		return;
+	if (rl.rlim_max < want && geteuid() == 0)
+		rl.rlim_max = want;
+	rl.rlim_cur = rl.rlim_max < want ? rl.rlim_max : want;
+	if (setrlimit(RLIMIT_NOFILE, &rl) == -1 || rl.rlim_cur < want)
+		log_warnx("descriptor limit %llu is below tcp-clients + 1024: "
+		    "accepts may fail", (unsigned long long)rl.rlim_cur);
+}
+
 static void
 usage(void)
 {
@@ -130,6 +152,7 @@ main(int argc, char *argv[])
 	close(ROUTER_FD_CONFIG);
 	signal(SIGPIPE, SIG_IGN);
 
+	raise_fd_limit();
 	/* Everything from the file system is in hand: lock ourselves in. */
 	endpoint_dir = geteuid() == 0 ? "" : conf.rundir;
 	priv_drop(conf.user, geteuid() == 0 ? conf.rundir : NULL);

@@ -14,6 +14,7 @@
 
 #include "hsdb.h"
 #include "matcher.h"
+#include "routetable.h"
 
 #define NONE		UINT32_MAX
 #define JIT_MAX		512	/* beyond this many, skip JIT: the database comes soon */
@@ -28,6 +29,8 @@ struct matcher {
 	pcre2_code		**delta;
 	size_t			 pending;	/* delta a database could take */
 	pcre2_match_data	*md;
+	pcre2_match_context	*mctx;		/* the limits of every match */
+	unsigned		 limited;
 	uint32_t		*cand;		/* this query's database matches */
 	size_t			 ncand;
 };
@@ -94,8 +97,13 @@ matcher_build(const char *const *patterns, size_t n, struct hsdb *db,
 			(void)pcre2_jit_compile(m->delta[i], PCRE2_JIT_COMPLETE);
 	}
 	/* One match block serves every pattern: no allocation per query. */
-	if ((m->md = pcre2_match_data_create(1, NULL)) == NULL)
+	if ((m->md = pcre2_match_data_create(1, NULL)) == NULL ||
+	    (m->mctx = pcre2_match_context_create(NULL)) == NULL)
 		goto oom;
+	/* A regexp written to backtrack must not cost every query its time. */
+	pcre2_set_match_limit(m->mctx, RT_MATCH_LIMIT);
+	pcre2_set_depth_limit(m->mctx, RT_DEPTH_LIMIT);
+	pcre2_set_heap_limit(m->mctx, RT_HEAP_LIMIT_KIB);
 	return m;
 oom:
 	snprintf(err, errlen, "out of memory");
@@ -126,6 +134,7 @@ matcher_first(struct matcher *m, const char *name, size_t len,
     int (*accept)(void *ctx, size_t index), void *ctx)
 {
 	size_t c = 0, d = 0, k;
+	int rc;
 
 	m->ncand = 0;
 	if (m->db != NULL)
@@ -152,13 +161,24 @@ matcher_first(struct matcher *m, const char *name, size_t len,
 			c++;
 			continue;
 		}
-		if (pcre2_match(m->delta[d], (PCRE2_SPTR)name, len, 0,
-		    PCRE2_NO_UTF_CHECK, m->md, NULL) >= 0 &&
-		    accept(ctx, m->delta_index[d]))
+		rc = pcre2_match(m->delta[d], (PCRE2_SPTR)name, len, 0,
+		    PCRE2_NO_UTF_CHECK, m->md, m->mctx);
+		if (rc >= 0 && accept(ctx, m->delta_index[d]))
 			return (long)m->delta_index[d];
+		if (rc < 0 && rc != PCRE2_ERROR_NOMATCH)
+			m->limited++;
 		d++;
 	}
 	return -1;
+}
+
+unsigned
+matcher_take_limited(struct matcher *m)
+{
+	unsigned n = m->limited;
+
+	m->limited = 0;
+	return n;
 }
 
 size_t
@@ -190,5 +210,6 @@ matcher_free(struct matcher *m)
 		hsdb_scratch_free(m->scratch);
 	hsdb_unref(m->db);
 	pcre2_match_data_free(m->md);
+	pcre2_match_context_free(m->mctx);
 	free(m);
 }

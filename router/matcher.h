@@ -29,6 +29,12 @@ struct matcher *matcher_build(const char *const *patterns, size_t n,
 long matcher_first(struct matcher *m, const char *name, size_t len,
     int (*accept)(void *ctx, size_t index), void *ctx);
 
+/*
+ * Matches cut off by the PCRE2 limits (RT_MATCH_LIMIT and friends) since the
+ * last call; each counted as no match.
+ */
+unsigned matcher_take_limited(struct matcher *m);
+
 /* Number of patterns. */
 size_t matcher_count(const struct matcher *m);
 

@@ -21,9 +21,7 @@
 
 #define QUERY_MAX		16384	/* in-flight queries per router */
 #define QUERY_INLINE		512	/* query bytes kept without malloc */
-#define TCP_MAX_CONNS		1024
 #define TCP_MAX_PIPELINE	64	/* in-flight queries per TCP client */
-#define TCP_IDLE_TIMEOUT	10.0	/* seconds */
 
 extern struct ev_loop	*loop;
 extern struct config	 conf;

@@ -77,7 +77,18 @@ table_route(struct rtable *t, const char *name, size_t len, uint32_t *route)
 {
 	struct pick_ctx c = { t, 0 };
 	long r = matcher_first(t->m, name, len, accept_healthy, &c);
+	unsigned limited;
 
+	if ((limited = matcher_take_limited(t->m)) > 0) {
+		static double last_log;
+
+		rcount[RG_MATCH_LIMIT] += limited;
+		if (ev_now(loop) - last_log >= 10.0) {
+			last_log = ev_now(loop);
+			log_warnx("regexp match limit reached on %.*s: counted as "
+			    "not matching (a costly route regexp?)", (int)len, name);
+		}
+	}
 	if (r >= 0) {
 		*route = (uint32_t)r;
 		return ROUTE_FOUND;

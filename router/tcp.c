@@ -1,10 +1,24 @@
 /*
  * TCP clients (RFC 7766): length-prefixed queries, several in flight per
- * connection, answers written as they complete, idle connections closed.
- * A connection lives until its last in-flight query is done, even after
- * the client went away, so queries never point at freed memory.
+ * connection, answers written as they complete. A connection lives until
+ * its last in-flight query is done, even after the client went away, so
+ * queries never point at freed memory.
+ *
+ * Limits, as NSD and BIND have them, so that no client can hold memory or
+ * slots: every whole message must arrive within tcp-initial-timeout of its
+ * first byte (trickled bytes do not extend it); between messages a
+ * connection may idle for tcp-idle-timeout; at most tcp-clients connections
+ * per router and tcp-clients-per-ip per client address. Output is bounded:
+ * past TCP_OUT_PAUSE queued bytes the connection's queries are no longer
+ * read, past TCP_OUT_MAX it is closed, and output that makes no progress
+ * for tcp-idle-timeout closes it too. When every slot is taken, a new
+ * client takes the slot of the connection that has gone longest without
+ * completing a message, unless that one has queries in flight: slow or
+ * silent clients cannot lock out the others. The same holds among the
+ * connections of one address at tcp-clients-per-ip.
  */
 #include <sys/socket.h>
+#include <netinet/in.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +27,12 @@
 #include "log.h"
 #include "router.h"
 #include "util.h"
+
+#define TCP_RBUF_MIN	4096
+#define TCP_OUT_PAUSE	(64 * 1024)	/* queued answer bytes: stop reading */
+#define TCP_OUT_MAX	(256 * 1024)	/* queued answer bytes: close */
+#define EVICT_SCAN	64		/* LRU entries looked at for a victim */
+#define ADDR_BUCKETS	4096		/* per-address chains (power of 2) */
 
 struct obuf {
 	struct obuf	*next;
@@ -23,14 +43,27 @@ struct obuf {
 struct tcpconn {
 	int		 fd;		/* -1 once dead */
 	ev_io		 rw, ww;
-	ev_timer	 idle;
+	ev_timer	 timer;		/* the deadline of conn_deadline() */
 	uint8_t		*rbuf;
 	size_t		 rlen, rcap;
 	struct obuf	*oh, *ot;
 	size_t		 ooff;
+	size_t		 obytes;	/* queued answer bytes, unsent */
 	uint32_t	 inflight;
 	int		 rclosed;	/* client finished sending */
-	int		 paused;	/* reading stopped: pipeline full */
+	int		 reading;	/* rw is started */
+	int		 refused;	/* outside allow-query: REFUSED to all */
+	uint32_t	 nmsgs;		/* messages received */
+	double		 msg_start;	/* first byte of the partial message */
+	double		 idle_since;	/* nothing to do since */
+	double		 out_since;	/* output pending, last progress */
+	double		 last_msg;	/* accepted, or last message complete */
+	/* Open connections in order of their last completed message. */
+	struct tcpconn	*lru_prev, *lru_next;
+	/* Open connections from the same address bucket. */
+	struct tcpconn	*hnext;
+	uint32_t	 hbucket;
+	uint8_t		 peer[17];	/* family byte, then the address */
 };
 
 struct tlisten {
@@ -38,31 +71,136 @@ struct tlisten {
 	ev_io	w;
 };
 
-static struct tlisten	tl[CONFIG_MAX_LISTEN * CONFIG_MAX_WORKERS];
-static int		ntl;
-static unsigned		nconns;
+static struct tlisten	 tl[CONFIG_MAX_LISTEN * CONFIG_MAX_WORKERS];
+static int		 ntl;
+static unsigned		 nconns;	/* allocated, dead ones included */
+static unsigned		 nopen;		/* with an fd */
+static struct tcpconn	*lru_head, *lru_tail;
+static struct tcpconn	*buckets[ADDR_BUCKETS];
+static uint32_t		 hash_seed;
 
 static void	conn_check_close(struct tcpconn *);
+static void	conn_kill(struct tcpconn *);
+static void	conn_arm(struct tcpconn *);
+static void	conn_update_read(struct tcpconn *);
 
 static void
-conn_kill(struct tcpconn *c)
+lru_unlink(struct tcpconn *c)
+{
+	if (c->lru_prev != NULL)
+		c->lru_prev->lru_next = c->lru_next;
+	else
+		lru_head = c->lru_next;
+	if (c->lru_next != NULL)
+		c->lru_next->lru_prev = c->lru_prev;
+	else
+		lru_tail = c->lru_prev;
+	c->lru_prev = c->lru_next = NULL;
+}
+
+static void
+lru_append(struct tcpconn *c)
+{
+	c->lru_prev = lru_tail;
+	c->lru_next = NULL;
+	if (lru_tail != NULL)
+		lru_tail->lru_next = c;
+	else
+		lru_head = c;
+	lru_tail = c;
+}
+
+/* The address of sa as a family byte and 16 address bytes; its bucket. */
+static uint32_t
+peer_key(const struct sockaddr *sa, uint8_t key[17])
+{
+	uint32_t h = hash_seed;
+	int i;
+
+	memset(key, 0, 17);
+	if (sa->sa_family == AF_INET6) {
+		key[0] = 6;
+		memcpy(key + 1, &((const struct sockaddr_in6 *)sa)->sin6_addr, 16);
+	} else if (sa->sa_family == AF_INET) {
+		key[0] = 4;
+		memcpy(key + 1, &((const struct sockaddr_in *)sa)->sin_addr, 4);
+	}
+	for (i = 0; i < 17; i++)	/* FNV-1a from a random seed */
+		h = (h ^ key[i]) * 16777619u;
+	return h & (ADDR_BUCKETS - 1);
+}
+
+/*
+ * The address key already has its tcp-clients-per-ip connections: make
+ * room by closing the one of them longest without a complete message, if
+ * one owes nothing and is owed nothing (a client's new connection takes
+ * over from its own stalled one); else -1, refuse the new one.
+ */
+static int
+peer_make_room(const uint8_t key[17], uint32_t bucket)
+{
+	struct tcpconn *c, *victim = NULL;
+	unsigned n = 0;
+
+	for (c = buckets[bucket]; c != NULL; c = c->hnext)
+		if (memcmp(c->peer, key, 17) == 0) {
+			n++;
+			if (c->inflight == 0 && c->oh == NULL &&
+			    (victim == NULL || c->last_msg < victim->last_msg))
+				victim = c;
+		}
+	if (n < conf.tcp_clients_per_ip)
+		return 0;
+	if (victim == NULL)
+		return -1;
+	rcount[RG_TCP_EVICTED]++;
+	conn_kill(victim);
+	return 0;
+}
+
+static void
+peer_remove(struct tcpconn *c)
+{
+	struct tcpconn **pp;
+
+	for (pp = &buckets[c->hbucket]; *pp != NULL; pp = &(*pp)->hnext)
+		if (*pp == c) {
+			*pp = c->hnext;
+			break;
+		}
+	c->hnext = NULL;
+}
+
+static void
+conn_free_buffers(struct tcpconn *c)
 {
 	struct obuf *o;
 
-	if (c->fd != -1) {
-		ev_io_stop(loop, &c->rw);
-		ev_io_stop(loop, &c->ww);
-		ev_timer_stop(loop, &c->idle);
-		close(c->fd);
-		c->fd = -1;
-	}
 	while ((o = c->oh) != NULL) {
 		c->oh = o->next;
 		free(o);
 	}
 	c->ot = NULL;
+	c->obytes = 0;
 	free(c->rbuf);
 	c->rbuf = NULL;
+	c->rlen = c->rcap = 0;
+}
+
+static void
+conn_kill(struct tcpconn *c)
+{
+	if (c->fd != -1) {
+		ev_io_stop(loop, &c->rw);
+		ev_io_stop(loop, &c->ww);
+		ev_timer_stop(loop, &c->timer);
+		close(c->fd);
+		c->fd = -1;
+		nopen--;
+		lru_unlink(c);
+		peer_remove(c);
+	}
+	conn_free_buffers(c);
 	if (c->inflight == 0) {
 		free(c);
 		nconns--;
@@ -83,6 +221,77 @@ conn_check_close(struct tcpconn *c)
 		conn_kill(c);
 }
 
+/*
+ * When the client has had enough time: output that made no progress, a
+ * message that has not arrived whole, or an idle connection. None while
+ * the router itself owes answers (the query timeouts bound that).
+ */
+static double
+conn_deadline(const struct tcpconn *c)
+{
+	double initial = conf.tcp_initial_timeout_ms / 1000.0;
+	double idle = conf.tcp_idle_timeout_ms / 1000.0;
+
+	if (c->oh != NULL)
+		return c->out_since + idle;
+	if (c->inflight > 0)
+		return 0;
+	if (c->rlen > 0)
+		return c->msg_start + initial;
+	return c->idle_since + (c->nmsgs == 0 ? initial : idle);
+}
+
+static void
+conn_arm(struct tcpconn *c)
+{
+	double now = ev_now(loop), d;
+
+	if (c->fd == -1)
+		return;
+	if ((d = conn_deadline(c)) == 0)
+		d = now + conf.tcp_idle_timeout_ms / 1000.0;	/* look again */
+	ev_timer_stop(loop, &c->timer);
+	ev_timer_set(&c->timer, d > now ? d - now : 0., 0.);
+	ev_timer_start(loop, &c->timer);
+}
+
+static void
+timer_cb(struct ev_loop *l, ev_timer *w, int revents)
+{
+	struct tcpconn *c = w->data;
+	double d = conn_deadline(c);
+
+	(void)revents;
+	if (d != 0 && ev_now(l) >= d - 0.001) {
+		rcount[RG_TCP_TIMEOUT]++;
+		conn_kill(c);
+		return;
+	}
+	conn_arm(c);
+}
+
+/* Read queries while the pipeline and the output have room. */
+static void
+conn_update_read(struct tcpconn *c)
+{
+	int want = c->fd != -1 && !c->rclosed &&
+	    c->inflight <= TCP_MAX_PIPELINE && c->obytes < TCP_OUT_PAUSE;
+
+	if (want && !c->reading) {
+		ev_io_start(loop, &c->rw);
+		/*
+		 * Pipelined queries may already sit in the buffer; the wait was
+		 * ours, so the client's clock for them starts again.
+		 */
+		if (c->rlen > 0) {
+			c->msg_start = ev_now(loop);
+			ev_feed_event(loop, &c->rw, EV_READ);
+		}
+	} else if (!want && c->reading)
+		ev_io_stop(loop, &c->rw);
+	c->reading = want;
+}
+
 static void
 conn_flush(struct tcpconn *c)
 {
@@ -100,6 +309,8 @@ conn_flush(struct tcpconn *c)
 			return;
 		}
 		c->ooff += (size_t)n;
+		c->obytes -= (size_t)n;
+		c->out_since = ev_now(loop);
 		if (c->ooff < o->len) {
 			ev_io_start(loop, &c->ww);
 			return;
@@ -111,14 +322,20 @@ conn_flush(struct tcpconn *c)
 		free(o);
 	}
 	ev_io_stop(loop, &c->ww);
+	c->idle_since = ev_now(loop);
+	conn_update_read(c);
 	conn_check_close(c);
 }
 
 static void
 write_cb(struct ev_loop *l, ev_io *w, int revents)
 {
+	struct tcpconn *c = w->data;
+
 	(void)l; (void)revents;
-	conn_flush(w->data);
+	conn_flush(c);
+	if (c->fd != -1)
+		conn_arm(c);
 }
 
 void
@@ -129,6 +346,12 @@ tcp_send(struct tcpconn *c, const uint8_t *msg, size_t len)
 
 	if (c->fd == -1 || len > 65535)
 		return;
+	if (c->obytes + len + 2 > TCP_OUT_MAX) {
+		/* It does not read what it asked for: memory is not its to take. */
+		rcount[RG_TCP_OUTPUT]++;
+		conn_kill(c);
+		return;
+	}
 	o = xmalloc(sizeof(*o) + len + 2);
 	o->next = NULL;
 	o->len = len + 2;
@@ -141,8 +364,13 @@ tcp_send(struct tcpconn *c, const uint8_t *msg, size_t len)
 	else
 		c->oh = o;
 	c->ot = o;
-	if (was_empty)
+	c->obytes += len + 2;
+	if (was_empty) {
+		c->out_since = ev_now(loop);
 		conn_flush(c);
+	}
+	if (c->fd != -1 && c->obytes >= TCP_OUT_PAUSE)
+		conn_update_read(c);
 }
 
 static void
@@ -151,6 +379,13 @@ handle_message(struct tcpconn *c, const uint8_t *msg, size_t len)
 	struct dns_question q;
 
 	rcount[RG_QUERIES_TCP]++;
+	if (c->refused) {
+		rcount[RG_ACL_REFUSED]++;
+		if (dns_parse_query(msg, len, &q) != DNS_QUERY_DROP)
+			query_answer_error(msg, len, &q, DNS_RCODE_REFUSED, -1,
+			    NULL, 0, c);
+		return;
+	}
 	switch (dns_parse_query(msg, len, &q)) {
 	case DNS_QUERY_DROP:
 		rcount[RG_DROPPED]++;
@@ -168,42 +403,40 @@ handle_message(struct tcpconn *c, const uint8_t *msg, size_t len)
 	}
 }
 
+/* Handle the complete messages in the buffer while there is room for them. */
 static void
 process_buffer(struct tcpconn *c)
 {
-	size_t off = 0;
+	size_t off = 0, need = 2;
+	long mlen = 0;
 
-	while (c->fd != -1 && !c->paused && c->rlen - off >= 2) {
-		size_t mlen = (size_t)c->rbuf[off] << 8 | c->rbuf[off + 1];
-
-		if (mlen < DNS_HDRLEN) {
-			/* Not DNS: nothing sensible can follow on this stream. */
-			conn_kill(c);
-			return;
-		}
-		if (c->rlen - off < mlen + 2)
-			break;
-		handle_message(c, c->rbuf + off + 2, mlen);
-		off += mlen + 2;
-		if (c->inflight > TCP_MAX_PIPELINE) {	/* the guard counts one */
-			c->paused = 1;
-			ev_io_stop(loop, &c->rw);
+	while (c->fd != -1 && c->inflight <= TCP_MAX_PIPELINE &&
+	    c->obytes < TCP_OUT_PAUSE &&
+	    (mlen = dns_tcp_frame(c->rbuf + off, c->rlen - off, &need)) > 0) {
+		handle_message(c, c->rbuf + off + 2, (size_t)mlen);
+		off += (size_t)mlen + 2;
+		c->nmsgs++;
+		c->msg_start = c->last_msg = ev_now(loop);	/* next starts now */
+		if (c->fd != -1 && c->lru_next != NULL) {
+			lru_unlink(c);
+			lru_append(c);
 		}
 	}
 	if (c->fd == -1)
 		return;
+	if (mlen < 0) {
+		/* Not DNS: nothing sensible can follow on this stream. */
+		conn_kill(c);
+		return;
+	}
 	if (off > 0) {
 		memmove(c->rbuf, c->rbuf + off, c->rlen - off);
 		c->rlen -= off;
 	}
-	if (c->rlen >= 2) {
-		size_t need = ((size_t)c->rbuf[0] << 8 | c->rbuf[1]) + 2;
-
-		if (need > c->rcap) {
-			if ((c->rbuf = realloc(c->rbuf, need)) == NULL)
-				fatal("%s: realloc", __func__);
-			c->rcap = need;
-		}
+	if (mlen == 0 && need > c->rcap) {
+		if ((c->rbuf = realloc(c->rbuf, need)) == NULL)
+			fatal("%s: realloc", __func__);
+		c->rcap = need;
 	}
 }
 
@@ -211,11 +444,11 @@ static void
 read_cb(struct ev_loop *l, ev_io *w, int revents)
 {
 	struct tcpconn *c = w->data;
-	ssize_t n = -1;
+	ssize_t n;
 
 	(void)revents;
 	if (c->rcap == 0) {
-		c->rcap = 4096;
+		c->rcap = TCP_RBUF_MIN;
 		if ((c->rbuf = malloc(c->rcap)) == NULL)
 			fatal("%s: malloc", __func__);
 	}
@@ -225,18 +458,24 @@ read_cb(struct ev_loop *l, ev_io *w, int revents)
 			conn_kill(c);
 			return;
 		}
-		if (n == 0) {
+		if (n == 0)
 			c->rclosed = 1;
-			ev_io_stop(l, &c->rw);
-		} else if (n > 0) {
+		else if (n > 0) {
+			if (c->rlen == 0)
+				c->msg_start = ev_now(l);
 			c->rlen += (size_t)n;
-			ev_timer_again(l, &c->idle);
 		}
 	}
 	/* Answers sent during processing may kill c: hold it until done. */
 	c->inflight++;
 	process_buffer(c);
 	c->inflight--;
+	if (c->fd != -1) {
+		if (c->rlen == 0 && c->inflight == 0 && c->oh == NULL)
+			c->idle_since = ev_now(l);
+		conn_update_read(c);
+		conn_arm(c);
+	}
 	conn_check_close(c);
 }
 
@@ -244,26 +483,34 @@ void
 tcp_query_done(struct tcpconn *c)
 {
 	c->inflight--;
-	if (c->fd != -1 && c->paused && c->inflight <= TCP_MAX_PIPELINE / 2) {
-		c->paused = 0;
-		if (!c->rclosed)
-			ev_io_start(loop, &c->rw);
-		/* Pipelined queries may already sit in the buffer. */
-		ev_feed_event(loop, &c->rw, EV_READ);
+	if (c->fd != -1) {
+		if (c->inflight == 0 && c->oh == NULL)
+			c->idle_since = ev_now(loop);
+		conn_update_read(c);
+		conn_arm(c);
 	}
 	conn_check_close(c);
 }
 
-static void
-idle_cb(struct ev_loop *l, ev_timer *w, int revents)
+/*
+ * All slots taken: close the connection that has gone longest without
+ * completing a message, if it owes nothing and is owed nothing. Those near
+ * the head of the LRU are the slow, the silent and the long idle.
+ */
+static int
+evict_one(void)
 {
-	struct tcpconn *c = w->data;
+	struct tcpconn *c;
+	int i;
 
-	(void)l; (void)revents;
-	if (c->inflight == 0 && c->oh == NULL)
-		conn_kill(c);
-	else
-		ev_timer_again(l, w);
+	for (c = lru_head, i = 0; c != NULL && i < EVICT_SCAN;
+	    c = c->lru_next, i++)
+		if (c->inflight == 0 && c->oh == NULL) {
+			rcount[RG_TCP_EVICTED]++;
+			conn_kill(c);
+			return 0;
+		}
+	return -1;
 }
 
 static void
@@ -273,28 +520,51 @@ accept_cb(struct ev_loop *l, ev_io *w, int revents)
 
 	(void)revents;
 	for (;;) {
+		struct sockaddr_storage ss;
+		socklen_t sslen = sizeof(ss);
 		struct tcpconn *c;
-		int fd = accept4(t->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		uint8_t key[17];
+		uint32_t bucket;
+		int fd = accept4(t->fd, (struct sockaddr *)&ss, &sslen,
+		    SOCK_NONBLOCK | SOCK_CLOEXEC);
 
 		if (fd == -1) {
 			if (errno == EMFILE || errno == ENFILE)
 				log_warn("%s: accept", __func__);
 			return;
 		}
-		if (nconns >= TCP_MAX_CONNS) {
+		if (conf.acl_drop && !config_acl_match(&conf.allow_query,
+		    (struct sockaddr *)&ss)) {
+			rcount[RG_ACL_REFUSED]++;
+			close(fd);
+			continue;
+		}
+		bucket = peer_key((struct sockaddr *)&ss, key);
+		if ((conf.tcp_clients_per_ip > 0 &&
+		    peer_make_room(key, bucket) != 0) ||
+		    (nopen >= conf.tcp_clients && evict_one() != 0)) {
+			rcount[RG_TCP_LIMITED]++;
 			close(fd);
 			continue;
 		}
 		c = xcalloc(1, sizeof(*c));
 		c->fd = fd;
 		nconns++;
+		nopen++;
+		memcpy(c->peer, key, sizeof(key));
+		c->hbucket = bucket;
+		c->hnext = buckets[bucket];
+		buckets[bucket] = c;
+		lru_append(c);
+		c->idle_since = c->last_msg = ev_now(l);
+		c->refused = !config_acl_match(&conf.allow_query,
+		    (struct sockaddr *)&ss);
 		ev_io_init(&c->rw, read_cb, fd, EV_READ);
 		ev_io_init(&c->ww, write_cb, fd, EV_WRITE);
-		ev_init(&c->idle, idle_cb);
-		c->idle.repeat = TCP_IDLE_TIMEOUT;
-		c->rw.data = c->ww.data = c->idle.data = c;
-		ev_io_start(l, &c->rw);
-		ev_timer_again(l, &c->idle);
+		ev_init(&c->timer, timer_cb);
+		c->rw.data = c->ww.data = c->timer.data = c;
+		conn_update_read(c);
+		conn_arm(c);
 	}
 }
 
@@ -307,6 +577,8 @@ tcp_init(int fd)
 	t->fd = fd;
 	ev_io_init(&t->w, accept_cb, fd, EV_READ);
 	t->w.data = t;
+	if (hash_seed == 0)
+		hash_seed = ((uint32_t)rnd16() << 16 | rnd16()) | 1;
 }
 
 void

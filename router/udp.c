@@ -7,8 +7,10 @@
 #include <errno.h>
 #include <string.h>
 
+#include "addr.h"
 #include "log.h"
 #include "router.h"
+#include "rrl.h"
 #include "util.h"
 
 #define UDP_BATCH	32
@@ -42,6 +44,11 @@ static struct mmsghdr		amsg[ANSWER_BATCH];
 static struct iovec		aiov[ANSWER_BATCH];
 static ev_prepare		flush_w;
 
+/* Response rate limiting (rrl-*), or NULL when off. */
+static struct rrl		*rrl;
+static uint64_t			 rrl_would_seen;
+static double			 rrl_logged;
+
 static uint8_t			qbuf[UDP_BATCH][UDP_BUFSZ];
 static struct mmsghdr		qmsg[UDP_BATCH];
 static struct iovec		qiov[UDP_BATCH];
@@ -70,6 +77,16 @@ udp_cb(struct ev_loop *l, ev_io *w, int revents)
 		socklen_t fromlen = qmsg[i].msg_hdr.msg_namelen;
 		int rcode;
 
+		if (!conf.allow_query.any &&
+		    !netmask_match(conf.allow_query.m, conf.allow_query.n, from)) {
+			rcount[RG_ACL_REFUSED]++;
+			if (conf.acl_drop ||
+			    dns_parse_query(pkt, len, &q) == DNS_QUERY_DROP)
+				continue;
+			query_answer_error(pkt, len, &q, DNS_RCODE_REFUSED, u->fd,
+			    from, fromlen, NULL);
+			continue;
+		}
 		switch (dns_parse_query(pkt, len, &q)) {
 		case DNS_QUERY_DROP:
 			rcount[RG_DROPPED]++;
@@ -116,10 +133,108 @@ udp_flush(void)
 	nans = 0;
 }
 
+/* Wire length of the question's name at buf + 12, 0 if there is none. */
+static size_t
+qname_len(const uint8_t *buf, size_t len)
+{
+	size_t off = DNS_HDRLEN;
+
+	if (DNS_QDCOUNT(buf) == 0)
+		return 0;
+	while (off < len && off - DNS_HDRLEN < DNS_NAME_WIRE_MAX) {
+		uint8_t l = buf[off];
+
+		if (l == 0)
+			return off + 1 - DNS_HDRLEN;
+		if ((l & 0xc0) != 0)
+			return 0;	/* not a question a query asked */
+		off += 1 + (size_t)l;
+	}
+	return 0;
+}
+
+/*
+ * What rate limiting does with the answer buf: send it, drop it, or slip
+ * it (header and question only, TC set, into slip; *slen its length) so a
+ * real client asks again over TCP, which is never limited.
+ */
+static enum rrl_action
+rate_limit(const struct sockaddr *to, const uint8_t *buf, size_t len,
+    uint8_t *slip, size_t *slen)
+{
+	enum rrl_class cls;
+	enum rrl_action a;
+	size_t nl = qname_len(buf, len);
+	uint16_t qtype = 0;
+
+	if (conf.rrl_exempt.n > 0 && config_acl_match(&conf.rrl_exempt, to))
+		return RRL_SEND;
+	switch (DNS_RCODE(buf)) {
+	case DNS_RCODE_NOERROR:
+		cls = RRL_RESPONSE;
+		break;
+	case DNS_RCODE_NXDOMAIN:
+		cls = RRL_NXDOMAIN;
+		break;
+	default:
+		cls = RRL_ERROR;
+	}
+	if (nl > 0 && DNS_HDRLEN + nl + 4 <= len)
+		qtype = (uint16_t)(buf[DNS_HDRLEN + nl] << 8 |
+		    buf[DNS_HDRLEN + nl + 1]);
+	a = rrl_check(rrl, to, buf + DNS_HDRLEN, nl, qtype, cls, ev_now(loop));
+	if (conf.rrl_log_only) {
+		const struct rrl_stats *st = rrl_stats(rrl);
+
+		if (st->would_limit != rrl_would_seen) {
+			rcount[RG_RRL_LOGONLY] += (uint32_t)(st->would_limit -
+			    rrl_would_seen);
+			rrl_would_seen = st->would_limit;
+		}
+	}
+	if (a == RRL_SEND)
+		return a;
+	if (ev_now(loop) - rrl_logged >= 10.0) {
+		char ab[ADDR_STRLEN];
+
+		rrl_logged = ev_now(loop);
+		log_info("rate limiting UDP answers to %s's prefix (rrl-*)",
+		    addr_format(to, ab, sizeof(ab)));
+	}
+	if (a == RRL_DROP) {
+		rcount[RG_RRL_DROPPED]++;
+		return a;
+	}
+	rcount[RG_RRL_SLIPPED]++;
+	*slen = nl > 0 && DNS_HDRLEN + nl + 4 <= len ? DNS_HDRLEN + nl + 4 :
+	    DNS_HDRLEN;
+	memcpy(slip, buf, *slen);
+	slip[2] |= 0x02;				/* TC */
+	slip[4] = 0;
+	slip[5] = *slen > DNS_HDRLEN;			/* QDCOUNT */
+	memset(slip + 6, 0, 6);				/* AN, NS, AR */
+	return a;
+}
+
 void
 udp_send(int lfd, const struct sockaddr *to, socklen_t tolen,
     const uint8_t *buf, size_t len)
 {
+	uint8_t slip[DNS_HDRLEN + DNS_NAME_WIRE_MAX + 4];
+	size_t slen;
+
+	if (rrl != NULL && len >= DNS_HDRLEN) {
+		switch (rate_limit(to, buf, len, slip, &slen)) {
+		case RRL_SEND:
+			break;
+		case RRL_DROP:
+			return;
+		case RRL_SLIP:
+			buf = slip;
+			len = slen;
+			break;
+		}
+	}
 	if (len > ANSWER_SLOT) {
 		(void)sendto(lfd, buf, len, MSG_DONTWAIT, to, tolen);
 		return;
@@ -142,6 +257,34 @@ flush_cb(struct ev_loop *l, ev_prepare *w, int revents)
 		udp_flush();
 }
 
+/* Set up rate limiting from conf, once, if any rrl-*-per-second is set. */
+static void
+rrl_setup(void)
+{
+	struct rrl_config rc;
+	const char *why;
+
+	if (conf.rrl_responses == 0 && conf.rrl_errors == 0 &&
+	    conf.rrl_nxdomains == 0)
+		return;
+	rrl_config_init(&rc);
+	rc.responses_per_second = conf.rrl_responses;
+	rc.errors_per_second = conf.rrl_errors;
+	rc.nxdomains_per_second = conf.rrl_nxdomains;
+	rc.window = conf.rrl_window;
+	rc.slip = conf.rrl_slip;
+	rc.ipv4_prefix_length = conf.rrl_ipv4_prefix;
+	rc.ipv6_prefix_length = conf.rrl_ipv6_prefix;
+	rc.log_only = conf.rrl_log_only;
+	if (rrl_config_check(&rc, &why) != 0)
+		fatalx("rate limiting: %s", why);
+	if ((rrl = rrl_new(&rc)) == NULL)
+		fatalx("rate limiting: cannot start");
+	log_debug("rate limiting UDP answers: %u/s, window %us, slip %u%s",
+	    rc.responses_per_second, rc.window, rc.slip,
+	    rc.log_only ? " (log only)" : "");
+}
+
 void
 udp_init(int fd)
 {
@@ -155,6 +298,7 @@ udp_init(int fd)
 	if (!ev_is_active(&flush_w)) {
 		ev_prepare_init(&flush_w, flush_cb);
 		ev_prepare_start(loop, &flush_w);
+		rrl_setup();
 	}
 	for (i = 0; i < UDP_BATCH; i++) {
 		qiov[i].iov_base = qbuf[i];

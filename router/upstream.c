@@ -55,6 +55,20 @@ static struct iovec	riov[RECV_BATCH];
 static struct sockaddr_storage rfrom[RECV_BATCH];
 
 
+/*
+ * Sends that failed, waiting for their retry or SERVFAIL until the batch
+ * they were in is done with: a retry queues on a socket's batch, and doing
+ * that from inside a flush would refill (or re-flush) the batch being
+ * flushed. Each in-flight query is here at most once (it has no socket
+ * while it waits), so QUERY_MAX entries always suffice.
+ */
+static struct {
+	uint32_t	idx;
+	uint8_t		fault;
+} failq[QUERY_MAX];
+static uint32_t		failq_head, failq_len;
+static int		draining;
+
 static void	reply_cb(struct ev_loop *, ev_io *, int);
 static void	flush_cb(struct ev_loop *, ev_prepare *, int);
 
@@ -160,41 +174,75 @@ upstream_init(void)
 	ev_prepare_start(loop, &flush_w);
 }
 
+/*
+ * Send s's batch. Failed queries give up their ID and wait in failq; this
+ * never queues anything itself, so s is empty when it returns.
+ */
 static void
 flush_sock(struct usock *s)
 {
-	struct query *failed[SEND_BATCH];
-	int res[SEND_BATCH], fault[SEND_BATCH];
-	unsigned n = s->nq, nfail = 0, i;
-	int si = (int)(s - socks);
+	int res[SEND_BATCH];
+	unsigned n = s->nq, i;
 
 	s->nq = 0;
 	sendbatch(s->fd, s->qmsg, n, res);
-	for (i = 0; i < n; i++)
-		if (res[i] < 0) {
-			/* A full buffer is ours; no route to it is the backend's. */
-			fault[nfail] = res[i] != -EAGAIN && res[i] != -ENOBUFS &&
-			    res[i] != -ENOMEM;
-			failed[nfail++] = s->qq[i];
-		}
-	/* Failures may queue retries: only once this batch is done with. */
-	for (i = 0; i < nfail; i++)
-		if (failed[i]->up_sock == si) {
-			upstream_release(failed[i]);
-			query_attempt_failed(failed[i], fault[i]);
-		}
+	for (i = 0; i < n; i++) {
+		struct query *q = s->qq[i];
+		uint32_t slot;
+
+		if (res[i] >= 0)
+			continue;
+		upstream_release(q);
+		slot = (failq_head + failq_len++) % QUERY_MAX;
+		failq[slot].idx = query_index(q);
+		/* A full buffer is ours; no route to it is the backend's. */
+		failq[slot].fault = res[i] != -EAGAIN && res[i] != -ENOBUFS &&
+		    res[i] != -ENOMEM;
+	}
+}
+
+/*
+ * Retry (or answer SERVFAIL to) every query whose send failed. Retries may
+ * fill a batch and flush it, adding to failq; a query is sent at most twice,
+ * so this ends. Not re-entered: an inner call leaves the work to the outer.
+ */
+static void
+drain_failed(void)
+{
+	if (draining)
+		return;
+	draining = 1;
+	while (failq_len > 0) {
+		uint32_t idx = failq[failq_head].idx;
+		int fault = failq[failq_head].fault;
+		struct query *q;
+
+		failq_head = (failq_head + 1) % QUERY_MAX;
+		failq_len--;
+		if ((q = query_get(idx)) != NULL)
+			query_attempt_failed(q, fault);
+	}
+	draining = 0;
 }
 
 /* Before the loop blocks: every queued query leaves, one batch per socket. */
 static void
 flush_cb(struct ev_loop *l, ev_prepare *w, int revents)
 {
-	int i;
+	int i, again;
 
 	(void)l; (void)w; (void)revents;
-	for (i = 0; i < USOCK_MAX; i++)
-		if (socks[i].nq > 0)
-			flush_sock(&socks[i]);
+	do {
+		again = 0;
+		for (i = 0; i < USOCK_MAX; i++)
+			if (socks[i].nq > 0)
+				flush_sock(&socks[i]);
+		drain_failed();
+		/* Retries queue again: send them before blocking too. */
+		for (i = 0; i < USOCK_MAX; i++)
+			if (socks[i].nq > 0)
+				again = 1;
+	} while (again);
 }
 
 int
@@ -213,7 +261,7 @@ upstream_send(struct query *q, const struct sockaddr *to, socklen_t tolen)
 	}
 	s = &socks[si];
 	if (s->nq == SEND_BATCH)
-		flush_sock(s);
+		flush_sock(s);		/* leaves it empty: failures wait in failq */
 	for (tries = 0;; tries++) {
 		id = rnd16();
 		if (s->idmap[id] == 0)
@@ -235,6 +283,7 @@ upstream_send(struct query *q, const struct sockaddr *to, socklen_t tolen)
 	s->qmsg[s->nq].msg_hdr.msg_iov = &s->qiov[s->nq];
 	s->qmsg[s->nq].msg_hdr.msg_iovlen = 1;
 	s->nq++;
+	drain_failed();
 	return 0;
 }
 

@@ -248,8 +248,9 @@ static void
 conn_io_cb(struct ev_loop *l, ev_io *w, int revents)
 {
 	struct uconn *c = w->data;
-	size_t off = 0;
+	size_t off = 0, need;
 	ssize_t n;
+	long mlen = 0;
 
 	(void)l;
 	if ((revents & EV_WRITE) && conn_write(c) != 0) {
@@ -265,13 +266,16 @@ conn_io_cb(struct ev_loop *l, ev_io *w, int revents)
 		if (n > 0)
 			c->rlen += (size_t)n;
 		/* Deliveries may not free c: it has no reference from queries. */
-		while (c->rlen - off >= 2) {
-			size_t mlen = (size_t)c->rbuf[off] << 8 | c->rbuf[off + 1];
-
-			if (c->rlen - off < mlen + 2)
-				break;
-			handle_reply(c, c->rbuf + off + 2, mlen);
-			off += mlen + 2;
+		while ((mlen = dns_tcp_frame(c->rbuf + off, c->rlen - off,
+		    &need)) > 0) {
+			handle_reply(c, c->rbuf + off + 2, (size_t)mlen);
+			off += (size_t)mlen + 2;
+		}
+		if (mlen < 0) {
+			/* Not DNS framing: nothing after it can be trusted. */
+			rcount[RG_BOGUS]++;
+			conn_fail(c);
+			return;
 		}
 		if (off > 0) {
 			memmove(c->rbuf, c->rbuf + off, c->rlen - off);

@@ -12,9 +12,22 @@ message starts with a 4-byte request ID (top bit set) that rep0 echoes.
 """
 
 import os
+import re
 import socket
 import struct
 import threading
+
+
+def _proto_version():
+    """PROTO_VERSION as proto/proto.h defines it (both ends include it)."""
+    h = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..",
+                     "proto", "proto.h")
+    with open(h) as f:
+        return int(re.search(r"#define PROTO_VERSION\s+(\d+)",
+                             f.read()).group(1))
+
+
+PROTO_VERSION = _proto_version()
 
 REQ0, REP0 = 0x30, 0x31
 PUSH0, PULL0 = 0x50, 0x51

@@ -36,7 +36,13 @@ def write_conf(tmp_path, lines, name="dnsrouter.conf"):
 
 GOOD = ["# a comment", "listen 127.0.0.1:5299", "workers 2", "user root",
         "rundir /tmp/drcli", "routes @ROUTES@", "timeout 500ms",
-        "health-interval 5s", "health-query id.server. CH TXT"]
+        "health-interval 5s", "health-query id.server. CH TXT",
+        "allow-query 127.0.0.0/8 ::1", "allow-query 192.0.2.0/24",
+        "allow-transfer none", "acl-drop no", "tcp-clients 512",
+        "tcp-clients-per-ip 8", "tcp-initial-timeout 3s",
+        "tcp-idle-timeout 10s", "rrl-responses-per-second 10",
+        "rrl-window 5", "rrl-slip 2", "rrl-exempt 10.0.0.0/8",
+        "rrl-log-only no"]
 
 
 def test_check_good_config(build_dir, tmp_path):
@@ -51,6 +57,15 @@ def test_check_good_config(build_dir, tmp_path):
     ("timeout soon", 4, "timeout"),
     ("listen 127.0.0.1:99999", 4, "listen"),
     ("rundir relative/dir", 4, "rundir"),
+    ("allow-query 10.0.0.1/8", 4, "bits set beyond the prefix"),
+    ("allow-query 10.0.0.0/33", 4, "prefix length"),
+    ("allow-transfer example.com", 4, "not an IPv4 or IPv6 address"),
+    ("rrl-exempt 127.0.0.0/8 any", 4, "stand alone"),
+    ("acl-drop maybe", 4, "yes or no"),
+    ("tcp-clients 0", 4, "tcp-clients"),
+    ("tcp-initial-timeout 5", 4, "duration"),
+    ("rrl-slip 11", 4, "rrl-slip"),
+    ("rrl-ipv4-prefix-length 33", 4, "0 to 32"),
 ])
 def test_check_bad_config_names_file_and_line(build_dir, tmp_path, bad,
                                               line, why):

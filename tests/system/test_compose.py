@@ -101,3 +101,15 @@ def test_dnsrouter_image_config_is_valid(build_dir, tmp_path):
     cp = subprocess.run([os.path.join(build_dir, "dnsrouter"), "-n", "-f",
                          str(conf)], capture_output=True, text=True)
     assert cp.returncode == 0, cp.stdout + cp.stderr
+
+
+def test_dnsrouter_is_published_on_loopback_only_by_default(config):
+    ports = config["services"]["dnsrouter"]["ports"]
+    assert ports, "dnsrouter publishes no port"
+    for p in ports:
+        if isinstance(p, dict):
+            host_ip = p.get("host_ip")
+        else:
+            parts = str(p).split(":")
+            host_ip = parts[0] if len(parts) == 3 else None
+        assert host_ip == "127.0.0.1", p

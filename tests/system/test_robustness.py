@@ -200,7 +200,9 @@ def test_stalled_tcp_clients_do_not_block_others(make_router, backend_a,
 
 
 def test_many_concurrent_tcp_clients(make_router, backend_a, backend_b):
-    r = make_router(routes(backend_a, backend_b))
+    # 150 at once from one address: above tcp-clients-per-ip's default
+    r = make_router(routes(backend_a, backend_b),
+                    extra="tcp-clients-per-ip 0\n")
     r.wait_ready("a.miek.nl.", "TXT")
     conns = []
     try:
@@ -241,7 +243,8 @@ def test_controller_refuses_huge_messages_on_its_endpoints(make_router,
     assert roles(r.pid)["controller"] == before
     # a request of normal size is still answered
     if ep == "control.ipc":
-        reply = nngipc.request(path, struct.pack("!IHHII", 0x444e5352, 3, 4,
+        reply = nngipc.request(path, struct.pack("!IHHII", 0x444e5352,
+                                                 nngipc.PROTO_VERSION, 4,
                                                  16, 0))
         assert struct.unpack("!H", reply[6:8])[0] == 5
     assert query(r.port, "a.miek.nl.", "TXT").rcode() == dns.rcode.NOERROR

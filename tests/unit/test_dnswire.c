@@ -1067,10 +1067,35 @@ test_name_check_text_254_needs_trailing_dot(void **state)
 	assert_int_equal(dns_name_check_text(name), 0);
 }
 
+/* TCP framing: whole messages only, more bytes asked for, bad lengths refused. */
+static void
+test_tcp_frame(void **state)
+{
+	uint8_t b[64] = { 0, 12 };
+	size_t need = 0;
+
+	(void)state;
+	assert_int_equal(dns_tcp_frame(b, 0, &need), 0);
+	assert_int_equal(need, 2);
+	assert_int_equal(dns_tcp_frame(b, 1, &need), 0);
+	assert_int_equal(need, 2);
+	assert_int_equal(dns_tcp_frame(b, 13, &need), 0);
+	assert_int_equal(need, 14);
+	assert_int_equal(dns_tcp_frame(b, 14, &need), 12);
+	assert_int_equal(dns_tcp_frame(b, 64, &need), 12);
+	b[1] = 11;				/* shorter than a header */
+	assert_int_equal(dns_tcp_frame(b, 64, &need), -1);
+	b[0] = 0xff;				/* 65291: asks for all of it */
+	b[1] = 0x0b;
+	assert_int_equal(dns_tcp_frame(b, 64, &need), 0);
+	assert_int_equal(need, 0xff0b + 2);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_tcp_frame),
 		cmocka_unit_test(test_parse_empty_packet_is_dropped),
 		cmocka_unit_test(test_parse_header_of_11_bytes_is_dropped),
 		cmocka_unit_test(test_parse_response_is_dropped),

@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include <cmocka.h>
 
 #include "hsdb.h"
@@ -429,6 +430,43 @@ test_only_refused_patterns_are_not_pending(void **state)
 	matcher_free(m);
 }
 
+/*
+ * A regexp written to backtrack (Hyperscan refuses the lookbehind, so it
+ * stays on PCRE2) costs PCRE2's default 10 million steps, ~50 ms, on a
+ * 61-byte name; with the match limit it counts as no match, quickly, and
+ * the next route answers.
+ */
+static void
+test_backtracking_regexp_is_cut_off_as_no_match(void **state)
+{
+	const char *p[] = { "^(\\w|\\w)*(?<!x)$", "^(a|a)+$", "miek" };
+	char name[80], err[256];
+	struct matcher *m;
+	struct timespec t0, t1;
+	long r;
+	double ms;
+
+	(void)state;
+	memset(name, 'a', 61);
+	strcpy(name + 61, ".miek.nl.");
+	m = matcher_build(p, 3, NULL, err, sizeof(err));
+	assert_non_null(m);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	r = first(m, name);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 +
+	    (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
+	assert_int_equal(r, 2);
+	assert_int_equal(matcher_take_limited(m), 2);
+	assert_int_equal(matcher_take_limited(m), 0);
+	assert_true(ms < 5.0);
+	/* Names the regexps are meant for still match. */
+	assert_int_equal(first(m, "aaa"), 0);
+	assert_int_equal(first(m, "b.miek.nl."), 2);
+	assert_int_equal(matcher_take_limited(m), 0);
+	matcher_free(m);
+}
+
 static int
 mode_none(void **state)
 {
@@ -481,6 +519,7 @@ main(void)
 		cmocka_unit_test(test_new_patterns_are_pending_until_a_database_holds_them),
 		cmocka_unit_test(test_same_text_twice_keeps_both_places),
 		cmocka_unit_test(test_only_refused_patterns_are_not_pending),
+		cmocka_unit_test(test_backtracking_regexp_is_cut_off_as_no_match),
 	};
 	int failed = 0;
 

@@ -120,6 +120,29 @@ test_longest_regexp_is_accepted(void **state)
 	free(s);
 }
 
+/* Cost: regexps written to backtrack are refused, real ones are not. */
+
+static void
+test_backtracking_regexps_are_refused(void **state)
+{
+	(void)state;
+	parse_fails("127.0.0.1:53,^(a|a)+$", "too costly");
+	parse_fails("127.0.0.1:53,^(\\w|\\w)*(?<!x)$", "too costly");
+	parse_fails("{\"addr\":\"127.0.0.1:53\",\"match\":\"^(b|b)+$\"}",
+	    "too costly");
+}
+
+static void
+test_usual_regexps_pass_the_cost_probe(void **state)
+{
+	(void)state;
+	parse_ok("127.0.0.1:53,^[ab]\\.miek");
+	parse_ok("127.0.0.1:53,(^|\\.)[cd][^.]*\\.$");
+	parse_ok("127.0.0.1:53,^[^c-z][^.]*\\.miek\\.nl\\.$");
+	parse_ok("127.0.0.1:53,^(www|mail|ns[0-9]+)\\.example\\.(com|org)\\.$");
+	parse_ok("127.0.0.1:53,[0-9]+\\.in-addr\\.arpa\\.$");
+}
+
 /* Trimming */
 
 static void
@@ -360,6 +383,8 @@ main(void)
 		cmocka_unit_test(test_ipv6_backend),
 		cmocka_unit_test(test_reads_only_len_bytes),
 		cmocka_unit_test(test_longest_regexp_is_accepted),
+		cmocka_unit_test(test_backtracking_regexps_are_refused),
+		cmocka_unit_test(test_usual_regexps_pass_the_cost_probe),
 		cmocka_unit_test(test_trailing_newline_and_crlf_are_trimmed),
 		cmocka_unit_test(test_leading_white_space_is_trimmed),
 		cmocka_unit_test(test_empty_or_blank_value_is_an_error),

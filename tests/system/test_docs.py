@@ -1,0 +1,41 @@
+"""Every key the config parser accepts is documented in dnsrouter.conf(5)
+and docs/configuration.md, and the example config parses."""
+
+import os
+import re
+import subprocess
+
+from conftest import REPO
+
+
+def parser_keys():
+    src = open(os.path.join(REPO, "common", "config.c")).read()
+    keys = set(re.findall(r'strcmp\(key, "([a-z0-9-]+)"\)', src))
+    keys |= set(re.findall(r'\{ "([a-z0-9-]+)", \d', src))
+    assert "listen" in keys and "tcp-clients" in keys, keys
+    return keys
+
+
+def test_every_key_is_in_the_man_page_and_the_docs():
+    man = open(os.path.join(REPO, "docs", "dnsrouter.conf.5")).read()
+    man = man.replace("\\-", "-")
+    md = open(os.path.join(REPO, "docs", "configuration.md")).read()
+    missing = [k for k in sorted(parser_keys())
+               if not re.search(r"^\.B[IR]? .*(?<![a-z0-9-])%s(?![a-z0-9-])" % re.escape(k), man, re.M)
+               or "`%s" % k not in md]
+    assert not missing, "undocumented keys: %s" % missing
+
+
+def test_example_config_parses(build_dir, tmp_path):
+    ex = open(os.path.join(REPO, "deploy", "dnsrouter.conf.example")).read()
+    # uncomment every example line: each must be a valid key and value
+    lines = [re.sub(r"^#(?=[a-z])", "", l) for l in ex.splitlines()]
+    lines = [l for l in lines if not l.startswith("routes ")
+             and not l.startswith("#listen")]
+    # the example's user need not exist on this machine
+    lines = ["user root" if l.startswith("user ") else l for l in lines]
+    p = tmp_path / "example.conf"
+    p.write_text("\n".join(lines) + "\n")
+    cp = subprocess.run([os.path.join(build_dir, "dnsrouter"), "-n", "-f",
+                         str(p)], capture_output=True, text=True, timeout=10)
+    assert cp.returncode == 0, cp.stdout + cp.stderr

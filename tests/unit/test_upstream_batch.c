@@ -1,0 +1,213 @@
+/*
+ * router/upstream + router/query: queries whose batched send fails are
+ * retried on the route's other backend, then answered SERVFAIL, without a
+ * batch ever holding more than it was sized for. The real query.c and
+ * upstream.c run on a real libev loop; sendbatch() is replaced by one that
+ * fails as told, and the router's other layers by recorders.
+ */
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "router.h"
+
+struct ev_loop	*loop;
+struct config	 conf;
+
+/* What the fake sendbatch does, and what it saw. */
+static int	 send_errno;		/* 0: all sent, else -send_errno each */
+static unsigned	 send_calls, send_max_n, send_msgs;
+/* What the fake client side got. */
+static unsigned	 answers, servfails;
+static uint8_t	 last_rcode;
+
+void
+sendbatch(int fd, struct mmsghdr *m, unsigned n, int *res)
+{
+	unsigned i;
+
+	(void)fd; (void)m;
+	send_calls++;
+	send_msgs += n;
+	if (n > send_max_n)
+		send_max_n = n;
+	assert_true(n <= SENDBATCH_MAX);
+	for (i = 0; i < n; i++)
+		res[i] = send_errno ? -send_errno : (int)m[i].msg_len;
+}
+
+void
+udp_send(int lfd, const struct sockaddr *to, socklen_t tolen,
+    const uint8_t *buf, size_t len)
+{
+	(void)lfd; (void)to; (void)tolen;
+	assert_true(len >= DNS_HDRLEN);
+	answers++;
+	last_rcode = DNS_RCODE(buf);
+	if (last_rcode == DNS_RCODE_SERVFAIL)
+		servfails++;
+}
+
+void tcp_send(struct tcpconn *c, const uint8_t *m, size_t l) { (void)c; (void)m; (void)l; fail(); }
+void tcp_query_done(struct tcpconn *c) { (void)c; fail(); }
+int upstream_tcp_send(struct query *q, const struct sockaddr *to, socklen_t tl) { (void)q; (void)to; (void)tl; fail(); return -1; }
+void upstream_tcp_release(struct query *q) { (void)q; }
+
+/* One route with two healthy backends. */
+static struct rt_backend backends[2];
+static uint32_t		 route_backends[2] = { 0, 1 };
+static struct rt_route	 route = { 0, 2, route_backends, (char *)"", 0 };
+static struct rt_table	 rt = { 1, 1, 2, 1, backends, &route };
+static struct bcount	 bc[2];
+static uint32_t		 rq[1], touched[1];
+static uint32_t		 rr;
+static struct rtable	 table = { &rt, NULL, &rr, NULL, bc, rq, touched, 0, 1 };
+
+struct rtable *table_current(void) { return &table; }
+void table_ref(struct rtable *t) { t->refs++; }
+void table_unref(struct rtable *t) { t->refs--; }
+
+enum route_status
+table_route(struct rtable *t, const char *name, size_t len, uint32_t *r)
+{
+	(void)t; (void)name; (void)len;
+	*r = 0;
+	return ROUTE_FOUND;
+}
+
+int
+table_pick(struct rtable *t, uint32_t r, int exclude)
+{
+	(void)t; (void)r;
+	if (exclude >= 0)
+		return exclude == 0 ? 1 : 0;
+	return (int)(rr++ % 2);
+}
+
+static const uint8_t query_pkt[] = {
+	0x12, 0x34, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0,
+	1, 'a', 4, 'm', 'i', 'e', 'k', 2, 'n', 'l', 0, 0, 1, 0, 1,
+};
+
+static int
+setup(void **state)
+{
+	int i;
+
+	(void)state;
+	for (i = 0; i < 2; i++) {
+		struct sockaddr_in *sin = (struct sockaddr_in *)&backends[i].addr;
+
+		sin->sin_family = AF_INET;
+		sin->sin_port = htons((uint16_t)(5300 + i));
+		sin->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		backends[i].addrlen = sizeof(*sin);
+		backends[i].flags = RT_FLAG_UP;
+	}
+	loop = ev_default_loop(0);
+	conf.timeout_ms = 1000;
+	query_init();
+	upstream_init();
+	return 0;
+}
+
+static void
+dispatch(unsigned n)
+{
+	struct sockaddr_in client = { .sin_family = AF_INET };
+	struct dns_question q;
+	unsigned i;
+
+	assert_int_equal(dns_parse_query(query_pkt, sizeof(query_pkt), &q),
+	    DNS_QUERY_OK);
+	for (i = 0; i < n; i++)
+		query_dispatch(query_pkt, sizeof(query_pkt), &q, 7,
+		    (struct sockaddr *)&client, sizeof(client), NULL);
+}
+
+static void
+reset(int err)
+{
+	send_errno = err;
+	send_calls = send_max_n = send_msgs = 0;
+	answers = servfails = 0;
+}
+
+/*
+ * More queries than fit in one batch, every send failing with a full buffer:
+ * each is retried once on the other backend and then answered SERVFAIL.
+ * Before the fix the retries of a flushed batch were queued into the same
+ * batch by the send that had flushed it, past its 64 slots.
+ */
+static void
+test_failed_batches_retry_then_servfail_within_bounds(void **state)
+{
+	unsigned n = 5 * SENDBATCH_MAX + 7;
+
+	(void)state;
+	reset(EAGAIN);
+	dispatch(n);
+	ev_run(loop, EVRUN_NOWAIT);	/* the prepare watcher flushes the rest */
+	assert_true(send_max_n <= SENDBATCH_MAX);
+	assert_int_equal(send_msgs, 2 * n);		/* first try + one retry */
+	assert_int_equal(servfails, n);
+	assert_int_equal(answers, n);
+	assert_int_equal(query_inflight(), 0);
+	assert_int_equal(table.refs, 1);
+	/* A full buffer is the router's own failure, not the backends'. */
+	assert_int_equal(bc[0].failed + bc[1].failed, 0);
+}
+
+/* A send error the backend is to blame for counts against it. */
+static void
+test_unreachable_backend_is_charged(void **state)
+{
+	unsigned n = 3 * SENDBATCH_MAX;
+
+	(void)state;
+	memset(bc, 0, sizeof(bc));
+	reset(ECONNREFUSED);
+	dispatch(n);
+	ev_run(loop, EVRUN_NOWAIT);
+	assert_true(send_max_n <= SENDBATCH_MAX);
+	assert_int_equal(servfails, n);
+	assert_int_equal(bc[0].failed + bc[1].failed, 2 * n);
+	assert_int_equal(query_inflight(), 0);
+}
+
+/* Sends that succeed stay in flight, in batches no larger than 64. */
+static void
+test_successful_sends_are_batched(void **state)
+{
+	unsigned n = 4 * SENDBATCH_MAX + 1;
+
+	(void)state;
+	reset(0);
+	dispatch(n);
+	ev_run(loop, EVRUN_NOWAIT);
+	assert_int_equal(send_msgs, n);
+	assert_int_equal(send_max_n, SENDBATCH_MAX);
+	assert_int_equal(answers, 0);
+	assert_int_equal(query_inflight(), n);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_failed_batches_retry_then_servfail_within_bounds),
+		cmocka_unit_test(test_unreachable_backend_is_charged),
+		cmocka_unit_test(test_successful_sends_are_batched),
+	};
+
+	return cmocka_run_group_tests(tests, setup, NULL);
+}
