@@ -18,7 +18,7 @@ FUZZ_LIBFLAGS = $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link
 FUZZ_LDFLAGS  = $(FUZZ_CFLAGS) -fsanitize=fuzzer
 
 FUZZ_TARGETS  = fuzz_query fuzz_routetable fuzz_report fuzz_status \
-                fuzz_route_value fuzz_etcd fuzz_config
+                fuzz_route_value fuzz_etcd fuzz_config fuzz_tcpframe
 
 fuzzobj = $(patsubst %.c,$(FUZZ_B)/obj/%.o,$(1))
 
@@ -32,13 +32,15 @@ FUZZ_OBJ_fuzz_route_value = $(call fuzzobj,controller/route_value.c common/addr.
 FUZZ_OBJ_fuzz_etcd        = $(call fuzzobj,controller/etcd_api.c common/base64.c \
                             common/log.c common/util.c)
 FUZZ_OBJ_fuzz_config      = $(call fuzzobj,common/config.c common/addr.c \
-                            common/dnswire.c)
+                            common/dnswire.c common/netmask.c)
+FUZZ_OBJ_fuzz_tcpframe    = $(call fuzzobj,common/dnswire.c)
 
 FUZZ_LIBS_fuzz_route_value = $(PCRE2_LIBS) $(JANSSON_LIBS)
 FUZZ_LIBS_fuzz_etcd        = $(JANSSON_LIBS) $(CURL_LIBS)
 
 # Longest input worth trying: a DNS or nng message, a routes-file value
-# (a 4096-byte regexp plus address and JSON), a config file.
+# (a 4096-byte regexp plus address and JSON), a config file, a TCP stream
+# of one largest message and the next one's start.
 FUZZ_MAXLEN_fuzz_query       = 65535
 FUZZ_MAXLEN_fuzz_routetable  = 65535
 FUZZ_MAXLEN_fuzz_report      = 65535
@@ -46,6 +48,7 @@ FUZZ_MAXLEN_fuzz_status      = 65535
 FUZZ_MAXLEN_fuzz_route_value = 8192
 FUZZ_MAXLEN_fuzz_etcd        = 65535
 FUZZ_MAXLEN_fuzz_config      = 16384
+FUZZ_MAXLEN_fuzz_tcpframe    = 70000
 
 FUZZ_BINS = $(addprefix $(FUZZ_B)/,$(FUZZ_TARGETS))
 

@@ -75,6 +75,24 @@ def dns_seeds():
           q + r)
 
 
+def tcp_seeds():
+    t = "fuzz_tcpframe"
+
+    def framed(msg):
+        return struct.pack(">H", len(msg)) + msg
+
+    q1 = dnshdr() + question("example.com.")
+    q2 = dnshdr(ar=1, qid=2) + question("www.example.org.", 28) + OPT
+    # The first byte picks the read size (byte * 4 + 1).
+    write(t, "one", b"\x00" + framed(q1))
+    write(t, "pipelined", b"\x02" + framed(q1) + framed(q2) + framed(q1))
+    write(t, "partial", b"\x00" + framed(q1) + framed(q2)[:7])
+    write(t, "length-only", b"\x10" + b"\x00")
+    write(t, "too-short", b"\x01" + framed(q1) + b"\x00\x0b" + b"\0" * 11)
+    write(t, "zero-length", b"\x00\x00\x00")
+    write(t, "largest", b"\xff\xff\xff" + b"\0" * 64)
+
+
 # proto -----------------------------------------------------------------
 
 def hdr(typ, body):
@@ -239,11 +257,20 @@ def config_seeds():
     write(t, "no-newline", "timeout 1m")
     write(t, "bad-key", "listen 127.0.0.1\nfrobnicate 1\n")
     write(t, "two-values", "user a b\n")
+    write(t, "limits-acl", "\n".join([
+        "allow-query 192.0.2.0/24 2001:db8::/32 10.1.2.3",
+        "allow-query 198.51.100.7/32", "allow-transfer none", "acl-drop yes",
+        "tcp-clients 2048", "tcp-clients-per-ip 0", "tcp-initial-timeout 2s",
+        "tcp-idle-timeout 10s", "rrl-responses-per-second 5",
+        "rrl-errors-per-second 2", "rrl-nxdomains-per-second 1",
+        "rrl-window 15", "rrl-slip 0", "rrl-ipv4-prefix-length 32",
+        "rrl-ipv6-prefix-length 0", "rrl-exempt any", "rrl-log-only no", ""]))
     write(t, "durations", "timeout 60000ms\nhealth-interval 1h\n")
 
 
 def main():
     dns_seeds()
+    tcp_seeds()
     tab = table_seeds()
     report_seeds()
     status_seeds(tab)
