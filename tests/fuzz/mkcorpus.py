@@ -12,7 +12,34 @@ import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 PROTO_MAGIC = 0x444E5352
-PROTO_VERSION = 3
+
+
+def proto_version():
+    """PROTO_VERSION from proto/proto.h: seeds of an old version stop at the header."""
+    with open(os.path.join(HERE, "..", "..", "proto", "proto.h")) as f:
+        for line in f:
+            w = line.split()
+            if len(w) >= 3 and w[:2] == ["#define", "PROTO_VERSION"]:
+                return int(w[2])
+    raise SystemExit("PROTO_VERSION not found in proto/proto.h")
+
+
+PROTO_VERSION = proto_version()
+
+
+def report_counts():
+    """REPORT_NGLOBAL, REPORT_NRCODE, REPORT_NBUCKET from proto/report.h."""
+    import re
+    with open(os.path.join(HERE, "..", "..", "proto", "report.h")) as f:
+        h = f.read()
+    glob = re.search(r"enum report_global \{(.*?)REPORT_NGLOBAL", h, re.S).group(1)
+    rc = re.search(r"enum report_rcode \{(.*?)REPORT_NRCODE", h, re.S).group(1)
+    nb = re.search(r"#define REPORT_NBUCKET\s+(\d+)", h).group(1)
+    return (len(re.findall(r"\bRG_\w+", glob)), len(re.findall(r"\bRR_\w+", rc)),
+            int(nb))
+
+
+NGLOBAL, NRCODE, NBUCKET = report_counts()
 PROTO_TABLE, PROTO_REPORT, PROTO_STATUS, PROTO_ERROR = 1, 3, 5, 6
 
 
@@ -143,22 +170,24 @@ def report_seeds():
     def entry(fam, addr, port, q, failed, rcodes, buckets, lat):
         return (struct.pack(">BBH", fam, 0, port) + addr.ljust(16, b"\0") +
                 struct.pack(">II", q, failed) +
-                struct.pack(">7I", *rcodes) + struct.pack(">15I", *buckets) +
+                struct.pack(">%dI" % NRCODE, *rcodes) +
+                struct.pack(">%dI" % NBUCKET, *buckets) +
                 struct.pack(">Q", lat))
 
-    def report(entries=(), routes=(), glob=(0,) * 8):
+    def report(entries=(), routes=(), glob=(0,) * NGLOBAL):
         body = struct.pack(">IIIIQQ", 2, len(entries), len(routes), 0, 7, 9)
-        body += struct.pack(">8I", *glob)
+        body += struct.pack(">%dI" % NGLOBAL, *glob)
         body += b"".join(entries)
         body += b"".join(struct.pack(">II", i, q) for i, q in routes)
         return hdr(PROTO_REPORT, body)
 
-    e4 = entry(4, bytes([192, 0, 2, 1]), 53, 10, 1, (7, 0, 1, 1, 0, 0, 0),
-               (1,) * 15, 12345)
+    e4 = entry(4, bytes([192, 0, 2, 1]), 53, 10, 1, (7, 0, 1, 1) + (0,) * (NRCODE - 4),
+               (1,) * NBUCKET, 12345)
     e6 = entry(6, bytes.fromhex("20010db8000000000000000000000001"), 53,
-               0xffffffff, 0, (0xffffffff, 1, 0, 0, 0, 0, 0), (0,) * 15, 2**64 - 1)
+               0xffffffff, 0, (0xffffffff, 1) + (0,) * (NRCODE - 2), (0,) * NBUCKET,
+               2**64 - 1)
     write(t, "empty", report())
-    write(t, "globals", report(glob=(100, 2, 3, 4, 5, 6, 7, 8)))
+    write(t, "globals", report(glob=range(100, 100 + NGLOBAL)))
     write(t, "entries", report(entries=[e4, e6], routes=[(0, 5), (3, 1)]))
     write(t, "bad-family", report(entries=[b"\x05" + e4[1:]]))
     write(t, "count-mismatch", report(entries=[e4])[:-8])
@@ -182,7 +211,8 @@ def status_seeds(tab):
     write(t, "error", hdr(PROTO_ERROR, b"no etcd configured"))
     write(t, "error-empty", hdr(PROTO_ERROR, b""))
     write(t, "error-nul", hdr(PROTO_ERROR, b"bad\0"))
-    write(t, "old-version", struct.pack(">IHHII", PROTO_MAGIC, 2, 5, 16, 0))
+    write(t, "old-version", struct.pack(">IHHII", PROTO_MAGIC,
+                                        PROTO_VERSION - 1, 5, 16, 0))
     write(t, "bad-magic", b"XXXX" + hdr(4, b"")[4:])
 
 
