@@ -116,6 +116,7 @@ check:
 	$(MAKE) EXTRA_CFLAGS=-Werror all unit system
 	$(MAKE) B=build-asan EXTRA_CFLAGS="-Werror -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" \
 	    LDFLAGS="-fsanitize=address,undefined" all unit system
+	$(MAKE) fuzz-check
 
 demo:
 	@sh mk/deps.sh demo
@@ -140,9 +141,11 @@ install: all
 	    deploy/dnsrouter.service.in > $(DESTDIR)$(UNITDIR)/dnsrouter.service
 
 clean:
-	rm -rf build build-asan
+	rm -rf build build-asan build-fuzz
+
+include mk/fuzz.mk
 
 FORCE:
 
-.PHONY: all deps unit system check demo bench install clean FORCE
+.PHONY: all deps unit system check demo bench install clean fuzz fuzz-check FORCE
 -include $(shell find $(B) -name '*.d' 2>/dev/null)

@@ -150,7 +150,8 @@ dns_name_check_text(const char *name)
 {
 	size_t len = strlen(name), label = 0;
 
-	if (len == 0 || len > 253 + 1)
+	/* 253 characters, or 254 with the root's dot: at most 255 on the wire. */
+	if (len == 0 || len > 253 + 1 || (len == 253 + 1 && name[253] != '.'))
 		return -1;
 	if (strcmp(name, ".") == 0)
 		return 0;

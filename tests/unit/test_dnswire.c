@@ -1048,6 +1048,25 @@ test_name_check_text_rejects_bad_names(void **state)
 	assert_int_equal(dns_name_check_text(longname), -1);
 }
 
+/* Four labels, 254 characters with dots: a trailing dot or not decides. */
+static void
+test_name_check_text_254_needs_trailing_dot(void **state)
+{
+	char name[256];
+
+	(void)state;
+	memset(name, 'a', 254);
+	name[63] = name[127] = name[191] = '.';
+	name[254] = '\0';
+	/* 256 bytes on the wire: config_parse would append the dot and then
+	 * refuse its own config_write output. */
+	assert_int_equal(dns_name_check_text(name), -1);
+	name[253] = '.';
+	assert_int_equal(dns_name_check_text(name), 0);
+	name[253] = '\0';
+	assert_int_equal(dns_name_check_text(name), 0);
+}
+
 /* TCP framing: whole messages only, more bytes asked for, bad lengths refused. */
 static void
 test_tcp_frame(void **state)
@@ -1135,6 +1154,7 @@ main(void)
 		cmocka_unit_test(test_every_class_and_type_name_reads_back),
 		cmocka_unit_test(test_name_check_text_accepts_plain_names),
 		cmocka_unit_test(test_name_check_text_rejects_bad_names),
+		cmocka_unit_test(test_name_check_text_254_needs_trailing_dot),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
