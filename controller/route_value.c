@@ -5,7 +5,6 @@
 #include <ctype.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 
 #include "addr.h"
 #include "route_value.h"
@@ -52,10 +51,10 @@ probe_names(const char *p, size_t len, char names[][256], size_t max)
 }
 
 /*
- * Refuse a regexp that a router would spend too long on: one that reaches
- * the routers' match limits, or takes more than RT_PROBE_MAX_US (JIT, as
- * routers run it), on any probe name. Routers cut such matches off too,
- * but every query would still pay up to the limit.
+ * Refuse a regexp that a router would spend too long on: one that needs
+ * more than RT_PROBE_MATCH_LIMIT steps (JIT, as routers run it) on any
+ * probe name. Routers cut such matches off at RT_MATCH_LIMIT too, but
+ * every query would still pay for the steps up to it.
  */
 static int
 probe_cost(pcre2_code *code, const char *p, size_t len, char *err,
@@ -65,48 +64,29 @@ probe_cost(pcre2_code *code, const char *p, size_t len, char *err,
 	pcre2_match_context *mctx = pcre2_match_context_create(NULL);
 	pcre2_match_data *md = pcre2_match_data_create(1, NULL);
 	size_t n = probe_names(p, len, names, PROBE_CHARS * 3), i;
-	int rc = 0, run;
+	int rc = 0;
 
 	if (mctx == NULL || md == NULL) {
 		snprintf(err, errlen, "out of memory");
 		rc = -1;
 		goto out;
 	}
-	pcre2_set_match_limit(mctx, RT_MATCH_LIMIT);
+	pcre2_set_match_limit(mctx, RT_PROBE_MATCH_LIMIT);
 	pcre2_set_depth_limit(mctx, RT_DEPTH_LIMIT);
 	pcre2_set_heap_limit(mctx, RT_HEAP_LIMIT_KIB);
 	(void)pcre2_jit_compile(code, PCRE2_JIT_COMPLETE);
-	for (i = 0; i < n && rc == 0; i++) {
+	for (i = 0; i < n; i++) {
 		size_t nlen = strlen(names[i]);
-		double best = 1e9;
+		int m = pcre2_match(code, (PCRE2_SPTR)names[i], nlen, 0, 0, md,
+		    mctx);
 
-		/* The best of three: a busy machine must not refuse a good one. */
-		for (run = 0; run < 3; run++) {
-			struct timespec t0, t1;
-			int m;
-			double us;
-
-			clock_gettime(CLOCK_MONOTONIC, &t0);
-			m = pcre2_match(code, (PCRE2_SPTR)names[i], nlen, 0, 0, md,
-			    mctx);
-			clock_gettime(CLOCK_MONOTONIC, &t1);
-			if (m < 0 && m != PCRE2_ERROR_NOMATCH) {
-				snprintf(err, errlen, "regexp too costly: it reaches "
-				    "the match limit on a %zu-byte name of '%c's",
-				    nlen, names[i][0]);
-				rc = -1;
-				break;
-			}
-			us = (double)(t1.tv_sec - t0.tv_sec) * 1e6 +
-			    (double)(t1.tv_nsec - t0.tv_nsec) / 1e3;
-			if (us < best)
-				best = us;
-		}
-		if (rc == 0 && best > RT_PROBE_MAX_US) {
-			snprintf(err, errlen, "regexp too costly: %.0f us on a "
-			    "%zu-byte name of '%c's (at most %d us)", best, nlen,
-			    names[i][0], RT_PROBE_MAX_US);
+		if (m < 0 && m != PCRE2_ERROR_NOMATCH) {
+			snprintf(err, errlen, "regexp too costly: it needs more "
+			    "than %d match steps on a %zu-byte name of '%c's "
+			    "(routers stop matching at %d)", RT_PROBE_MATCH_LIMIT,
+			    nlen, names[i][0], RT_MATCH_LIMIT);
 			rc = -1;
+			break;
 		}
 	}
 out:
