@@ -23,8 +23,12 @@ priv_lookup(const char *user, uid_t *uid, gid_t *gid)
 void
 priv_drop(const char *user, const char *root)
 {
+	pid_t parent = getppid();
 	uid_t uid;
 	gid_t gid;
+	int deathsig = 0, now = 0;
+
+	(void)prctl(PR_GET_PDEATHSIG, &deathsig);
 
 	if (priv_lookup(user, &uid, &gid) != 0)
 		fatalx("%s: no such user '%s'", __func__, user);
@@ -57,4 +61,15 @@ priv_drop(const char *user, const char *root)
 	}
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == -1)
 		fatal("%s: no_new_privs", __func__);
+	/*
+	 * Changing the uid or gid clears the parent-death signal (prctl(2)):
+	 * ask for the one we had again, then make sure the parent did not die
+	 * meanwhile, which would have gone unnoticed.
+	 */
+	if (deathsig != 0 && prctl(PR_GET_PDEATHSIG, &now) == 0 && now == 0) {
+		if (prctl(PR_SET_PDEATHSIG, deathsig) == -1)
+			fatal("%s: parent-death signal", __func__);
+		if (getppid() != parent)
+			fatalx("%s: parent %d died", __func__, (int)parent);
+	}
 }

@@ -13,7 +13,9 @@ int priv_lookup(const char *user, uid_t *uid, gid_t *gid);
  * Become user: chroot into root (when not NULL) and chdir("/"), then
  * setgroups, setresgid, setresuid, and no_new_privs. Fatal on any failure.
  * "user root" keeps root, loudly; a process not started as root only
- * checks that it is already user.
+ * checks that it is already user. A parent-death signal the process had
+ * is asked for again (the uid change clears it); fatal if the parent died
+ * meanwhile.
  */
 void priv_drop(const char *user, const char *root);
 

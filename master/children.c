@@ -190,7 +190,7 @@ spawn(struct slot *s)
 	int workers = nslots - 1, router = s->index - 1;
 	struct proc *p;
 	sigset_t all;
-	pid_t pid;
+	pid_t pid, master;
 
 	ev_timer_stop(mloop, &s->restart_w);
 	if (pipe2(pfd, O_CLOEXEC) == -1) {
@@ -232,6 +232,7 @@ spawn(struct slot *s)
 	}
 	argv[argc] = NULL;
 
+	master = getpid();
 	if ((pid = fork()) == -1) {
 		log_warn("%s: fork", __func__);
 		close(pfd[0]);
@@ -250,9 +251,12 @@ spawn(struct slot *s)
 		signal(SIGINT, SIG_DFL);
 		signal(SIGHUP, SIG_DFL);
 		signal(SIGCHLD, SIG_DFL);
-		/* Die with the master, whatever kills it. */
+		/*
+		 * Die with the master, whatever kills it; one that died before
+		 * this is seen by our new parent (init or a subreaper).
+		 */
 		prctl(PR_SET_PDEATHSIG, SIGTERM);
-		if (getppid() == 1)
+		if (getppid() != master)
 			_exit(1);
 		sigemptyset(&all);
 		sigprocmask(SIG_SETMASK, &all, NULL);

@@ -13,7 +13,7 @@ import dns.rcode
 import pytest
 
 from conftest import spec
-from dnsenv import query
+from dnsenv import pid_alive, query, wait_for
 from helpers import txts
 from procs import ids, root_of, status, wait_routers
 
@@ -149,3 +149,24 @@ def test_check_config_with_existing_user(build_dir, tmp_path):
                        timeout=10)
     assert p.returncode == 0, p.stdout + p.stderr
     assert "configuration OK" in p.stdout
+
+
+def test_master_killed_with_sigkill_takes_its_children(as_nobody):
+    """The uid change clears the parent-death signal the master asked for;
+    the children ask for it again after dropping privileges. Before, a
+    router or controller outlived a SIGKILLed master for good, holding its
+    listening sockets and serving a stale table."""
+    r = as_nobody
+    kids = r.children()
+    assert len(kids) == 3, kids
+    os.kill(r.pid, signal.SIGKILL)
+    r.proc.wait(5)
+    try:
+        wait_for(lambda: not [p for p in kids if pid_alive(p)], 3.0, 0.02,
+                 "children to follow the master")
+    finally:
+        for p in kids:
+            if pid_alive(p):
+                os.kill(p, signal.SIGKILL)
+        r.stop(check=False)
+        r.proc = None
