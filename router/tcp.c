@@ -73,7 +73,6 @@ struct tlisten {
 
 static struct tlisten	 tl[CONFIG_MAX_LISTEN * CONFIG_MAX_WORKERS];
 static int		 ntl;
-static unsigned		 nconns;	/* allocated, dead ones included */
 static unsigned		 nopen;		/* with an fd */
 static struct tcpconn	*lru_head, *lru_tail;
 static struct tcpconn	*buckets[ADDR_BUCKETS];
@@ -201,20 +200,16 @@ conn_kill(struct tcpconn *c)
 		peer_remove(c);
 	}
 	conn_free_buffers(c);
-	if (c->inflight == 0) {
+	if (c->inflight == 0)
 		free(c);
-		nconns--;
-	}
 }
 
 static void
 conn_check_close(struct tcpconn *c)
 {
 	if (c->fd == -1) {
-		if (c->inflight == 0) {
+		if (c->inflight == 0)
 			free(c);
-			nconns--;
-		}
 		return;
 	}
 	if (c->rclosed && c->inflight == 0 && c->oh == NULL)
@@ -549,7 +544,6 @@ accept_cb(struct ev_loop *l, ev_io *w, int revents)
 		}
 		c = xcalloc(1, sizeof(*c));
 		c->fd = fd;
-		nconns++;
 		nopen++;
 		memcpy(c->peer, key, sizeof(key));
 		c->hbucket = bucket;

@@ -67,7 +67,6 @@ static struct {
 	uint8_t		fault;
 } failq[QUERY_MAX];
 static uint32_t		failq_head, failq_len;
-static int		draining;
 
 static void	reply_cb(struct ev_loop *, ev_io *, int);
 static void	flush_cb(struct ev_loop *, ev_prepare *, int);
@@ -204,14 +203,11 @@ flush_sock(struct usock *s)
 /*
  * Retry (or answer SERVFAIL to) every query whose send failed. Retries may
  * fill a batch and flush it, adding to failq; a query is sent at most twice,
- * so this ends. Not re-entered: an inner call leaves the work to the outer.
+ * so this ends. Only flush_cb calls it: nothing here runs inside a flush.
  */
 static void
 drain_failed(void)
 {
-	if (draining)
-		return;
-	draining = 1;
 	while (failq_len > 0) {
 		uint32_t idx = failq[failq_head].idx;
 		int fault = failq[failq_head].fault;
@@ -222,7 +218,6 @@ drain_failed(void)
 		if ((q = query_get(idx)) != NULL)
 			query_attempt_failed(q, fault);
 	}
-	draining = 0;
 }
 
 /* Before the loop blocks: every queued query leaves, one batch per socket. */
@@ -243,6 +238,11 @@ flush_cb(struct ev_loop *l, ev_prepare *w, int revents)
 			if (socks[i].nq > 0)
 				again = 1;
 	} while (again);
+	/*
+	 * SERVFAILs the drain answered leave now: udp.c's own flush may have
+	 * run before this one, and the loop is about to block.
+	 */
+	udp_flush();
 }
 
 int
@@ -283,7 +283,6 @@ upstream_send(struct query *q, const struct sockaddr *to, socklen_t tolen)
 	s->qmsg[s->nq].msg_hdr.msg_iov = &s->qiov[s->nq];
 	s->qmsg[s->nq].msg_hdr.msg_iovlen = 1;
 	s->nq++;
-	drain_failed();
 	return 0;
 }
 

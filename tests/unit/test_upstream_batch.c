@@ -28,7 +28,15 @@ static int	 send_errno;		/* 0: all sent, else -send_errno each */
 static unsigned	 send_calls, send_max_n, send_msgs;
 /* What the fake client side got. */
 static unsigned	 answers, servfails;
+static unsigned	 answers_flushed;	/* answers queued as of the last udp_flush */
 static uint8_t	 last_rcode;
+
+/* The real one sends queued answers; here it records how many were queued. */
+void
+udp_flush(void)
+{
+	answers_flushed = answers;
+}
 
 void
 sendbatch(int fd, struct mmsghdr *m, unsigned n, int *res)
@@ -139,7 +147,7 @@ reset(int err)
 {
 	send_errno = err;
 	send_calls = send_max_n = send_msgs = 0;
-	answers = servfails = 0;
+	answers = servfails = answers_flushed = 0;
 }
 
 /*
@@ -161,6 +169,8 @@ test_failed_batches_retry_then_servfail_within_bounds(void **state)
 	assert_int_equal(send_msgs, 2 * n);		/* first try + one retry */
 	assert_int_equal(servfails, n);
 	assert_int_equal(answers, n);
+	/* The SERVFAILs leave before the loop blocks, not at the next wakeup. */
+	assert_int_equal(answers_flushed, n);
 	assert_int_equal(query_inflight(), 0);
 	assert_int_equal(table.refs, 1);
 	/* A full buffer is the router's own failure, not the backends'. */
