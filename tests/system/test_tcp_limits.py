@@ -18,7 +18,12 @@ import dns.rcode
 from conftest import spec
 from dnsenv import free_port, query, recv_tcp_msg, wait_for
 from helpers import txts
+from test_metrics import http_get, parse
 import zones
+
+
+def metric(mport, name):
+    return parse(http_get(mport)[2])[0].get((name, frozenset()), 0)
 
 
 def framed(name, qtype="TXT", qid=1):
@@ -89,8 +94,10 @@ def test_trickled_bytes_do_not_extend_the_deadline(make_router, backend_a,
     """One byte every 0.4 s never completes a message: the connection is
     closed tcp-initial-timeout after its first byte, although every byte
     came well within the idle timeout."""
+    mport = free_port()
     r = make_router(zones.standard_routes(spec(backend_a), spec(backend_b)),
-                    extra="tcp-initial-timeout 2s\ntcp-idle-timeout 10s\n")
+                    extra="tcp-initial-timeout 2s\ntcp-idle-timeout 10s\n"
+                    "metrics 127.0.0.1:%d\n" % mport)
     r.wait_ready("a.miek.nl.", "TXT")
     data = framed("a.miek.nl.")
     with socket.create_connection(("127.0.0.1", r.port), 3) as s:
@@ -108,6 +115,8 @@ def test_trickled_bytes_do_not_extend_the_deadline(make_router, backend_a,
                 break
     assert closed is not None, "trickling client never closed"
     assert 1.6 <= closed <= 3.5, "closed after %.2fs" % closed
+    wait_for(lambda: metric(mport, "dnsrouter_tcp_timeouts_total") >= 1, 5,
+             0.1, "the timeout counted")
 
 
 def test_idle_timeout_between_messages(make_router, backend_a, backend_b):
@@ -164,8 +173,10 @@ def test_per_address_limit_refuses_when_every_connection_is_busy(
     sink.listen(64)
     routes = ["127.0.0.1:%d,^slow\\." % sink.getsockname()[1]] + \
         zones.standard_routes(spec(backend_a), spec(backend_b))
+    mport = free_port()
     r = make_router(routes, workers=1, timeout="5s",
-                    extra="tcp-clients-per-ip 4\n")
+                    extra="tcp-clients-per-ip 4\nmetrics 127.0.0.1:%d\n"
+                    % mport)
     r.wait_ready("a.miek.nl.", "TXT")
     held = [socket.create_connection(("127.0.0.1", r.port), 3)
             for _ in range(4)]
@@ -181,6 +192,8 @@ def test_per_address_limit_refuses_when_every_connection_is_busy(
             extra.close()
         for s in held:
             assert closed_within(s, 0.2) is None, "a busy connection closed"
+        wait_for(lambda: metric(mport, "dnsrouter_tcp_refused_total") >= 1,
+                 5, 0.1, "the refusal counted")
     finally:
         for s in held:
             s.close()
