@@ -65,7 +65,11 @@ def roles(master_pid):
     for pid, argv0 in proc_children(master_pid).items():
         base = os.path.basename(argv0)
         if base.startswith("dnsrouter-router"):
-            out["router"][router_index(pid)] = pid
+            idx = router_index(pid)
+            if idx is None:       # exited while being listed: not settled
+                out["other"].append(pid)
+            else:
+                out["router"][idx] = pid
         elif base.startswith("dnsrouter-controller"):
             out["controller"].append(pid)
         else:
