@@ -8,6 +8,9 @@
 /* Set or clear O_NONBLOCK; -1 on error. */
 int fd_nonblock(int fd, int on);
 
+/* Remove one signal from the blocked mask (the master blocks SIGHUP). */
+void unblock_signal(int sig);
+
 /* Fill buf from the kernel's CSPRNG (getrandom); fatal if it fails. */
 void rnd_fill(void *buf, size_t len);
 /* An unpredictable 16-bit number, from a buffer refilled by getrandom. */

@@ -20,6 +20,7 @@
 #include "routes_etcd.h"
 #include "routes_file.h"
 #include "self_route.h"
+#include "util.h"
 
 #define CONTROLLER_FD_CONFIG	3
 #define CONTROLLER_FD_READY	4	/* one byte here once serving */
@@ -173,16 +174,17 @@ main(int argc, char *argv[])
 		routes_etcd_init(loop, &conf, &reg, etcd_changed);
 	control_init(loop, &conf);
 	metrics_http_init(loop);
-	if (write(CONTROLLER_FD_READY, "R", 1) != 1)
-		log_debug("master not listening for readiness");
-	close(CONTROLLER_FD_READY);
-
 	ev_signal_init(&sighup, hup_cb, SIGHUP);
 	ev_signal_init(&sigterm, stop_cb, SIGTERM);
 	ev_signal_init(&sigint, stop_cb, SIGINT);
 	ev_signal_start(loop, &sighup);
 	ev_signal_start(loop, &sigterm);
 	ev_signal_start(loop, &sigint);
+	/* The master started us with SIGHUP blocked: a reload can come now. */
+	unblock_signal(SIGHUP);
+	if (write(CONTROLLER_FD_READY, "R", 1) != 1)
+		log_debug("master not listening for readiness");
+	close(CONTROLLER_FD_READY);
 	ev_run(loop, 0);
 
 	metrics_http_shutdown();

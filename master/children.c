@@ -258,7 +258,15 @@ spawn(struct slot *s)
 		prctl(PR_SET_PDEATHSIG, SIGTERM);
 		if (getppid() != master)
 			_exit(1);
+		/*
+		 * SIGHUP stays blocked across execv: the master may send one
+		 * (a reload) before the child has its handler, and the default
+		 * action would kill it. The child unblocks it once its handler
+		 * is in place, and a reload asked for meanwhile is delivered
+		 * then.
+		 */
 		sigemptyset(&all);
+		sigaddset(&all, SIGHUP);
 		sigprocmask(SIG_SETMASK, &all, NULL);
 		arrange_fds(fds, tmp, nfds);
 		execv(argv[0], argv);

@@ -151,6 +151,9 @@ main(int argc, char *argv[])
 		fatalx("%s", err);
 	close(ROUTER_FD_CONFIG);
 	signal(SIGPIPE, SIG_IGN);
+	/* Reloading is the master's and the controller's: a router keeps on. */
+	signal(SIGHUP, SIG_IGN);
+	unblock_signal(SIGHUP);
 
 	raise_fd_limit();
 	/* Everything from the file system is in hand: lock ourselves in. */

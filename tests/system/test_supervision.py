@@ -194,3 +194,25 @@ def test_crash_loop_restart_delay_doubles_per_slot(make_router, backend_a):
     assert "keeps dying" not in log
     assert len(load.failures) <= 4 * MAX_LOST_ON_ROUTER_KILL, load.report()
     assert r.proc.poll() is None
+
+
+def test_reloads_while_the_controller_restarts_do_not_kill_it(
+        make_router, backend_a, backend_b):
+    """SIGHUPs to the master while it restarts a killed controller: each
+    one is passed on to the controller, which may not have its handler
+    yet. They must wait for it (blocked), not kill it."""
+    r = make_router(["%s,^[ab]\\.miek" % spec(backend_a)], workers=1)
+    r.wait_ready("a.miek.nl.", "TXT")
+    ctl = wait_routers(r, 1)["controller"][0]
+    r.write_routes(["%s,^[ab]\\.miek" % spec(backend_a),
+                    "%s,^[cd]\\.miek" % spec(backend_b)])
+    os.kill(ctl, signal.SIGKILL)
+    # a reload every 5 ms for 1.5 s: some land while the successor starts
+    end = time.monotonic() + 1.5
+    while time.monotonic() < end:
+        os.kill(r.pid, signal.SIGHUP)
+        time.sleep(0.005)
+    r.wait_ready("c.miek.nl.", "TXT", timeout=5)
+    assert "killed by signal 1 " not in r.log(), r.log()
+    assert len(re.findall(r"controller \(pid \d+\) killed", r.log())) == 1
+    assert r.proc.poll() is None
