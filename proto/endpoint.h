@@ -25,7 +25,22 @@ int endpoint_listen(nng_socket s, const char *dir, const char *ep, int want_fd,
  * Dial ipc://dir/ep with the opened socket s without waiting: nng redials
  * (20 ms doubling to 500 ms) until the controller is there. Fatal on
  * failure. Returns the receive descriptor, or -1 when want_fd is 0.
+ * At most ENDPOINT_MAX_DIALED sockets; each takes s's pipe notifications.
  */
 int endpoint_dial(nng_socket s, const char *dir, const char *ep, int want_fd);
+
+#define ENDPOINT_MAX_DIALED	4
+
+/* A dialed endpoint without a connection this long is dialed again. */
+#define ENDPOINT_REDIAL_AFTER	2.0
+
+/*
+ * Call about every second with a monotonic clock: an endpoint that has
+ * had no connection for ENDPOINT_REDIAL_AFTER seconds gets a new dialer.
+ * nng stops redialing for good when a handshake's first write fails with
+ * EPIPE (a controller that died while the router connected); its own
+ * redialing is never that slow otherwise. Returns how many were redialed.
+ */
+int endpoint_check(double now);
 
 #endif

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "endpoint.h"
 #include "hsdb.h"
@@ -25,7 +26,7 @@
 static struct rtable	*current;
 static nng_socket	 sub_sock, req_sock;
 static ev_io		 sub_w, req_w;
-static ev_timer		 snap_w;
+static ev_timer		 snap_w, redial_w;
 static int		 have_table;
 static struct hsdb	*latest_db;	/* newest database, for the next tables */
 static const char	*ep_dir;
@@ -263,6 +264,17 @@ snap_cb(struct ev_loop *l, ev_timer *w, int revents)
 		log_debug("%s: nng_send: %s", __func__, nng_strerror(rv));
 }
 
+/* nng can give up on a dialer: see endpoint_check. */
+static void
+redial_cb(struct ev_loop *l, ev_timer *w, int revents)
+{
+	struct timespec ts;
+
+	(void)l; (void)w; (void)revents;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	endpoint_check((double)ts.tv_sec + ts.tv_nsec / 1e9);
+}
+
 static void
 open_endpoint(nng_socket *s, int (*opener)(nng_socket *), const char *ep,
     ev_io *w, void (*cb)(struct ev_loop *, ev_io *, int))
@@ -289,6 +301,8 @@ table_init(const char *dir)
 	nng_socket_set_ms(req_sock, NNG_OPT_REQ_RESENDTIME, 1000);
 	ev_timer_init(&snap_w, snap_cb, 0., 0.01);
 	ev_timer_start(loop, &snap_w);
+	ev_timer_init(&redial_w, redial_cb, 1., 1.);
+	ev_timer_start(loop, &redial_w);
 }
 
 void
@@ -297,6 +311,7 @@ table_shutdown(void)
 	ev_io_stop(loop, &sub_w);
 	ev_io_stop(loop, &req_w);
 	ev_timer_stop(loop, &snap_w);
+	ev_timer_stop(loop, &redial_w);
 	nng_close(sub_sock);
 	nng_close(req_sock);
 	compile_shutdown();

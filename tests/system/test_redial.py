@@ -1,0 +1,76 @@
+"""A router that lost its connections to the controller gets them back.
+
+nng (1.5.2, and its master as of 2026) gives up redialing for good when
+the SP handshake's first write fails with EPIPE (mapped to NNG_ECLOSED,
+"no further action"): a controller that dies, or is killed, just as a
+router connects leaves that router on its last table, with no reports,
+until the router itself restarts. The routers watch their dialers and
+dial anew. The fault is injected with strace: every sendmsg of the router
+fails with EPIPE while the controller restarts."""
+
+import os
+import signal
+import subprocess
+import time
+
+from conftest import spec
+from dnsenv import wait_for
+from procs import roles, wait_routers
+
+
+def tracer_pids(pid):
+    out = []
+    for tid in os.listdir("/proc/%d/task" % pid):
+        try:
+            with open("/proc/%d/task/%s/status" % (pid, tid)) as f:
+                for line in f:
+                    if line.startswith("TracerPid:"):
+                        out.append(int(line.split()[1]))
+        except OSError:
+            pass
+    return out
+
+
+class SendmsgFails:
+    """Every sendmsg(2) of process pid (all its threads) fails with EPIPE
+    until stop()."""
+
+    def __init__(self, pid):
+        self.pid = pid
+        self.proc = subprocess.Popen(
+            ["strace", "-f", "-qq", "-o", "/dev/null", "-e", "trace=sendmsg",
+             "-e", "inject=sendmsg:error=EPIPE", "-p", str(pid)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_for(lambda: all(t == self.proc.pid
+                             for t in tracer_pids(pid)), 5, 0.01,
+                 "strace to attach to every thread")
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(timeout=5)
+        wait_for(lambda: not any(tracer_pids(self.pid)), 5, 0.01,
+                 "strace to detach")
+
+
+def test_router_redials_a_dialer_nng_gave_up(make_router, backend_a,
+                                              backend_b):
+    r = make_router(["%s,^[ab]\\.miek" % spec(backend_a)], workers=1)
+    r.wait_ready("a.miek.nl.", "TXT")
+    before = wait_routers(r, 1)
+    router, ctl = before["router"][0], before["controller"][0]
+    r.write_routes(["%s,^[ab]\\.miek" % spec(backend_a),
+                    "%s,^[cd]\\.miek" % spec(backend_b)])
+    fault = SendmsgFails(router)
+    try:
+        os.kill(ctl, signal.SIGKILL)
+        wait_for(lambda: "route table generation 1: 2 routes" in r.log(),
+                 10, 0.02, "the new controller's table")
+        # the router's dialers reach the new controller (20 ms to 500 ms
+        # apart) and their handshakes fail
+        time.sleep(1.5)
+    finally:
+        fault.stop()
+    assert list(roles(r.pid)["router"].values()) == [router]
+    r.wait_ready("c.miek.nl.", "TXT", timeout=10)
+    assert "dialing it again" in r.log(), r.log()
