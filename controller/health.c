@@ -1,6 +1,8 @@
 /*
  * Health checks over TCP, one per distinct backend per interval, spread
- * over the interval so that a thousand backends do not fire at once.
+ * over the interval so that a thousand backends do not fire at once; and
+ * passive health from the routers' reports (passive.c), which can take a
+ * backend out but never bring it back.
  */
 #include <sys/socket.h>
 #include <errno.h>
@@ -14,6 +16,7 @@
 #include "dnswire.h"
 #include "health.h"
 #include "log.h"
+#include "passive.h"
 #include "util.h"
 
 #define HASH_INIT	64
@@ -26,6 +29,7 @@ struct hb {
 	char			 name[ADDR_STRLEN];
 	int			 up;
 	unsigned		 npass, nfail;
+	struct passive		 pw;		/* real traffic, see passive.h */
 	int			 seen;
 	enum check_phase	 phase;
 	int			 fd;
@@ -47,6 +51,7 @@ static size_t			 tcap, tcount;
 static uint8_t			*qwire;		/* health query, ID 0 */
 static size_t			 qlen;
 static struct dns_question	 qparsed;
+static struct passive_params	 pparams;
 
 static size_t
 hash_addr(const struct sockaddr *sa)
@@ -125,6 +130,8 @@ verdict(struct hb *b, int pass, const char *why)
 		if (!b->up && ++b->npass >= hcf->health_rise) {
 			b->up = 1;
 			b->npass = 0;
+			/* What traffic saw before it went down is history. */
+			passive_clear(&b->pw, &pparams);
 			log_info("backend %s is up: %u checks passed", b->name,
 			    hcf->health_rise);
 			on_change();
@@ -270,6 +277,8 @@ health_init(struct ev_loop *loop, const struct config *cf, void (*changed)(void)
 	hloop = loop;
 	hcf = cf;
 	on_change = changed;
+	passive_params(&pparams, cf->health_passive_window_ms,
+	    cf->health_passive_min_attempts, cf->health_passive_failure_percent);
 	if ((name = ldns_dname_new_frm_str(cf->health_qname)) == NULL)
 		fatalx("%s: bad health-query name %s", __func__, cf->health_qname);
 	pkt = ldns_pkt_query_new(name, (ldns_rr_type)cf->health_qtype,
@@ -317,6 +326,7 @@ drop(struct hb *b)
 	check_end(b);
 	ev_timer_stop(hloop, &b->interval_w);
 	log_debug("health: no longer checking %s", b->name);
+	passive_free(&b->pw);
 	free(b);
 	tcount--;
 }
@@ -357,19 +367,32 @@ health_up(void *ctx, const struct sockaddr *addr)
 }
 
 void
-health_report(const struct sockaddr *addr, uint32_t answered, uint32_t failed)
+health_report(const struct sockaddr *addr, uint32_t answered, uint32_t failed,
+    uint32_t unanswered)
 {
 	struct hb *b = find(addr);
+	struct passive_count c;
+	uint64_t tick;
 
-	if (b == NULL || !b->up)
+	if (b == NULL || !b->up || pparams.min_attempts == 0)
 		return;		/* only checks bring a backend back */
+	tick = (uint64_t)(ev_now(hloop) * (1000 / PASSIVE_SLOT_MS));
+	passive_add(&b->pw, &pparams, tick, answered, failed, unanswered);
 	/*
-	 * Traffic can add a failure, never take one away: answered queries
-	 * do not reset the failed checks (a backend answering some traffic
-	 * and failing every check would never go down).
+	 * Only failures can make it fail. Passive health stands apart from
+	 * the checks: it neither adds to nor clears their count in a row.
 	 */
-	if (answered == 0 && failed > 0)
-		verdict(b, 0, "queries time out on real traffic");
+	if (failed == 0 || !passive_failing(&b->pw, &pparams, tick, &c))
+		return;
+	b->up = 0;
+	b->npass = b->nfail = 0;
+	log_warnx("backend %s is down: %llu of its last %llu queries in %u ms "
+	    "failed on real traffic (%llu answered by another backend, %llu "
+	    "by none)", b->name, (unsigned long long)c.failed,
+	    (unsigned long long)c.attempts, c.slots * PASSIVE_SLOT_MS,
+	    (unsigned long long)(c.failed - c.unanswered),
+	    (unsigned long long)c.unanswered);
+	on_change();
 }
 
 void
