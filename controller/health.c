@@ -30,6 +30,9 @@ struct hb {
 	int			 up;
 	unsigned		 npass, nfail;
 	struct passive		 pw;		/* real traffic, see passive.h */
+	int			 probe;		/* this check confirms a suspicion */
+	double			 probed;	/* when the last one was asked for */
+	struct passive_count	 suspicion;	/* what traffic saw then */
 	int			 seen;
 	enum check_phase	 phase;
 	int			 fd;
@@ -121,10 +124,48 @@ check_end(struct hb *b)
 	b->phase = CK_IDLE;
 }
 
+static void
+take_down(struct hb *b, const char *why)
+{
+	b->up = 0;
+	b->npass = b->nfail = 0;
+	log_warnx("backend %s is down: %s", b->name, why);
+	on_change();
+}
+
+/*
+ * A check that traffic asked for (every query it saw lately failed, and no
+ * backend answered them either): a failure confirms it, at once.
+ */
+static int
+probe_verdict(struct hb *b, int pass, const char *why)
+{
+	const struct passive_count *c = &b->suspicion;
+	char buf[256];
+
+	b->probe = 0;
+	if (!b->up)
+		return 0;
+	if (pass) {
+		log_debug("health: %s passes its check: %llu queries no backend "
+		    "answered are not its fault", b->name,
+		    (unsigned long long)c->unanswered);
+		return 0;
+	}
+	snprintf(buf, sizeof(buf), "%s, and it answered none of its last %llu "
+	    "queries in %u ms on real traffic (%llu answered by no backend)",
+	    why, (unsigned long long)c->attempts, c->slots * PASSIVE_SLOT_MS,
+	    (unsigned long long)c->unanswered);
+	take_down(b, buf);
+	return 1;
+}
+
 /* One more pass or failure; log and announce a change of state once. */
 static void
 verdict(struct hb *b, int pass, const char *why)
 {
+	if (b->probe && probe_verdict(b, pass, why))
+		return;
 	if (pass) {
 		b->nfail = 0;
 		if (!b->up && ++b->npass >= hcf->health_rise) {
@@ -138,12 +179,8 @@ verdict(struct hb *b, int pass, const char *why)
 		}
 	} else {
 		b->npass = 0;
-		if (b->up && ++b->nfail >= hcf->health_fall) {
-			b->up = 0;
-			b->nfail = 0;
-			log_warnx("backend %s is down: %s", b->name, why);
-			on_change();
-		}
+		if (b->up && ++b->nfail >= hcf->health_fall)
+			take_down(b, why);
 	}
 }
 
@@ -230,15 +267,12 @@ deadline_cb(struct ev_loop *l, ev_timer *w, int revents)
 	check_fail(w->data, "health query timed out");
 }
 
+/* Start a check of b, which is idle. */
 static void
-interval_cb(struct ev_loop *l, ev_timer *w, int revents)
+check_start(struct ev_loop *l, struct hb *b)
 {
-	struct hb *b = w->data;
 	double limit = hcf->timeout_ms / 1000.0;
 
-	(void)revents;
-	if (b->phase != CK_IDLE)
-		return;		/* the last one is still running */
 	b->fd = socket(b->addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK |
 	    SOCK_CLOEXEC, 0);
 	if (b->fd == -1) {
@@ -266,6 +300,17 @@ interval_cb(struct ev_loop *l, ev_timer *w, int revents)
 		limit = hcf->health_interval_ms / 1000.0;
 	ev_timer_set(&b->deadline_w, limit, 0.);
 	ev_timer_start(l, &b->deadline_w);
+}
+
+static void
+interval_cb(struct ev_loop *l, ev_timer *w, int revents)
+{
+	struct hb *b = w->data;
+
+	(void)revents;
+	if (b->phase == CK_IDLE)
+		check_start(l, b);
+	/* else the last one is still running */
 }
 
 void
@@ -372,27 +417,45 @@ health_report(const struct sockaddr *addr, uint32_t answered, uint32_t failed,
 {
 	struct hb *b = find(addr);
 	struct passive_count c;
+	double now = ev_now(hloop);
 	uint64_t tick;
+	char why[256];
 
 	if (b == NULL || !b->up || pparams.min_attempts == 0)
 		return;		/* only checks bring a backend back */
-	tick = (uint64_t)(ev_now(hloop) * (1000 / PASSIVE_SLOT_MS));
+	tick = (uint64_t)(now * (1000 / PASSIVE_SLOT_MS));
 	passive_add(&b->pw, &pparams, tick, answered, failed, unanswered);
 	/*
 	 * Only failures can make it fail. Passive health stands apart from
-	 * the checks: it neither adds to nor clears their count in a row.
+	 * the checks' count in a row: it neither adds to it nor clears it.
 	 */
-	if (failed == 0 || !passive_failing(&b->pw, &pparams, tick, &c))
+	if (failed == 0)
 		return;
-	b->up = 0;
-	b->npass = b->nfail = 0;
-	log_warnx("backend %s is down: %llu of its last %llu queries in %u ms "
-	    "failed on real traffic (%llu answered by another backend, %llu "
-	    "by none)", b->name, (unsigned long long)c.failed,
-	    (unsigned long long)c.attempts, c.slots * PASSIVE_SLOT_MS,
-	    (unsigned long long)(c.failed - c.unanswered),
-	    (unsigned long long)c.unanswered);
-	on_change();
+	switch (passive_judge(&b->pw, &pparams, tick, &c)) {
+	case PASSIVE_OK:
+		return;
+	case PASSIVE_FAILING:
+		snprintf(why, sizeof(why), "%llu of its last %llu queries in %u "
+		    "ms failed on real traffic (%llu answered by another "
+		    "backend, %llu by none)", (unsigned long long)c.failed,
+		    (unsigned long long)c.attempts, c.slots * PASSIVE_SLOT_MS,
+		    (unsigned long long)(c.failed - c.unanswered),
+		    (unsigned long long)c.unanswered);
+		take_down(b, why);
+		return;
+	case PASSIVE_SUSPECT:
+		/* Dead, or only asked names nobody answers: a check tells. */
+		if (b->probe ||
+		    now - b->probed < hcf->health_passive_window_ms / 1000.0)
+			return;		/* one check per window */
+		b->probe = 1;
+		b->probed = now;
+		b->suspicion = c;
+		if (b->phase == CK_IDLE)
+			check_start(hloop, b);
+		/* else the running check decides */
+		return;
+	}
 }
 
 void

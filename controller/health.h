@@ -3,7 +3,8 @@
  * health-interval (one per backend, however many routes name it), health-fall
  * failures in a row take it out, health-rise passes bring it back. Routers'
  * reports of real traffic take it out too when its recent attempts mostly
- * failed (passive.h); only checks bring it back.
+ * failed where another backend answered, or ask for a check at once when it
+ * answers nothing (passive.h); only checks bring it back.
  */
 #ifndef DNSROUTER_HEALTH_H
 #define DNSROUTER_HEALTH_H

@@ -324,8 +324,7 @@ render_backends(FILE *f)
 		    bs[i].name, (unsigned long long)bs[i].failed);
 	head(f, "dnsrouter_backend_unanswered_failures_total", "counter",
 	    "Of the failures, those of queries that no backend answered, the "
-	    "retry included (held against the backend only while it answers "
-	    "nothing else).");
+	    "retry included (never held against the backend by themselves).");
 	for (i = 0; i < nbs; i++)
 		fprintf(f, "dnsrouter_backend_unanswered_failures_total"
 		    "{backend=\"%s\"} %llu\n", bs[i].name,

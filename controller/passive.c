@@ -46,8 +46,8 @@ passive_add(struct passive *p, const struct passive_params *pp, uint64_t tick,
 		s->unanswered = s->failed;
 }
 
-int
-passive_failing(const struct passive *p, const struct passive_params *pp,
+enum passive_verdict
+passive_judge(const struct passive *p, const struct passive_params *pp,
     uint64_t tick, struct passive_count *c)
 {
 	uint64_t answered = 0, failed = 0, unanswered = 0, window_answered = 0;
@@ -55,7 +55,7 @@ passive_failing(const struct passive *p, const struct passive_params *pp,
 
 	memset(c, 0, sizeof(*c));
 	if (p->slot == NULL || pp->min_attempts == 0)
-		return 0;
+		return PASSIVE_OK;
 	/*
 	 * Newest first, until min_attempts have ended: under load the last
 	 * few hundred milliseconds decide (a dead backend leaves fast), under
@@ -79,14 +79,19 @@ passive_failing(const struct passive *p, const struct passive_params *pp,
 		}
 	}
 	if (!judged)
-		return 0;
+		return PASSIVE_OK;
 	c->attempts = answered + failed;
 	c->failed = failed;
 	c->unanswered = unanswered;
 	c->counted = failed - unanswered;
-	if (window_answered == 0)
-		c->counted += unanswered;
-	return c->counted * 100 >= (uint64_t)pp->percent * c->attempts;
+	if (c->counted * 100 >= (uint64_t)pp->percent * c->attempts)
+		return PASSIVE_FAILING;
+	if (window_answered > 0)
+		return PASSIVE_OK;
+	c->counted += unanswered;
+	if (c->counted * 100 >= (uint64_t)pp->percent * c->attempts)
+		return PASSIVE_SUSPECT;
+	return PASSIVE_OK;
 }
 
 void

@@ -2,7 +2,8 @@
  * controller/passive: when real traffic shows a backend failing. A backend
  * fails when its newest attempts, at least min_attempts of them within the
  * window, failed at the ratio or more; failures of queries no backend
- * answered count only while it answers nothing at all.
+ * answered count only while it answers nothing at all, and then only as a
+ * suspicion for a health check to confirm.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -39,7 +40,13 @@ teardown(void **state)
 static int
 failing(uint64_t tick, struct passive_count *c)
 {
-	return passive_failing(&p, &pp, tick, c);
+	return passive_judge(&p, &pp, tick, c) == PASSIVE_FAILING;
+}
+
+static int
+suspect(uint64_t tick, struct passive_count *c)
+{
+	return passive_judge(&p, &pp, tick, c) == PASSIVE_SUSPECT;
 }
 
 static void
@@ -128,7 +135,8 @@ test_the_ratio_is_inclusive(void **state)
 /*
  * The issue's case: names that no backend answers fail on every backend
  * while the backends answer everything else. However many there are, a
- * backend that answered anything in the window is not failing.
+ * backend that answered anything in the window is neither failing nor
+ * suspect.
  */
 static void
 test_unanswered_names_do_not_count_against_a_backend_that_answers(void **state)
@@ -138,26 +146,43 @@ test_unanswered_names_do_not_count_against_a_backend_that_answers(void **state)
 	(void)state;
 	passive_add(&p, &pp, T0, 1, 0, 0);
 	passive_add(&p, &pp, T0 + 9, 0, 100, 100);
-	assert_false(failing(T0 + 9, &c));
+	assert_int_equal(passive_judge(&p, &pp, T0 + 9, &c), PASSIVE_OK);
 	assert_int_equal(c.attempts, 100);
 	assert_int_equal(c.unanswered, 100);
 	assert_int_equal(c.counted, 0);
-	/* Once that answer is older than the window, they do count. */
+	/* Once that answer is older than the window, a check is to tell. */
 	passive_add(&p, &pp, T0 + 10, 0, 1, 1);
-	assert_true(failing(T0 + 10, &c));
+	assert_true(suspect(T0 + 10, &c));
 	assert_int_equal(c.counted, 101);
 }
 
-/* Alone on its route (no retry), a dead backend still goes: it answers nothing. */
+/*
+ * Alone on its route (no retry), a dead backend answers nothing and every
+ * failure is unanswered: suspect, never failing on traffic alone.
+ */
 static void
-test_a_backend_that_answers_nothing_fails_on_unanswered_queries(void **state)
+test_a_backend_that_answers_nothing_is_suspect_on_unanswered_queries(
+    void **state)
 {
 	struct passive_count c;
 
 	(void)state;
 	passive_add(&p, &pp, T0, 0, 20, 20);
-	assert_true(failing(T0, &c));
+	assert_false(failing(T0, &c));
+	assert_true(suspect(T0, &c));
 	assert_int_equal(c.counted, 20);
+	/* Failures others answered decide by themselves, before suspicion. */
+	passive_clear(&p, &pp);
+	passive_add(&p, &pp, T0, 0, 20, 4);
+	assert_true(failing(T0, &c));
+	assert_int_equal(c.counted, 16);
+	/* Neither alone is enough; together, and no answer: suspect. */
+	passive_clear(&p, &pp);
+	passive_add(&p, &pp, T0, 0, 20, 10);
+	assert_true(suspect(T0, &c));
+	passive_clear(&p, &pp);
+	passive_add(&p, &pp, T0, 5, 15, 10);
+	assert_int_equal(passive_judge(&p, &pp, T0, &c), PASSIVE_OK);
 }
 
 /* Failures the other backend answered count while this one answers others. */
@@ -200,7 +225,7 @@ test_zero_minimum_is_off(void **state)
 	(void)state;
 	passive_params(&pp, 1000, 0, 80);
 	passive_add(&p, &pp, T0, 0, 1000, 0);
-	assert_false(failing(T0, &c));
+	assert_int_equal(passive_judge(&p, &pp, T0, &c), PASSIVE_OK);
 }
 
 static void
@@ -214,8 +239,8 @@ test_counts_saturate(void **state)
 	assert_int_equal(p.slot[T0 % pp.nslots].failed, UINT32_MAX);
 	assert_int_equal(p.slot[T0 % pp.nslots].unanswered, UINT32_MAX);
 	assert_int_equal(p.slot[T0 % pp.nslots].answered, UINT32_MAX);
-	assert_false(failing(T0, &c));		/* it answered: 0 counted */
-	assert_int_equal(c.counted, 0);
+	assert_int_equal(passive_judge(&p, &pp, T0, &c), PASSIVE_OK);
+	assert_int_equal(c.counted, 0);		/* it answered */
 }
 
 int
@@ -229,7 +254,7 @@ main(void)
 		T(test_newest_attempts_decide_under_load),
 		T(test_the_ratio_is_inclusive),
 		T(test_unanswered_names_do_not_count_against_a_backend_that_answers),
-		T(test_a_backend_that_answers_nothing_fails_on_unanswered_queries),
+		T(test_a_backend_that_answers_nothing_is_suspect_on_unanswered_queries),
 		T(test_failures_others_answered_count_despite_answers),
 		T(test_old_slots_fall_out_of_the_window),
 		T(test_zero_minimum_is_off),
