@@ -3,8 +3,10 @@
  * calls once it serves (its set-up, before sandbox_enter, is free): found
  * by reading the code and confirmed by running the whole test suite, the
  * plain and the ASan build, with "seccomp log" and collecting what the
- * kernel logged. Threads started before (nng's, the compiler's) get the
- * filter too (TSYNC); threads started after inherit it.
+ * kernel logged (a build with -DSECCOMP_COLLECT makes "on" behave as
+ * "log", so the test suite can be run that way). Threads started before
+ * (nng's, the compiler's) get the filter too (TSYNC); threads started
+ * after inherit it.
  */
 #include <seccomp.h>
 #include <stddef.h>
