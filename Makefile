@@ -55,6 +55,7 @@ UNIT_BIN   = $(patsubst tests/unit/%.c,$(B)/tests/%,$(UNIT_SRC))
 # Unit tests link the modules they test, not the programs' main().
 UNIT_OBJ   = $(call obj,router/matcher.c router/hsdb.c router/rrl.c controller/route_value.c \
              controller/registry.c controller/etcd_api.c ctl/shard.c)
+UNIT_OBJ  += $(call obj,controller/passive.c)
 
 PROGS = $(B)/dnsrouter $(B)/dnsrouter-router $(B)/dnsrouter-controller $(B)/dnsrouterctl
 

@@ -32,6 +32,9 @@ config_defaults(struct config *cf)
 	cf->health_qtype = DNS_TYPE_TXT;
 	cf->health_rise = 2;
 	cf->health_fall = 2;
+	cf->health_passive_window_ms = 1000;
+	cf->health_passive_min_attempts = 20;
+	cf->health_passive_failure_percent = 80;
 	strcpy(cf->pidfile, "/run/dnsrouter.pid");
 	cf->allow_query.any = 1;
 	cf->tcp_clients = 1024;
@@ -211,6 +214,15 @@ struct uint_key {
 };
 
 static const struct uint_key uint_keys[] = {
+	{ "health-passive-window", 100, 10000,
+	    offsetof(struct config, health_passive_window_ms), 1,
+	    "must be a duration from 100ms to 10s, e.g. 1s" },
+	{ "health-passive-min-attempts", 0, 1000000,
+	    offsetof(struct config, health_passive_min_attempts), 0,
+	    "must be a number from 0 (no passive health) to 1000000" },
+	{ "health-passive-failure-percent", 1, 100,
+	    offsetof(struct config, health_passive_failure_percent), 0,
+	    "must be a number from 1 to 100" },
 	{ "tcp-clients", 1, 65536, offsetof(struct config, tcp_clients), 0,
 	    "must be a number from 1 to 65536" },
 	{ "tcp-clients-per-ip", 0, 65536,

@@ -54,6 +54,10 @@ struct config {
 	uint16_t		health_qtype;
 	unsigned		health_rise;
 	unsigned		health_fall;
+	/* Passive health on real traffic (controller/passive.h). */
+	unsigned		health_passive_window_ms;
+	unsigned		health_passive_min_attempts;	/* 0 = off */
+	unsigned		health_passive_failure_percent;
 	struct sockaddr_storage	metrics;
 	socklen_t		metricslen;		/* 0 = off */
 	char			pidfile[PATH_MAX];

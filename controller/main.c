@@ -5,11 +5,13 @@
  */
 #include <signal.h>
 #include <stdio.h>
+#include <time.h>
 #include <stdlib.h>
 #include <unistd.h>
 
 #include "config.h"
 #include "control.h"
+#include "endpoint.h"
 #include "health.h"
 #include "log.h"
 #include "metrics.h"
@@ -102,6 +104,17 @@ load_routes(void)
 		registry_changed();
 }
 
+/* nng can lose a listener: see endpoint_check_listeners. */
+static void
+probe_cb(struct ev_loop *l, ev_timer *w, int revents)
+{
+	struct timespec ts;
+
+	(void)l; (void)w; (void)revents;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	endpoint_check_listeners((double)ts.tv_sec + ts.tv_nsec / 1e9);
+}
+
 static void
 hup_cb(struct ev_loop *l, ev_signal *w, int revents)
 {
@@ -129,6 +142,7 @@ int
 main(int argc, char *argv[])
 {
 	ev_signal sighup, sigterm, sigint;
+	ev_timer probe_w;
 	char err[512];
 	int ch, verbose = 0, foreground = 0;
 
@@ -175,6 +189,8 @@ main(int argc, char *argv[])
 		routes_etcd_init(loop, &conf, &reg, etcd_changed);
 	control_init(loop, &conf);
 	metrics_http_init(loop);
+	ev_timer_init(&probe_w, probe_cb, 1., 1.);
+	ev_timer_start(loop, &probe_w);
 	ev_signal_init(&sighup, hup_cb, SIGHUP);
 	ev_signal_init(&sigterm, stop_cb, SIGTERM);
 	ev_signal_init(&sigint, stop_cb, SIGINT);

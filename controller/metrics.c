@@ -26,7 +26,7 @@ struct bstat {
 	uint8_t			 key[KEYLEN];
 	struct sockaddr_storage	 addr;
 	char			 name[ADDR_STRLEN];
-	uint64_t		 queries, failed;
+	uint64_t		 queries, failed, unanswered;
 	uint64_t		 rcode[REPORT_NRCODE];
 	uint64_t		 bucket[REPORT_NBUCKET];
 	uint64_t		 latency_us;
@@ -131,6 +131,7 @@ metrics_table(const struct rt_table *t)
 		if ((old = bstat_find(bs, nbs, sa)) != NULL) {
 			nb[i].queries = old->queries;
 			nb[i].failed = old->failed;
+			nb[i].unanswered = old->unanswered;
 			memcpy(nb[i].rcode, old->rcode, sizeof(nb[i].rcode));
 			memcpy(nb[i].bucket, old->bucket, sizeof(nb[i].bucket));
 			nb[i].latency_us = old->latency_us;
@@ -187,6 +188,7 @@ metrics_report(const struct report *r)
 			continue;
 		b->queries += e->queries;
 		b->failed += e->failed;
+		b->unanswered += e->unanswered;
 		for (k = 0; k < REPORT_NRCODE; k++)
 			b->rcode[k] += e->rcode[k];
 		for (k = 0; k < REPORT_NBUCKET; k++)
@@ -315,10 +317,18 @@ render_backends(FILE *f)
 			    "rcode=\"%s\"} %llu\n", bs[i].name, rcode_names[k],
 			    (unsigned long long)bs[i].rcode[k]);
 	head(f, "dnsrouter_backend_failures_total", "counter",
-	    "Attempts to the backend that timed out or could not be sent.");
+	    "Attempts to the backend that timed out or could not be sent "
+	    "(counted when the query ends, after its retry).");
 	for (i = 0; i < nbs; i++)
 		fprintf(f, "dnsrouter_backend_failures_total{backend=\"%s\"} %llu\n",
 		    bs[i].name, (unsigned long long)bs[i].failed);
+	head(f, "dnsrouter_backend_unanswered_failures_total", "counter",
+	    "Of the failures, those of queries that no backend answered, the "
+	    "retry included (never held against the backend by themselves).");
+	for (i = 0; i < nbs; i++)
+		fprintf(f, "dnsrouter_backend_unanswered_failures_total"
+		    "{backend=\"%s\"} %llu\n", bs[i].name,
+		    (unsigned long long)bs[i].unanswered);
 	head(f, "dnsrouter_backend_response_seconds", "histogram",
 	    "Time from sending a query to the backend to accepting its reply.");
 	for (i = 0; i < nbs; i++) {

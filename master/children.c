@@ -370,6 +370,7 @@ child_cb(struct ev_loop *l, ev_child *w, int revents)
 	if (stopping || p->retiring) {
 		log_debug("%s (pid %d) %s", name, (int)p->pid, what);
 		if (rl.phase == RL_CTL_EXIT && rl.retiree == p) {
+			ev_timer_stop(mloop, &rl.wait_w);
 			proc_free(p);
 			rl.retiree = NULL;
 			rl.waiting = spawn(&slots[SLOT_CONTROLLER]);
@@ -425,6 +426,12 @@ wait_cb(struct ev_loop *l, ev_timer *w, int revents)
 	char name[32];
 
 	(void)l; (void)w; (void)revents;
+	if (rl.phase == RL_CTL_EXIT && rl.retiree != NULL) {
+		log_warnx("reload: the old controller (pid %d) did not stop in "
+		    "%.0fs: killing it", (int)rl.retiree->pid, STOP_GRACE);
+		kill(rl.retiree->pid, SIGKILL);
+		return;
+	}
 	if (rl.phase != RL_WAIT_READY)
 		return;
 	if (rl.waiting != NULL)
@@ -487,6 +494,9 @@ reload_next(void)
 				rl.retiree = old;
 				rl.phase = RL_CTL_EXIT;
 				kill(old->pid, SIGTERM);
+				/* Its successor waits for its exit: not forever. */
+				ev_timer_set(&rl.wait_w, STOP_GRACE, 0.);
+				ev_timer_start(mloop, &rl.wait_w);
 				return;
 			}
 		} else if (!rl.routers_changed)
