@@ -442,6 +442,17 @@ config_line(struct config *cf, char *key, char *value, int *seen_listen,
 		return parse_bool(value, &cf->acl_drop, why);
 	} else if (strcmp(key, "rrl-log-only") == 0) {
 		return parse_bool(value, &cf->rrl_log_only, why);
+	} else if (strcmp(key, "seccomp") == 0) {
+		if (strcmp(value, "on") == 0 || strcmp(value, "yes") == 0)
+			cf->seccomp = CONFIG_SECCOMP_ON;
+		else if (strcmp(value, "off") == 0 || strcmp(value, "no") == 0)
+			cf->seccomp = CONFIG_SECCOMP_OFF;
+		else if (strcmp(value, "log") == 0)
+			cf->seccomp = CONFIG_SECCOMP_LOG;
+		else {
+			*why = "must be on, off or log";
+			return -1;
+		}
 	} else if (strcmp(key, "pidfile") == 0) {
 		if (value[0] != '/') {
 			*why = "pidfile must be an absolute path";
@@ -716,6 +727,8 @@ config_write(const struct config *cf, FILE *fp)
 	}
 	write_acl(fp, "rrl-exempt", &cf->rrl_exempt);
 	fprintf(fp, "rrl-log-only %s\n", cf->rrl_log_only ? "yes" : "no");
+	fprintf(fp, "seccomp %s\n", cf->seccomp == CONFIG_SECCOMP_ON ? "on" :
+	    cf->seccomp == CONFIG_SECCOMP_LOG ? "log" : "off");
 	return ferror(fp) ? -1 : 0;
 }
 

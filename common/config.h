@@ -80,7 +80,12 @@ struct config {
 	unsigned		rrl_ipv6_prefix;
 	struct config_acl	rrl_exempt;		/* default none */
 	int			rrl_log_only;
+	int			seccomp;	/* CONFIG_SECCOMP_* */
 };
+
+#define CONFIG_SECCOMP_ON	0	/* the default */
+#define CONFIG_SECCOMP_OFF	1
+#define CONFIG_SECCOMP_LOG	2
 
 /* Fill in every default of DESIGN.md (workers = number of CPUs). */
 void config_defaults(struct config *cf);

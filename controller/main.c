@@ -21,6 +21,7 @@
 #include "reports.h"
 #include "routes_etcd.h"
 #include "routes_file.h"
+#include "sandbox.h"
 #include "self_route.h"
 #include "util.h"
 
@@ -198,6 +199,7 @@ main(int argc, char *argv[])
 	ev_signal_start(loop, &sigint);
 	/* The master started us with SIGHUP blocked: a reload can come now. */
 	unblock_signal(SIGHUP);
+	sandbox_enter(SANDBOX_CONTROLLER, conf.seccomp);
 	if (write(CONTROLLER_FD_READY, "R", 1) != 1)
 		log_debug("master not listening for readiness");
 	close(CONTROLLER_FD_READY);
