@@ -66,7 +66,10 @@ def ptrace_allowed():
                     reason="strace cannot trace here (no ptrace)")
 def test_router_redials_a_dialer_nng_gave_up(make_router, backend_a,
                                               backend_b):
-    r = make_router(["%s,^[ab]\\.miek" % spec(backend_a)], workers=1)
+    # strace skips an injected call by turning it into syscall -1, which
+    # the seccomp filter (checked after the tracer) punishes: off here
+    r = make_router(["%s,^[ab]\\.miek" % spec(backend_a)], workers=1,
+                    extra="seccomp off\n")
     r.wait_ready("a.miek.nl.", "TXT")
     before = wait_routers(r, 1)
     router, ctl = before["router"][0], before["controller"][0]
