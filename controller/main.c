@@ -41,14 +41,35 @@ static double		 last_publish = -1;
 static int		 hold;
 static ev_timer		 hold_w;
 
+static size_t		 left_out;	/* by the last table built */
+static double		 left_out_logged;
+
 static void
 rebuild_cb(struct ev_loop *l, ev_timer *w, int revents)
 {
+	struct rt_table *t;
+	size_t n;
+
 	(void)w; (void)revents;
 	if (hold)
 		return;
 	last_publish = ev_now(l);
-	publish_table(registry_build(&reg, health_up, NULL));
+	t = registry_build(&reg, health_up, NULL, NULL, &n);
+	if (n != left_out) {
+		/* Once per 10 s at most while the count moves. */
+		if (n == 0)
+			log_info("route table: every registration fits again");
+		else if (left_out == 0 || ev_now(l) - left_out_logged >= 10.) {
+			log_warnx("route table full: %zu registrations left out "
+			    "(a table holds at most %u backends, %u routes and "
+			    "%u bytes); the newest wait for room", n,
+			    RT_MAX_BACKENDS, RT_MAX_ROUTES, RT_MAX_TABLE_LEN);
+			left_out_logged = ev_now(l);
+		}
+		left_out = n;
+	}
+	metrics_left_out(n);
+	publish_table(t);
 }
 
 /* Something changed: publish soon, but not more than once per gap. */

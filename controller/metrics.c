@@ -42,6 +42,7 @@ static const struct config	*mcf;
 static int			 enabled;
 static uint64_t			 global[REPORT_NGLOBAL];
 static uint64_t			 reports, bad_reports;
+static size_t			 left_out;
 static uint64_t			 epoch, generation;
 static struct bstat		*bs;		/* sorted by key */
 static size_t			 nbs;
@@ -166,6 +167,12 @@ metrics_table(const struct rt_table *t)
 	free(rs);
 	rs = nr;
 	nrs = t->nroutes;
+}
+
+void
+metrics_left_out(size_t n)
+{
+	left_out = n;
 }
 
 void
@@ -371,6 +378,10 @@ render_state(FILE *f)
 	head(f, "dnsrouter_backends", "gauge",
 	    "Distinct backends in the current table.");
 	fprintf(f, "dnsrouter_backends %zu\n", nbs);
+	head(f, "dnsrouter_registrations_left_out", "gauge",
+	    "Registrations the route table leaves out because it is full "
+	    "(a limit of the table format); 0 normally.");
+	fprintf(f, "dnsrouter_registrations_left_out %zu\n", left_out);
 	head(f, "dnsrouter_etcd_connected", "gauge",
 	    "1 while the etcd watch is established; 0 otherwise or without etcd.");
 	fprintf(f, "dnsrouter_etcd_connected %d\n",

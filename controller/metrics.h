@@ -19,6 +19,8 @@
 void metrics_init(const struct config *cf);
 /* A table went out with a new generation: its backends and routes are the ones counted. */
 void metrics_table(const struct rt_table *t);
+/* How many registrations the last table built had to leave out (its limits). */
+void metrics_left_out(size_t n);
 /* Add a router's report to the totals. */
 void metrics_report(const struct report *r);
 /* A report that did not decode. */
