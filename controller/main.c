@@ -13,6 +13,7 @@
 #include "health.h"
 #include "log.h"
 #include "metrics.h"
+#include "pattern_cache.h"
 #include "privsep.h"
 #include "publish.h"
 #include "registry.h"
@@ -216,6 +217,7 @@ main(int argc, char *argv[])
 	reports_shutdown();
 	publish_shutdown();
 	registry_free(&reg);
+	pattern_cache_free();
 	metrics_free();
 	return 0;
 }
