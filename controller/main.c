@@ -27,6 +27,12 @@
 #define CONTROLLER_FD_READY	4	/* one byte here once serving */
 #define COALESCE_FIRST		0.001	/* a lone change goes out at once */
 #define COALESCE_GAP		0.020	/* a burst: one table per 20 ms at most */
+/*
+ * ... and no more often than BUILD_SHARE times what the last one took to
+ * build: a table of 40,000 backends takes tens of milliseconds, and a
+ * burst of changes must leave the loop most of its time.
+ */
+#define BUILD_SHARE		3
 #define FIRST_LISTING_WAIT	3.0	/* longest hold for etcd's first listing */
 
 static struct ev_loop	*loop;
@@ -34,6 +40,7 @@ static struct config	 conf;
 static struct registry	 reg;
 static ev_timer		 rebuild_w;
 static double		 last_publish = -1;
+static double		 build_cost;	/* seconds the last table took */
 /*
  * With etcd, the first table waits for etcd's first listing: routers that
  * outlived a controller keep their complete table rather than get one
@@ -49,12 +56,16 @@ static void
 rebuild_cb(struct ev_loop *l, ev_timer *w, int revents)
 {
 	struct rt_table *t;
+	double start;
 	size_t n;
 
 	(void)w; (void)revents;
 	if (hold)
 		return;
 	last_publish = ev_now(l);
+	/* Here, not per change: a burst of etcd batches costs one pass. */
+	start = ev_time();
+	health_sync(&reg);
 	t = registry_build(&reg, health_up, NULL, NULL, &n);
 	if (n != left_out) {
 		/* Once per 10 s at most while the count moves. */
@@ -71,17 +82,19 @@ rebuild_cb(struct ev_loop *l, ev_timer *w, int revents)
 	}
 	metrics_left_out(n);
 	publish_table(t);
+	build_cost = ev_time() - start;
 }
 
 /* Something changed: publish soon, but not more than once per gap. */
 static void
 schedule_rebuild(void)
 {
-	double at;
+	double at, gap = BUILD_SHARE * build_cost;
 
 	if (ev_is_active(&rebuild_w))
 		return;
-	at = last_publish + COALESCE_GAP - ev_now(loop);
+	at = last_publish + (gap > COALESCE_GAP ? gap : COALESCE_GAP) -
+	    ev_now(loop);
 	ev_timer_set(&rebuild_w, at > COALESCE_FIRST ? at : COALESCE_FIRST, 0.);
 	ev_timer_start(loop, &rebuild_w);
 }
@@ -89,7 +102,6 @@ schedule_rebuild(void)
 static void
 registry_changed(void)
 {
-	health_sync(&reg);
 	schedule_rebuild();
 }
 

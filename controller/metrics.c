@@ -128,8 +128,10 @@ metrics_table(const struct rt_table *t)
 
 		make_key(sa, nb[i].key);
 		memcpy(&nb[i].addr, &t->backends[i].addr, sizeof(nb[i].addr));
-		addr_format(sa, nb[i].name, sizeof(nb[i].name));
-		if ((old = bstat_find(bs, nbs, sa)) != NULL) {
+		if ((old = bstat_find(bs, nbs, sa)) == NULL)
+			addr_format(sa, nb[i].name, sizeof(nb[i].name));
+		else {
+			memcpy(nb[i].name, old->name, sizeof(nb[i].name));
 			nb[i].queries = old->queries;
 			nb[i].failed = old->failed;
 			memcpy(nb[i].rcode, old->rcode, sizeof(nb[i].rcode));
