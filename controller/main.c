@@ -21,6 +21,7 @@
 #include "routes_etcd.h"
 #include "routes_file.h"
 #include "self_route.h"
+#include "stall.h"
 #include "util.h"
 
 #define CONTROLLER_FD_CONFIG	3
@@ -219,8 +220,10 @@ main(int argc, char *argv[])
 	if (write(CONTROLLER_FD_READY, "R", 1) != 1)
 		log_debug("master not listening for readiness");
 	close(CONTROLLER_FD_READY);
+	stall_init(loop);
 	ev_run(loop, 0);
 
+	stall_shutdown();
 	metrics_http_shutdown();
 	control_shutdown();
 	if (conf.netcd > 0)

@@ -18,6 +18,7 @@
 #include "health.h"
 #include "log.h"
 #include "metrics.h"
+#include "stall.h"
 #include "util.h"
 
 #define KEYLEN	19	/* family, port, address: a backend's sort key */
@@ -392,6 +393,11 @@ render_state(FILE *f)
 	    "The last etcd revision the controller has seen (0: none, or no etcd).");
 	fprintf(f, "dnsrouter_etcd_revision %lld\n",
 	    etcd ? (long long)etcd_revision() : 0LL);
+	head(f, "dnsrouter_controller_stalls_total", "counter",
+	    "Passes of the controller's event loop that took more than 100 ms "
+	    "of CPU: everything else (etcd, health checks, reports) waited.");
+	fprintf(f, "dnsrouter_controller_stalls_total %llu\n",
+	    (unsigned long long)stall_count());
 	head(f, "dnsrouter_reports_total", "counter",
 	    "Traffic reports received from routers.");
 	fprintf(f, "dnsrouter_reports_total %llu\n", (unsigned long long)reports);
