@@ -53,7 +53,8 @@ static int				 need_range = 1;
 static int				 connected;
 static int				 failures;	/* in a row, for backoff and logs */
 static char				*token;
-/* A listing in pages, all at one revision (0: no page read yet). */
+/* A listing in pages, all at the revision of the first. */
+static int				 list_open;	/* its first page is in */
 static int64_t				 list_rev;
 static char				*list_next;	/* first key of the next page */
 static size_t				 list_nextlen;
@@ -232,6 +233,7 @@ list_forget(void)
 	free(list_next);
 	list_next = NULL;
 	list_nextlen = 0;
+	list_open = 0;
 	list_rev = 0;
 	list_keys = 0;
 }
@@ -323,7 +325,8 @@ range_done(struct xfer *x)
 		fail("bad JSON in range reply");
 		return;
 	}
-	if (list_rev == 0) {
+	if (!list_open) {
+		list_open = 1;
 		list_rev = hrev;
 		eh->reset(ectx);
 	}
