@@ -29,6 +29,7 @@ CURL_LIBS    = $(shell pkg-config --libs libcurl)
 MHD_LIBS     = $(shell pkg-config --libs libmicrohttpd)
 NNG_LIBS     = -lnng -lpthread
 EV_LIBS      = -lev
+SECCOMP_LIBS = $(shell pkg-config --libs libseccomp)
 # liburing: routers send batches through io_uring (router/sendbatch.c);
 # without it (URING=0, or not installed) they use sendmmsg.
 URING       ?= $(shell pkg-config --exists liburing && echo 1 || echo 0)
@@ -38,7 +39,7 @@ URING_LIBS   = $(shell pkg-config --libs liburing)
 endif
 
 COMMON_SRC     = common/log.c common/addr.c common/config.c common/dnswire.c \
-                 common/util.c common/privsep.c common/base64.c common/netmask.c common/strmap.c proto/proto.c proto/endpoint.c proto/routetable.c proto/report.c \
+                 common/util.c common/privsep.c common/sandbox.c common/base64.c common/netmask.c common/strmap.c proto/proto.c proto/endpoint.c proto/routetable.c proto/report.c \
                  proto/status.c
 MASTER_SRC     = $(wildcard master/*.c)
 ROUTER_SRC     = $(wildcard router/*.c)
@@ -54,6 +55,7 @@ UNIT_BIN   = $(patsubst tests/unit/%.c,$(B)/tests/%,$(UNIT_SRC))
 # Unit tests link the modules they test, not the programs' main().
 UNIT_OBJ   = $(call obj,router/matcher.c router/hsdb.c router/rrl.c controller/route_value.c \
              controller/registry.c controller/etcd_api.c ctl/shard.c)
+UNIT_OBJ  += $(call obj,controller/passive.c)
 
 PROGS = $(B)/dnsrouter $(B)/dnsrouter-router $(B)/dnsrouter-controller $(B)/dnsrouterctl
 
@@ -79,11 +81,11 @@ $(B)/dnsrouter: $(call obj,$(MASTER_SRC)) $(B)/libcommon.a
 
 $(B)/dnsrouter-router: $(call obj,$(ROUTER_SRC)) $(B)/libcommon.a
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $(filter-out %.h,$^) $(EV_LIBS) $(NNG_LIBS) $(PCRE2_LIBS) $(HS_LIBS) \
-	    $(URING_LIBS)
+	    $(URING_LIBS) $(SECCOMP_LIBS)
 
 $(B)/dnsrouter-controller: $(call obj,$(CONTROLLER_SRC)) $(B)/libcommon.a
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $(filter-out %.h,$^) $(EV_LIBS) $(NNG_LIBS) \
-	    $(PCRE2_LIBS) $(JANSSON_LIBS) $(LDNS_LIBS) $(CURL_LIBS) $(MHD_LIBS)
+	    $(PCRE2_LIBS) $(JANSSON_LIBS) $(LDNS_LIBS) $(CURL_LIBS) $(MHD_LIBS) $(SECCOMP_LIBS)
 
 $(B)/dnsrouterctl: $(call obj,$(CTL_SRC) $(CTL_SHARED)) $(B)/libcommon.a
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $(filter-out %.h,$^) $(NNG_LIBS) \

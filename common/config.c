@@ -32,6 +32,9 @@ config_defaults(struct config *cf)
 	cf->health_qtype = DNS_TYPE_TXT;
 	cf->health_rise = 2;
 	cf->health_fall = 2;
+	cf->health_passive_window_ms = 1000;
+	cf->health_passive_min_attempts = 20;
+	cf->health_passive_failure_percent = 80;
 	strcpy(cf->pidfile, "/run/dnsrouter.pid");
 	cf->allow_query.any = 1;
 	cf->tcp_clients = 1024;
@@ -211,6 +214,15 @@ struct uint_key {
 };
 
 static const struct uint_key uint_keys[] = {
+	{ "health-passive-window", 100, 10000,
+	    offsetof(struct config, health_passive_window_ms), 1,
+	    "must be a duration from 100ms to 10s, e.g. 1s" },
+	{ "health-passive-min-attempts", 0, 1000000,
+	    offsetof(struct config, health_passive_min_attempts), 0,
+	    "must be a number from 0 (no passive health) to 1000000" },
+	{ "health-passive-failure-percent", 1, 100,
+	    offsetof(struct config, health_passive_failure_percent), 0,
+	    "must be a number from 1 to 100" },
 	{ "tcp-clients", 1, 65536, offsetof(struct config, tcp_clients), 0,
 	    "must be a number from 1 to 65536" },
 	{ "tcp-clients-per-ip", 0, 65536,
@@ -430,6 +442,17 @@ config_line(struct config *cf, char *key, char *value, int *seen_listen,
 		return parse_bool(value, &cf->acl_drop, why);
 	} else if (strcmp(key, "rrl-log-only") == 0) {
 		return parse_bool(value, &cf->rrl_log_only, why);
+	} else if (strcmp(key, "seccomp") == 0) {
+		if (strcmp(value, "on") == 0 || strcmp(value, "yes") == 0)
+			cf->seccomp = CONFIG_SECCOMP_ON;
+		else if (strcmp(value, "off") == 0 || strcmp(value, "no") == 0)
+			cf->seccomp = CONFIG_SECCOMP_OFF;
+		else if (strcmp(value, "log") == 0)
+			cf->seccomp = CONFIG_SECCOMP_LOG;
+		else {
+			*why = "must be on, off or log";
+			return -1;
+		}
 	} else if (strcmp(key, "pidfile") == 0) {
 		if (value[0] != '/') {
 			*why = "pidfile must be an absolute path";
@@ -704,6 +727,8 @@ config_write(const struct config *cf, FILE *fp)
 	}
 	write_acl(fp, "rrl-exempt", &cf->rrl_exempt);
 	fprintf(fp, "rrl-log-only %s\n", cf->rrl_log_only ? "yes" : "no");
+	fprintf(fp, "seccomp %s\n", cf->seccomp == CONFIG_SECCOMP_ON ? "on" :
+	    cf->seccomp == CONFIG_SECCOMP_LOG ? "log" : "off");
 	return ferror(fp) ? -1 : 0;
 }
 

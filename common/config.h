@@ -54,6 +54,10 @@ struct config {
 	uint16_t		health_qtype;
 	unsigned		health_rise;
 	unsigned		health_fall;
+	/* Passive health on real traffic (controller/passive.h). */
+	unsigned		health_passive_window_ms;
+	unsigned		health_passive_min_attempts;	/* 0 = off */
+	unsigned		health_passive_failure_percent;
 	struct sockaddr_storage	metrics;
 	socklen_t		metricslen;		/* 0 = off */
 	char			pidfile[PATH_MAX];
@@ -76,7 +80,12 @@ struct config {
 	unsigned		rrl_ipv6_prefix;
 	struct config_acl	rrl_exempt;		/* default none */
 	int			rrl_log_only;
+	int			seccomp;	/* CONFIG_SECCOMP_* */
 };
+
+#define CONFIG_SECCOMP_ON	0	/* the default */
+#define CONFIG_SECCOMP_OFF	1
+#define CONFIG_SECCOMP_LOG	2
 
 /* Fill in every default of DESIGN.md (workers = number of CPUs). */
 void config_defaults(struct config *cf);

@@ -1,6 +1,8 @@
 /*
  * Health checks over TCP, one per distinct backend per interval, spread
- * over the interval so that a thousand backends do not fire at once.
+ * over the interval so that a thousand backends do not fire at once; and
+ * passive health from the routers' reports (passive.c), which can take a
+ * backend out but never bring it back.
  */
 #include <sys/socket.h>
 #include <errno.h>
@@ -14,6 +16,7 @@
 #include "dnswire.h"
 #include "health.h"
 #include "log.h"
+#include "passive.h"
 #include "util.h"
 
 #define HASH_INIT	64
@@ -26,6 +29,10 @@ struct hb {
 	char			 name[ADDR_STRLEN];
 	int			 up;
 	unsigned		 npass, nfail;
+	struct passive		 pw;		/* real traffic, see passive.h */
+	int			 probe;		/* this check confirms a suspicion */
+	double			 probed;	/* when the last one was asked for */
+	struct passive_count	 suspicion;	/* what traffic saw then */
 	int			 seen;
 	enum check_phase	 phase;
 	int			 fd;
@@ -47,6 +54,7 @@ static size_t			 tcap, tcount;
 static uint8_t			*qwire;		/* health query, ID 0 */
 static size_t			 qlen;
 static struct dns_question	 qparsed;
+static struct passive_params	 pparams;
 
 static size_t
 hash_addr(const struct sockaddr *sa)
@@ -116,27 +124,63 @@ check_end(struct hb *b)
 	b->phase = CK_IDLE;
 }
 
+static void
+take_down(struct hb *b, const char *why)
+{
+	b->up = 0;
+	b->npass = b->nfail = 0;
+	log_warnx("backend %s is down: %s", b->name, why);
+	on_change();
+}
+
+/*
+ * A check that traffic asked for (every query it saw lately failed, and no
+ * backend answered them either): a failure confirms it, at once.
+ */
+static int
+probe_verdict(struct hb *b, int pass, const char *why)
+{
+	const struct passive_count *c = &b->suspicion;
+	char buf[256];
+
+	b->probe = 0;
+	if (!b->up)
+		return 0;
+	if (pass) {
+		log_debug("health: %s passes its check: %llu queries no backend "
+		    "answered are not its fault", b->name,
+		    (unsigned long long)c->unanswered);
+		return 0;
+	}
+	snprintf(buf, sizeof(buf), "%s, and it answered none of its last %llu "
+	    "queries in %u ms on real traffic (%llu answered by no backend)",
+	    why, (unsigned long long)c->attempts, c->slots * PASSIVE_SLOT_MS,
+	    (unsigned long long)c->unanswered);
+	take_down(b, buf);
+	return 1;
+}
+
 /* One more pass or failure; log and announce a change of state once. */
 static void
 verdict(struct hb *b, int pass, const char *why)
 {
+	if (b->probe && probe_verdict(b, pass, why))
+		return;
 	if (pass) {
 		b->nfail = 0;
 		if (!b->up && ++b->npass >= hcf->health_rise) {
 			b->up = 1;
 			b->npass = 0;
+			/* What traffic saw before it went down is history. */
+			passive_clear(&b->pw, &pparams);
 			log_info("backend %s is up: %u checks passed", b->name,
 			    hcf->health_rise);
 			on_change();
 		}
 	} else {
 		b->npass = 0;
-		if (b->up && ++b->nfail >= hcf->health_fall) {
-			b->up = 0;
-			b->nfail = 0;
-			log_warnx("backend %s is down: %s", b->name, why);
-			on_change();
-		}
+		if (b->up && ++b->nfail >= hcf->health_fall)
+			take_down(b, why);
 	}
 }
 
@@ -223,15 +267,12 @@ deadline_cb(struct ev_loop *l, ev_timer *w, int revents)
 	check_fail(w->data, "health query timed out");
 }
 
+/* Start a check of b, which is idle. */
 static void
-interval_cb(struct ev_loop *l, ev_timer *w, int revents)
+check_start(struct ev_loop *l, struct hb *b)
 {
-	struct hb *b = w->data;
 	double limit = hcf->timeout_ms / 1000.0;
 
-	(void)revents;
-	if (b->phase != CK_IDLE)
-		return;		/* the last one is still running */
 	b->fd = socket(b->addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK |
 	    SOCK_CLOEXEC, 0);
 	if (b->fd == -1) {
@@ -261,6 +302,17 @@ interval_cb(struct ev_loop *l, ev_timer *w, int revents)
 	ev_timer_start(l, &b->deadline_w);
 }
 
+static void
+interval_cb(struct ev_loop *l, ev_timer *w, int revents)
+{
+	struct hb *b = w->data;
+
+	(void)revents;
+	if (b->phase == CK_IDLE)
+		check_start(l, b);
+	/* else the last one is still running */
+}
+
 void
 health_init(struct ev_loop *loop, const struct config *cf, void (*changed)(void))
 {
@@ -270,6 +322,8 @@ health_init(struct ev_loop *loop, const struct config *cf, void (*changed)(void)
 	hloop = loop;
 	hcf = cf;
 	on_change = changed;
+	passive_params(&pparams, cf->health_passive_window_ms,
+	    cf->health_passive_min_attempts, cf->health_passive_failure_percent);
 	if ((name = ldns_dname_new_frm_str(cf->health_qname)) == NULL)
 		fatalx("%s: bad health-query name %s", __func__, cf->health_qname);
 	pkt = ldns_pkt_query_new(name, (ldns_rr_type)cf->health_qtype,
@@ -317,6 +371,7 @@ drop(struct hb *b)
 	check_end(b);
 	ev_timer_stop(hloop, &b->interval_w);
 	log_debug("health: no longer checking %s", b->name);
+	passive_free(&b->pw);
 	free(b);
 	tcount--;
 }
@@ -357,19 +412,50 @@ health_up(void *ctx, const struct sockaddr *addr)
 }
 
 void
-health_report(const struct sockaddr *addr, uint32_t answered, uint32_t failed)
+health_report(const struct sockaddr *addr, uint32_t answered, uint32_t failed,
+    uint32_t unanswered)
 {
 	struct hb *b = find(addr);
+	struct passive_count c;
+	double now = ev_now(hloop);
+	uint64_t tick;
+	char why[256];
 
-	if (b == NULL || !b->up)
+	if (b == NULL || !b->up || pparams.min_attempts == 0)
 		return;		/* only checks bring a backend back */
+	tick = (uint64_t)(now * (1000 / PASSIVE_SLOT_MS));
+	passive_add(&b->pw, &pparams, tick, answered, failed, unanswered);
 	/*
-	 * Traffic can add a failure, never take one away: answered queries
-	 * do not reset the failed checks (a backend answering some traffic
-	 * and failing every check would never go down).
+	 * Only failures can make it fail. Passive health stands apart from
+	 * the checks' count in a row: it neither adds to it nor clears it.
 	 */
-	if (answered == 0 && failed > 0)
-		verdict(b, 0, "queries time out on real traffic");
+	if (failed == 0)
+		return;
+	switch (passive_judge(&b->pw, &pparams, tick, &c)) {
+	case PASSIVE_OK:
+		return;
+	case PASSIVE_FAILING:
+		snprintf(why, sizeof(why), "%llu of its last %llu queries in %u "
+		    "ms failed on real traffic (%llu answered by another "
+		    "backend, %llu by none)", (unsigned long long)c.failed,
+		    (unsigned long long)c.attempts, c.slots * PASSIVE_SLOT_MS,
+		    (unsigned long long)(c.failed - c.unanswered),
+		    (unsigned long long)c.unanswered);
+		take_down(b, why);
+		return;
+	case PASSIVE_SUSPECT:
+		/* Dead, or only asked names nobody answers: a check tells. */
+		if (b->probe ||
+		    now - b->probed < hcf->health_passive_window_ms / 1000.0)
+			return;		/* one check per window */
+		b->probe = 1;
+		b->probed = now;
+		b->suspicion = c;
+		if (b->phase == CK_IDLE)
+			check_start(hloop, b);
+		/* else the running check decides */
+		return;
+	}
 }
 
 void

@@ -5,11 +5,13 @@
  */
 #include <signal.h>
 #include <stdio.h>
+#include <time.h>
 #include <stdlib.h>
 #include <unistd.h>
 
 #include "config.h"
 #include "control.h"
+#include "endpoint.h"
 #include "health.h"
 #include "log.h"
 #include "metrics.h"
@@ -20,6 +22,7 @@
 #include "reports.h"
 #include "routes_etcd.h"
 #include "routes_file.h"
+#include "sandbox.h"
 #include "self_route.h"
 #include "stall.h"
 #include "util.h"
@@ -136,6 +139,17 @@ load_routes(void)
 		registry_changed();
 }
 
+/* nng can lose a listener: see endpoint_check_listeners. */
+static void
+probe_cb(struct ev_loop *l, ev_timer *w, int revents)
+{
+	struct timespec ts;
+
+	(void)l; (void)w; (void)revents;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	endpoint_check_listeners((double)ts.tv_sec + ts.tv_nsec / 1e9);
+}
+
 static void
 hup_cb(struct ev_loop *l, ev_signal *w, int revents)
 {
@@ -163,6 +177,7 @@ int
 main(int argc, char *argv[])
 {
 	ev_signal sighup, sigterm, sigint;
+	ev_timer probe_w;
 	char err[512];
 	int ch, verbose = 0, foreground = 0;
 
@@ -209,6 +224,8 @@ main(int argc, char *argv[])
 		routes_etcd_init(loop, &conf, &reg, etcd_changed);
 	control_init(loop, &conf);
 	metrics_http_init(loop);
+	ev_timer_init(&probe_w, probe_cb, 1., 1.);
+	ev_timer_start(loop, &probe_w);
 	ev_signal_init(&sighup, hup_cb, SIGHUP);
 	ev_signal_init(&sigterm, stop_cb, SIGTERM);
 	ev_signal_init(&sigint, stop_cb, SIGINT);
@@ -217,6 +234,7 @@ main(int argc, char *argv[])
 	ev_signal_start(loop, &sigint);
 	/* The master started us with SIGHUP blocked: a reload can come now. */
 	unblock_signal(SIGHUP);
+	sandbox_enter(SANDBOX_CONTROLLER, conf.seccomp);
 	if (write(CONTROLLER_FD_READY, "R", 1) != 1)
 		log_debug("master not listening for readiness");
 	close(CONTROLLER_FD_READY);

@@ -67,9 +67,8 @@ newsub_cb(struct ev_loop *l, ev_async *w, int revents)
 
 /* nng's thread: hand over to the loop. */
 static void
-pipe_cb(nng_pipe p, nng_pipe_ev ev, void *arg)
+pipe_cb(void)
 {
-	(void)p; (void)ev; (void)arg;
 	ev_async_send(ploop, &newsub_w);
 }
 
@@ -102,11 +101,9 @@ publish_init(struct ev_loop *loop, const char *rundir)
 	epoch = (uint64_t)rnd32() << 32 | rnd32();
 	ev_async_init(&newsub_w, newsub_cb);
 	ev_async_start(loop, &newsub_w);
-	if ((rv = nng_pub0_open(&pub_sock)) != 0 ||
-	    (rv = nng_pipe_notify(pub_sock, NNG_PIPE_EV_ADD_POST, pipe_cb,
-	    NULL)) != 0)
+	if ((rv = nng_pub0_open(&pub_sock)) != 0)
 		fatalx("%s: pub socket: %s", __func__, nng_strerror(rv));
-	endpoint_listen(pub_sock, rundir, PROTO_EP_TABLE, 0, 0);
+	endpoint_listen_cb(pub_sock, rundir, PROTO_EP_TABLE, 0, 0, pipe_cb);
 	if ((rv = nng_rep0_open(&rep_sock)) != 0)
 		fatalx("%s: rep socket: %s", __func__, nng_strerror(rv));
 	fd = endpoint_listen(rep_sock, rundir, PROTO_EP_SNAPSHOT, 1,

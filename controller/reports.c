@@ -39,7 +39,8 @@ pull_cb(struct ev_loop *l, ev_io *w, int revents)
 		} else {
 			for (i = 0; i < r.n; i++)
 				health_report((struct sockaddr *)&r.e[i].addr,
-				    r.e[i].answered, r.e[i].failed);
+				    r.e[i].answered, r.e[i].failed,
+				    r.e[i].unanswered);
 			metrics_report(&r);
 			report_free(&r);
 		}

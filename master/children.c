@@ -6,6 +6,9 @@
  * master keeps its copies of the listening sockets, so a restarted router
  * takes over the queries queued meanwhile. On reload, routers are replaced
  * one slot at a time: the old one stops only once its successor serves.
+ * Children get a minimal environment (child_env): nothing of the master's
+ * reaches them but the time zone, sanitizer options and DNSROUTER_IO_URING,
+ * so no proxy or library variable changes what they do.
  */
 #include <sys/mman.h>
 #include <sys/prctl.h>
@@ -62,6 +65,32 @@ static int			 stopping;
 static void			(*stopped_cb)(void);
 static ev_timer			 kill_w;
 static char			 router_path[PATH_MAX], controller_path[PATH_MAX];
+
+/* What a child's environment may hold of the master's. */
+static const char *const	 env_keep[] = {
+	"TZ", "ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS",
+	"DNSROUTER_IO_URING",	/* sendmmsg instead: router/sendbatch.c */
+};
+#define ENV_MAX	(sizeof(env_keep) / sizeof(env_keep[0]) + 2)
+static char			*child_env[ENV_MAX];
+
+static void
+child_env_init(void)
+{
+	size_t i, n = 0;
+	const char *v;
+	char *e;
+
+	child_env[n++] = "PATH=/usr/sbin:/usr/bin:/sbin:/bin";
+	for (i = 0; i < sizeof(env_keep) / sizeof(env_keep[0]); i++) {
+		if ((v = getenv(env_keep[i])) == NULL)
+			continue;
+		e = xmalloc(strlen(env_keep[i]) + strlen(v) + 2);
+		sprintf(e, "%s=%s", env_keep[i], v);
+		child_env[n++] = e;
+	}
+	child_env[n] = NULL;
+}
 
 enum reload_phase {
 	RL_IDLE,
@@ -269,7 +298,7 @@ spawn(struct slot *s)
 		sigaddset(&all, SIGHUP);
 		sigprocmask(SIG_SETMASK, &all, NULL);
 		arrange_fds(fds, tmp, nfds);
-		execv(argv[0], argv);
+		execve(argv[0], argv, child_env);
 		_exit(127);
 	}
 	free(fds);
@@ -341,6 +370,7 @@ child_cb(struct ev_loop *l, ev_child *w, int revents)
 	if (stopping || p->retiring) {
 		log_debug("%s (pid %d) %s", name, (int)p->pid, what);
 		if (rl.phase == RL_CTL_EXIT && rl.retiree == p) {
+			ev_timer_stop(mloop, &rl.wait_w);
 			proc_free(p);
 			rl.retiree = NULL;
 			rl.waiting = spawn(&slots[SLOT_CONTROLLER]);
@@ -396,6 +426,12 @@ wait_cb(struct ev_loop *l, ev_timer *w, int revents)
 	char name[32];
 
 	(void)l; (void)w; (void)revents;
+	if (rl.phase == RL_CTL_EXIT && rl.retiree != NULL) {
+		log_warnx("reload: the old controller (pid %d) did not stop in "
+		    "%.0fs: killing it", (int)rl.retiree->pid, STOP_GRACE);
+		kill(rl.retiree->pid, SIGKILL);
+		return;
+	}
 	if (rl.phase != RL_WAIT_READY)
 		return;
 	if (rl.waiting != NULL)
@@ -414,6 +450,7 @@ children_start(struct ev_loop *loop, const struct config *cf,
 	lsocks = ls;
 	fg = foreground;
 	verb = verbose;
+	child_env_init();
 	find_child("dnsrouter-router", router_path, sizeof(router_path));
 	find_child("dnsrouter-controller", controller_path, sizeof(controller_path));
 	config_fd = make_config_fd(cf);
@@ -457,6 +494,9 @@ reload_next(void)
 				rl.retiree = old;
 				rl.phase = RL_CTL_EXIT;
 				kill(old->pid, SIGTERM);
+				/* Its successor waits for its exit: not forever. */
+				ev_timer_set(&rl.wait_w, STOP_GRACE, 0.);
+				ev_timer_start(mloop, &rl.wait_w);
 				return;
 			}
 		} else if (!rl.routers_changed)

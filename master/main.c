@@ -100,7 +100,7 @@ make_rundir(const char *dir, const char *user, char *err, size_t errlen)
 	 * a second one would remove the first one's endpoints below.
 	 */
 	snprintf(path, sizeof(path), "%s/dnsrouter.lock", dir);
-	if ((fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) == -1) {
+	if ((fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600)) == -1) {
 		snprintf(err, errlen, "%.900s: %s", path, strerror(errno));
 		return -1;
 	}
@@ -132,7 +132,7 @@ lock_pidfile(const char *path)
 	char buf[32];
 	ssize_t n;
 
-	if ((pidfd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644)) == -1)
+	if ((pidfd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644)) == -1)
 		fatal("pidfile %s", path);
 	if (flock(pidfd, LOCK_EX | LOCK_NB) == -1) {
 		if (errno != EWOULDBLOCK)

@@ -18,6 +18,23 @@
 int endpoint_listen(nng_socket s, const char *dir, const char *ep, int want_fd,
     size_t maxsz);
 
+/*
+ * The same, with on_connect called (on an nng thread) whenever a peer's
+ * connection is added to s. endpoint_listen and this are the only users
+ * of s's pipe notifications.
+ */
+int endpoint_listen_cb(nng_socket s, const char *dir, const char *ep,
+    int want_fd, size_t maxsz, void (*on_connect)(void));
+
+#define ENDPOINT_MAX_LISTENED	6
+
+/*
+ * Call about every second with a monotonic clock, in the process that
+ * listens: probes each listened endpoint now and then and listens anew
+ * where nng lost the listener (see endpoint.c). Returns how many.
+ */
+int endpoint_check_listeners(double now);
+
 /* maxsz of an endpoint taking header-only requests (with nng's own header). */
 #define ENDPOINT_REQ_MAXSZ	4096
 

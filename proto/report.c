@@ -7,7 +7,7 @@
 #include "report.h"
 
 #define FIXED_LEN	(16 + 16 + 4 * REPORT_NGLOBAL)
-#define ENTRY_LEN	(20 + 8 + 4 * REPORT_NRCODE + 4 * REPORT_NBUCKET + 8)
+#define ENTRY_LEN	(20 + 12 + 4 * REPORT_NRCODE + 4 * REPORT_NBUCKET + 8)
 #define ROUTE_LEN	8
 
 /* 0.5 ms to 10 s: loopback backends to the longest timeout worth waiting. */
@@ -39,7 +39,8 @@ put_entry(uint8_t *p, const struct report_entry *e)
 	p += 20;
 	proto_put32(p, e->queries);
 	proto_put32(p + 4, e->failed);
-	p += 8;
+	proto_put32(p + 8, e->unanswered);
+	p += 12;
 	for (k = 0; k < REPORT_NRCODE; k++, p += 4)
 		proto_put32(p, e->rcode[k]);
 	for (k = 0; k < REPORT_NBUCKET; k++, p += 4)
@@ -49,7 +50,7 @@ put_entry(uint8_t *p, const struct report_entry *e)
 }
 
 static int
-get_entry(const uint8_t *p, struct report_entry *e)
+get_entry(const uint8_t *p, struct report_entry *e, const char **why)
 {
 	unsigned k;
 
@@ -65,12 +66,19 @@ get_entry(const uint8_t *p, struct report_entry *e)
 		s->sin6_family = AF_INET6;
 		memcpy(&s->sin6_port, p + 2, 2);
 		memcpy(&s->sin6_addr, p + 4, 16);
-	} else
+	} else {
+		*why = "bad address family";
 		return -1;
+	}
 	p += 20;
 	e->queries = proto_get32(p);
 	e->failed = proto_get32(p + 4);
-	p += 8;
+	e->unanswered = proto_get32(p + 8);
+	if (e->unanswered > e->failed) {
+		*why = "more unanswered failures than failures";
+		return -1;
+	}
+	p += 12;
 	e->answered = 0;
 	for (k = 0; k < REPORT_NRCODE; k++, p += 4) {
 		e->rcode[k] = proto_get32(p);
@@ -162,9 +170,8 @@ report_decode(const uint8_t *buf, size_t len, struct report *r, const char **why
 		return -1;
 	}
 	for (i = 0; i < r->n; i++, p += ENTRY_LEN)
-		if (get_entry(p, &r->e[i]) != 0) {
+		if (get_entry(p, &r->e[i], why) != 0) {
 			report_free(r);
-			*why = "bad address family";
 			return -1;
 		}
 	for (i = 0; i < r->nroutes; i++, p += ROUTE_LEN) {

@@ -1,9 +1,12 @@
 /*
  * PROTO_REPORT, router -> controller over push/pull: what a router saw since
  * its last report (every 100 ms, and once more when a retired table's last
- * query ends). Every count is a delta; the controller keeps the totals. It
- * also counts a report with failures and no answers for a backend as a
- * failed health check.
+ * query ends). Every count is a delta; the controller keeps the totals and
+ * judges each backend's health over a window of them (controller/health.c).
+ * A failed attempt is counted when its query ends, so that it is known
+ * whether another backend then answered it: the failures of queries that
+ * no backend answered are counted apart (unanswered), as a fact about the
+ * name rather than about the backend.
  *
  * Layout after the proto header (big endian):
  *   router u32, nentries u32, nroutes u32, reserved u32 (0),
@@ -11,7 +14,7 @@
  *                                     were counted against,
  *   REPORT_NGLOBAL x u32              enum report_global,
  *   nentries x { family u8 (4|6), pad u8, port u16, addr[16],
- *                queries u32, failed u32,
+ *                queries u32, failed u32, unanswered u32 (of failed),
  *                REPORT_NRCODE x u32   replies by rcode (enum report_rcode),
  *                REPORT_NBUCKET x u32  replies by latency (not cumulative:
  *                                      bucket i counts latencies above bound
@@ -83,6 +86,7 @@ struct report_entry {
 	uint32_t		queries;	/* attempts sent */
 	uint32_t		answered;	/* sum of rcode[]: not on the wire */
 	uint32_t		failed;		/* attempts timed out or broken */
+	uint32_t		unanswered;	/* of failed: queries no backend answered */
 	uint32_t		rcode[REPORT_NRCODE];
 	uint32_t		bucket[REPORT_NBUCKET];
 	uint64_t		latency_us;

@@ -15,6 +15,7 @@
 #include "log.h"
 #include "privsep.h"
 #include "router.h"
+#include "sandbox.h"
 #include "util.h"
 
 #define DRAIN_MAX	2.0	/* seconds to finish in-flight queries on stop */
@@ -183,6 +184,7 @@ main(int argc, char *argv[])
 	ev_signal_start(loop, &sigint);
 	log_debug("router %d on %d listen address(es), as uid %d", idx,
 	    conf.nlisten, (int)getuid());
+	sandbox_enter(SANDBOX_ROUTER, conf.seccomp);
 	ev_run(loop, 0);
 
 	report_shutdown();

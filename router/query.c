@@ -135,6 +135,7 @@ query_new(void)
 	q->utcp = NULL;
 	q->conn = NULL;
 	q->attempts = 0;
+	q->failed_backend = -1;
 	return q;
 }
 
@@ -283,22 +284,37 @@ answer_servfail(struct query *q)
 	    (const struct sockaddr *)&q->client, q->clientlen, q->conn);
 }
 
+/*
+ * The backend's failure is counted when the query ends: answered by the
+ * retry, it is held against the backend; answered by nobody, it is also
+ * counted as unanswered, which says as much about the name as about the
+ * backends (controller/health.c weighs the two differently).
+ */
 void
 query_attempt_failed(struct query *q, int backend_fault)
 {
+	struct bcount *bc = q->table->bc;
 	int b;
 
 	fifo_remove(q);
 	release_upstream(q);
-	if (backend_fault)
-		q->table->bc[q->backend].failed++;
-	else
-		q->table->bc[q->backend].queries--;	/* never left */
+	if (!backend_fault)
+		bc[q->backend].queries--;	/* never left */
 	if (q->attempts < 2 &&
 	    (b = table_pick(q->table, q->route, q->backend)) >= 0) {
+		if (backend_fault)
+			q->failed_backend = q->backend;
 		q->backend = b;
 		attempt_start(q);
 		return;
+	}
+	if (backend_fault) {
+		bc[q->backend].failed++;
+		bc[q->backend].unanswered++;
+	}
+	if (q->failed_backend >= 0) {
+		bc[q->failed_backend].failed++;
+		bc[q->failed_backend].unanswered++;
 	}
 	answer_servfail(q);
 	query_free(q);
@@ -322,6 +338,8 @@ query_deliver(struct query *q, uint8_t *reply, size_t len)
 	uint32_t us = lat <= 0 ? 0 : lat >= 4000 ? 4000000000u :
 	    (uint32_t)(lat * 1e6);
 
+	if (q->failed_backend >= 0)
+		q->table->bc[q->failed_backend].failed++;	/* this one answered */
 	bc->answered++;
 	bc->rcode[report_rcode(DNS_RCODE(reply))]++;
 	bc->bucket[report_bucket(us)]++;

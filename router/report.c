@@ -120,6 +120,7 @@ report_send(struct rtable *t)
 			e->queries = c->queries;
 			e->answered = c->answered;
 			e->failed = c->failed;
+			e->unanswered = c->unanswered;
 			memcpy(e->rcode, c->rcode, sizeof(e->rcode));
 			memcpy(e->bucket, c->bucket, sizeof(e->bucket));
 			e->latency_us = c->latency_us;

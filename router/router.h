@@ -32,12 +32,15 @@ void router_ready(void);
 
 /*
  * What one backend saw since the last report: plain integers, bumped on
- * the query path and sent and zeroed every REPORT_INTERVAL.
+ * the query path and sent and zeroed every REPORT_INTERVAL. A failed
+ * attempt is counted when its query ends (answered by the retry, or not
+ * at all), so that unanswered can tell the two apart.
  */
 struct bcount {
 	uint32_t	queries;	/* attempts sent */
 	uint32_t	answered;
 	uint32_t	failed;		/* attempts timed out or broken */
+	uint32_t	unanswered;	/* of failed: queries no backend answered */
 	uint32_t	rcode[REPORT_NRCODE];
 	uint32_t	bucket[REPORT_NBUCKET];	/* latency, see report.h */
 	uint64_t	latency_us;
@@ -93,6 +96,7 @@ struct query {
 	struct rtable		*table;
 	uint32_t		 route;
 	int32_t			 backend;
+	int32_t			 failed_backend; /* earlier attempt's, or -1 */
 	uint8_t			 attempts;
 	uint8_t			 proto;
 	uint8_t			 active;

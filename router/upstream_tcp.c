@@ -3,10 +3,17 @@
  * persistent connections per backend, each carrying up to 64 queries at
  * once, answers matched by ID (and question) as they come back in any
  * order. A connection that fails takes its queries to their retry; one
- * idle for 10 s is closed.
+ * idle for 10 s is closed. A query that ends (answered, timed out) before
+ * it was written leaves the output queue, so the queue never holds more
+ * than the connection's queries in flight; and a connection whose backend
+ * takes no bytes for a query timeout while some wait, in our queue or the
+ * kernel's (it accepts and never reads, or never completes the handshake),
+ * is closed, its queries going to their retry.
  */
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
+#include <linux/sockios.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +34,7 @@
 
 struct obuf {
 	struct obuf	*next;
+	uint32_t	 qi;		/* query index + 1 */
 	size_t		 len;
 	uint8_t		 data[];
 };
@@ -37,6 +45,9 @@ struct uconn {
 	int		 fd;
 	ev_io		 w;
 	ev_timer	 idle_w;
+	ev_timer	 stall_w;	/* checks that the backend takes bytes */
+	uint64_t	 written;	/* bytes given to the kernel */
+	uint64_t	 taken;		/* of those, gone from its queue at the last check */
 	struct ubackend	*b;
 	struct uconn	*next;
 	struct obuf	*oh, *ot;
@@ -58,7 +69,15 @@ struct ubackend {
 
 static struct ubackend	*backends;	/* few backends see TCP: a list will do */
 
+/* A connection whose backend takes no bytes this long is closed. */
+static double
+stall_after(void)
+{
+	return conf.timeout_ms > 100 ? conf.timeout_ms / 1000.0 : 0.1;
+}
+
 static void	conn_io_cb(struct ev_loop *, ev_io *, int);
+static void	stall_arm(struct uconn *);
 
 static struct ubackend *
 backend_get(const struct sockaddr *to, socklen_t tolen)
@@ -134,6 +153,7 @@ conn_free(struct uconn *c)
 
 	ev_io_stop(loop, &c->w);
 	ev_timer_stop(loop, &c->idle_w);
+	ev_timer_stop(loop, &c->stall_w);
 	close(c->fd);
 	while ((o = c->oh) != NULL) {
 		c->oh = o->next;
@@ -177,6 +197,44 @@ idle_cb(struct ev_loop *l, ev_timer *w, int revents)
 	}
 }
 
+/*
+ * Every query timeout while bytes wait for the backend, in our queue or
+ * the kernel's (SIOCOUTQ: not yet taken by the peer): if it took none
+ * since the last check, nothing waiting will be answered in time.
+ */
+static void
+stall_cb(struct ev_loop *l, ev_timer *w, int revents)
+{
+	struct uconn *c = w->data;
+	uint64_t taken;
+	int outq = 0;
+
+	(void)l; (void)revents;
+	if (ioctl(c->fd, SIOCOUTQ, &outq) == -1)
+		outq = 0;
+	if (c->oh == NULL && outq <= 0)
+		return;		/* all taken: checked again when more is queued */
+	taken = c->written - (uint64_t)(outq > 0 ? outq : 0);
+	if (taken == c->taken) {
+		log_debug("%s: TCP connection to a backend took no bytes for "
+		    "%.1fs; closed", __func__, stall_after());
+		conn_fail(c);
+		return;
+	}
+	c->taken = taken;
+	stall_arm(c);
+}
+
+/* Bytes wait for the backend: check in a query timeout that it takes them. */
+static void
+stall_arm(struct uconn *c)
+{
+	if (ev_is_active(&c->stall_w))
+		return;
+	ev_timer_set(&c->stall_w, stall_after(), 0.);
+	ev_timer_start(loop, &c->stall_w);
+}
+
 static void
 want(struct uconn *c)
 {
@@ -207,6 +265,7 @@ conn_write(struct uconn *c)
 	if (n < 0)
 		return errno == EAGAIN || errno == EINTR || errno == ENOTCONN ?
 		    0 : -1;
+	c->written += (uint64_t)n;
 	while ((o = c->oh) != NULL && n > 0) {
 		size_t left = o->len - c->ooff;
 
@@ -313,6 +372,8 @@ conn_open(struct ubackend *b, int *refused)
 	ev_io_start(loop, &c->w);
 	ev_init(&c->idle_w, idle_cb);
 	c->idle_w.data = c;
+	ev_init(&c->stall_w, stall_cb);
+	c->stall_w.data = c;
 	c->next = b->conns;
 	b->conns = c;
 	b->nconns++;
@@ -366,6 +427,7 @@ upstream_tcp_send(struct query *q, const struct sockaddr *to, socklen_t tolen)
 
 	o = xmalloc(sizeof(*o) + q->len + 2);
 	o->next = NULL;
+	o->qi = query_index(q) + 1;
 	o->len = (size_t)q->len + 2;
 	o->data[0] = (uint8_t)(q->len >> 8);
 	o->data[1] = (uint8_t)q->len;
@@ -375,9 +437,33 @@ upstream_tcp_send(struct query *q, const struct sockaddr *to, socklen_t tolen)
 	else
 		c->oh = o;
 	c->ot = o;
+	stall_arm(c);
 	/* Written when the socket is writable: queries of one loop pass share a writev. */
 	want(c);
 	return 0;
+}
+
+/*
+ * Drop query qi's message if it is still waiting to be written: at most
+ * PIPELINE_MAX are queued. One partly written stays, or the stream would
+ * lose its framing; its answer, if any, is dropped as unknown.
+ */
+static void
+unqueue(struct uconn *c, uint32_t qi)
+{
+	struct obuf **pp, *o, *prev = NULL;
+
+	for (pp = &c->oh; (o = *pp) != NULL; prev = o, pp = &o->next) {
+		if (o->qi != qi)
+			continue;
+		if (o == c->oh && c->ooff > 0)
+			return;
+		*pp = o->next;
+		if (c->ot == o)
+			c->ot = prev;
+		free(o);
+		return;
+	}
 }
 
 void
@@ -392,6 +478,7 @@ upstream_tcp_release(struct query *q)
 	if ((i = slot_find(c, q->up_id)) != SIZE_MAX &&
 	    c->slot_q[i] == query_index(q) + 1)
 		slot_delete(c, i);
+	unqueue(c, query_index(q) + 1);
 	if (--c->inflight == 0) {
 		ev_timer_set(&c->idle_w, IDLE_CLOSE, 0.);
 		ev_timer_start(loop, &c->idle_w);

@@ -25,6 +25,7 @@ check_report(const struct report *r, size_t len)
 		for (k = 0, sum = 0; k < REPORT_NRCODE; k++)
 			sum += e->rcode[k];
 		FUZZ_ASSERT(e->answered == sum);
+		FUZZ_ASSERT(e->unanswered <= e->failed);
 	}
 }
 
@@ -43,6 +44,7 @@ check_same(const struct report *a, const struct report *b)
 		/* calloc'd entries: the unused sockaddr bytes are zero in both. */
 		FUZZ_ASSERT(memcmp(&x->addr, &y->addr, sizeof(x->addr)) == 0);
 		FUZZ_ASSERT(x->queries == y->queries && x->failed == y->failed &&
+		    x->unanswered == y->unanswered &&
 		    x->answered == y->answered && x->latency_us == y->latency_us);
 		FUZZ_ASSERT(memcmp(x->rcode, y->rcode, sizeof(x->rcode)) == 0);
 		FUZZ_ASSERT(memcmp(x->bucket, y->bucket, sizeof(x->bucket)) == 0);

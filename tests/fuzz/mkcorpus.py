@@ -174,9 +174,9 @@ def table_seeds():
 def report_seeds():
     t = "fuzz_report"
 
-    def entry(fam, addr, port, q, failed, rcodes, buckets, lat):
+    def entry(fam, addr, port, q, failed, rcodes, buckets, lat, unanswered=0):
         return (struct.pack(">BBH", fam, 0, port) + addr.ljust(16, b"\0") +
-                struct.pack(">II", q, failed) +
+                struct.pack(">III", q, failed, unanswered) +
                 struct.pack(">%dI" % NRCODE, *rcodes) +
                 struct.pack(">%dI" % NBUCKET, *buckets) +
                 struct.pack(">Q", lat))
@@ -188,8 +188,8 @@ def report_seeds():
         body += b"".join(struct.pack(">II", i, q) for i, q in routes)
         return hdr(PROTO_REPORT, body)
 
-    e4 = entry(4, bytes([192, 0, 2, 1]), 53, 10, 1, (7, 0, 1, 1) + (0,) * (NRCODE - 4),
-               (1,) * NBUCKET, 12345)
+    e4 = entry(4, bytes([192, 0, 2, 1]), 53, 10, 2, (7, 0, 1, 0) + (0,) * (NRCODE - 4),
+               (1,) * NBUCKET, 12345, unanswered=1)
     e6 = entry(6, bytes.fromhex("20010db8000000000000000000000001"), 53,
                0xffffffff, 0, (0xffffffff, 1) + (0,) * (NRCODE - 2), (0,) * NBUCKET,
                2**64 - 1)
@@ -198,6 +198,9 @@ def report_seeds():
     write(t, "entries", report(entries=[e4, e6], routes=[(0, 5), (3, 1)]))
     write(t, "bad-family", report(entries=[b"\x05" + e4[1:]]))
     write(t, "count-mismatch", report(entries=[e4])[:-8])
+    write(t, "more-unanswered-than-failed", report(entries=[
+        entry(4, bytes([192, 0, 2, 1]), 53, 3, 1, (0,) * NRCODE,
+              (0,) * NBUCKET, 0, unanswered=2)]))
     write(t, "truncated", hdr(PROTO_REPORT, b"\0" * 20))
 
 

@@ -5,7 +5,9 @@ from the listening socket or from a second socket (another source port).
 TCP, on the same port: a thread answers every query NOERROR with a TXT
 "fake-health", so dnsrouter's health checks pass (tcp_rcode makes it answer
 another rcode instead). serve_udp() starts a thread answering every UDP
-query with a TXT of its own, for tests that need steady traffic.
+query with a TXT of its own, for tests that need steady traffic; its drop
+predicate leaves some names unanswered. Setting dead makes the backend
+answer nothing at all, UDP or TCP, until it is cleared.
 """
 
 import socket
@@ -39,6 +41,14 @@ def make_reply(query_wire, txt, qid=None, qname=None):
     return r.to_wire()
 
 
+def first_label(wire):
+    """The query's first label, lower case ("" for the root or a stub)."""
+    if len(wire) < 13:
+        return ""
+    n = wire[12]
+    return wire[13:13 + n].decode("latin-1").lower()
+
+
 class FakeBackend:
     def __init__(self, addr="127.0.0.1"):
         self.addr = addr
@@ -55,8 +65,11 @@ class FakeBackend:
         self.health_queries = 0
         self.tcp_rcode = dns.rcode.NOERROR
         self.udp_answered = 0
+        self.udp_dropped = 0
+        self.dead = False
         self._udp_thread = None
         self._stop = False
+        self._lock = threading.Lock()
         self._thread = threading.Thread(target=self._serve_tcp, daemon=True)
         self._thread.start()
 
@@ -65,6 +78,8 @@ class FakeBackend:
         return "%s:%d" % (self.addr, self.port)
 
     def _serve_tcp(self):
+        # a thread per connection: a router's persistent connection must
+        # not keep the health checks waiting
         self.tcp.settimeout(0.2)
         while not self._stop:
             try:
@@ -73,32 +88,44 @@ class FakeBackend:
                 continue
             except OSError:
                 return
-            with c:
-                c.settimeout(2)
-                try:
-                    while True:
-                        m = recv_tcp_msg(c)
-                        if m is None:
-                            break
-                        self.health_queries += 1
-                        w = make_reply(m, "fake-health")
-                        if self.tcp_rcode != dns.rcode.NOERROR:
-                            r = dns.message.from_wire(w)
-                            r.set_rcode(self.tcp_rcode)
-                            r.answer = []
-                            w = r.to_wire()
-                        c.sendall(struct.pack("!H", len(w)) + w)
-                except (OSError, dns.exception.DNSException):
-                    pass
+            threading.Thread(target=self._serve_conn, args=(c,),
+                             daemon=True).start()
 
-    def serve_udp(self, txt="fake-udp"):
+    def _serve_conn(self, c):
+        with c:
+            c.settimeout(2)
+            try:
+                while not self._stop:
+                    m = recv_tcp_msg(c)
+                    if m is None:
+                        break
+                    if self.dead:
+                        continue
+                    with self._lock:
+                        self.health_queries += 1
+                    w = make_reply(m, "fake-health")
+                    if self.tcp_rcode != dns.rcode.NOERROR:
+                        r = dns.message.from_wire(w)
+                        r.set_rcode(self.tcp_rcode)
+                        r.answer = []
+                        w = r.to_wire()
+                    c.sendall(struct.pack("!H", len(w)) + w)
+            except (OSError, dns.exception.DNSException):
+                pass
+
+    def serve_udp(self, txt="fake-udp", drop=None):
         """Answer every UDP query NOERROR with TXT txt, in a thread (until
-        close())."""
+        close()); not the queries whose first label (lower case, str)
+        drop(label) is true for, nor any while dead is set."""
         def run():
             self.udp.settimeout(0.2)
             while not self._stop:
                 try:
                     wire, src = self.udp.recvfrom(65535)
+                    if self.dead or (drop is not None and drop(
+                            first_label(wire))):
+                        self.udp_dropped += 1
+                        continue
                     self.udp.sendto(make_reply(wire, txt), src)
                     self.udp_answered += 1
                 except socket.timeout:

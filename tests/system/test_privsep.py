@@ -13,7 +13,7 @@ import dns.rcode
 import pytest
 
 from conftest import spec
-from dnsenv import pid_alive, query, wait_for
+from dnsenv import free_port, pid_alive, query, wait_for
 from helpers import txts
 from procs import ids, root_of, status, wait_routers
 
@@ -170,3 +170,53 @@ def test_master_killed_with_sigkill_takes_its_children(as_nobody):
                 os.kill(p, signal.SIGKILL)
         r.stop(check=False)
         r.proc = None
+
+
+def environ(pid):
+    with open("/proc/%d/environ" % pid, "rb") as f:
+        return dict(e.decode().split("=", 1)
+                    for e in f.read().split(b"\0") if e)
+
+
+def test_children_get_a_minimal_environment(make_router, backend_a):
+    """Nothing of the master's environment reaches the children but what
+    they use: a proxy variable would send the controller's etcd traffic
+    elsewhere (libcurl reads them), a library variable change how code
+    runs."""
+    r = make_router(["%s,^[ab]\\.miek" % spec(backend_a)], workers=1,
+                    env={"http_proxy": "http://127.0.0.1:9",
+                         "HTTPS_PROXY": "http://127.0.0.1:9",
+                         "ALL_PROXY": "http://127.0.0.1:9",
+                         "LD_LIBRARY_PATH": "/nonexistent",
+                         "TZ": "UTC", "DNSROUTER_IO_URING": "0"})
+    r.wait_ready("a.miek.nl.", "TXT")
+    kids = r.children()
+    assert len(kids) == 2, kids
+    for pid, name in kids.items():
+        env = environ(pid)
+        allowed = {"PATH", "TZ", "DNSROUTER_IO_URING", "ASAN_OPTIONS",
+                   "UBSAN_OPTIONS", "LSAN_OPTIONS"}
+        assert set(env) <= allowed, "%s: %s" % (name, sorted(env))
+        assert env.get("TZ") == "UTC", env
+        assert env.get("DNSROUTER_IO_URING") == "0", env
+    assert "sending with sendmmsg (DNSROUTER_IO_URING=0)" in r.log()
+
+
+def test_lock_file_symlink_is_refused(build_dir, tmp_path):
+    """The master opens rundir/dnsrouter.lock as root: a symbolic link
+    planted there must not make it create or truncate another file."""
+    rundir = tmp_path / "run"
+    rundir.mkdir()
+    victim = tmp_path / "victim"
+    os.symlink(str(victim), str(rundir / "dnsrouter.lock"))
+    conf = tmp_path / "dnsrouter.conf"
+    routes = tmp_path / "routes"
+    routes.write_text("")
+    conf.write_text("listen 127.0.0.1:%d\nworkers 1\nuser root\nrundir %s\n"
+                    "routes %s\n" % (free_port(), rundir, routes))
+    p = subprocess.run([os.path.join(str(build_dir), "dnsrouter"), "-d",
+                        "-f", str(conf)], capture_output=True, text=True,
+                       timeout=10)
+    assert p.returncode != 0
+    assert "dnsrouter.lock" in p.stderr, p.stderr
+    assert not victim.exists()

@@ -10,6 +10,7 @@ fails with EPIPE while the controller restarts."""
 
 import os
 import signal
+import socket
 import subprocess
 import time
 
@@ -84,3 +85,48 @@ def test_router_redials_a_dialer_nng_gave_up(make_router, backend_a,
     assert list(roles(r.pid)["router"].values()) == [router]
     r.wait_ready("c.miek.nl.", "TXT", timeout=10)
     assert "dialing it again" in r.log(), r.log()
+
+
+def proc_state(pid, tid):
+    try:
+        with open("/proc/%d/task/%s/stat" % (pid, tid)) as f:
+            return f.read().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return "T"
+
+
+def hang_up_during_handshake(r, eps, times=3):
+    """Connect to the controller's nng endpoints and hang up before its
+    greeting: with the controller stopped meanwhile, its greeting then
+    meets a closed socket (EPIPE)."""
+    ctl = roles(r.pid)["controller"][0]
+    os.kill(ctl, signal.SIGSTOP)
+    try:
+        wait_for(lambda: all(proc_state(ctl, t) == "T" for t in
+                             os.listdir("/proc/%d/task" % ctl)), 5, 0.005,
+                 "the controller to stop")
+        for ep in eps:
+            for _ in range(times):
+                s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                s.connect(os.path.join(r.rundir, ep))
+                s.close()
+    finally:
+        os.kill(ctl, signal.SIGCONT)
+
+
+def test_controller_listens_again_when_nng_loses_its_listener(
+        make_router, backend_a):
+    """nng 1.5.2 gives up a listener for good when a peer hangs up during
+    the handshake (#1518, fixed in 1.6.0): routers then connect, and get
+    nothing. The controller probes its endpoints and listens anew; a
+    router started after the fault gets its table."""
+    r = make_router(["%s,^[ab]\\.miek" % spec(backend_a)], workers=1)
+    r.wait_ready("a.miek.nl.", "TXT")
+    router = list(wait_routers(r, 1)["router"].values())[0]
+    hang_up_during_handshake(r, ("table.ipc", "snapshot.ipc", "report.ipc"))
+    os.kill(router, signal.SIGKILL)
+    # the new router needs the controller's listeners for its first table
+    wait_for(lambda: r.log().count("first route table received") >= 2,
+             10, 0.05, "the restarted router's first table")
+    assert "listening again" in r.log(), r.log()
+    r.wait_ready("a.miek.nl.", "TXT")

@@ -237,3 +237,23 @@ def test_sighup_with_unbindable_address_keeps_running(served):
     assert r.proc.poll() is None
     # nothing was left half bound
     assert tcp_refused(p2)
+
+
+def test_reload_kills_an_old_controller_that_does_not_stop(served):
+    """A reload that restarts the controller waits for the old one to exit
+    before it starts the new one, but not forever: one that does not stop
+    (here SIGSTOPped; nng's close can hang) is killed after 3 s."""
+    import os
+    import signal
+    r = served(workers=1)
+    old = roles(r.pid)["controller"][0]
+    os.kill(old, signal.SIGSTOP)
+    r.rewrite_config(timeout="700ms")
+    t0 = time.monotonic()
+    reload_and_wait(r)
+    assert 2.5 < time.monotonic() - t0 < 10
+    assert re.search(r"old controller \(pid %d\) did not stop in 3s: "
+                     r"killing it" % old, r.log()), r.log()
+    new = wait_routers(r, 1)["controller"]
+    assert new and new != [old]
+    r.wait_ready("a.miek.nl.", "TXT")

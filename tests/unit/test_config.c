@@ -90,6 +90,9 @@ test_defaults_match_design(void **state)
 	assert_int_equal(cf.health_qtype, DNS_TYPE_TXT);
 	assert_int_equal(cf.health_rise, 2);
 	assert_int_equal(cf.health_fall, 2);
+	assert_int_equal(cf.health_passive_window_ms, 1000);
+	assert_int_equal(cf.health_passive_min_attempts, 20);
+	assert_int_equal(cf.health_passive_failure_percent, 80);
 	assert_int_equal(cf.metricslen, 0);
 	assert_string_equal(cf.pidfile, "/run/dnsrouter.pid");
 }
@@ -590,6 +593,30 @@ test_error_health_rise_fall_out_of_range(void **state)
 }
 
 static void
+test_health_passive_keys(void **state)
+{
+	struct config cf;
+
+	(void)state;
+	config_defaults(&cf);
+	parse_ok(&cf, "health-passive-window 500ms\n"
+	    "health-passive-min-attempts 0\n"
+	    "health-passive-failure-percent 100\n");
+	assert_int_equal(cf.health_passive_window_ms, 500);
+	assert_int_equal(cf.health_passive_min_attempts, 0);
+	assert_int_equal(cf.health_passive_failure_percent, 100);
+	parse_fails("health-passive-window 50ms\n", "t.conf:1:", "100ms to 10s");
+	parse_fails("health-passive-window 11s\n", "t.conf:1:", "100ms to 10s");
+	parse_fails("health-passive-window 5\n", "t.conf:1:", "100ms to 10s");
+	parse_fails("health-passive-min-attempts -1\n", "t.conf:1:",
+	    "0 (no passive health)");
+	parse_fails("health-passive-failure-percent 0\n", "t.conf:1:",
+	    "1 to 100");
+	parse_fails("health-passive-failure-percent 101\n", "t.conf:1:",
+	    "1 to 100");
+}
+
+static void
 test_error_etcd_without_http_scheme(void **state)
 {
 	(void)state;
@@ -979,6 +1006,9 @@ test_write_round_trips_every_key(void **state)
 	    "health-query Version.Bind CH TXT\n"
 	    "health-rise 7\n"
 	    "health-fall 9\n"
+	    "health-passive-window 2500ms\n"
+	    "health-passive-min-attempts 7\n"
+	    "health-passive-failure-percent 55\n"
 	    "metrics [::]:9100\n"
 	    "pidfile /var/run/dr.pid\n"
 	    "allow-query 192.0.2.0/24 2001:db8::/32\n"
@@ -1095,6 +1125,7 @@ main(void)
 		cmocka_unit_test(test_error_rundir_too_long_for_ipc_paths),
 		cmocka_unit_test(test_error_bad_health_query),
 		cmocka_unit_test(test_error_health_rise_fall_out_of_range),
+		cmocka_unit_test(test_health_passive_keys),
 		cmocka_unit_test(test_error_etcd_without_http_scheme),
 		cmocka_unit_test(test_error_etcd_prefix_not_absolute),
 		cmocka_unit_test(test_error_bad_metrics_address),

@@ -28,6 +28,7 @@ make(struct report *r, struct report_entry *e, struct report_route *rt)
 	assert_int_equal(addr_parse("[2001:db8::1]:5300", 18, 53, &e[1].addr, &len, &why), 0);
 	e[0].queries = 13;
 	e[0].failed = 2;
+	e[0].unanswered = 1;
 	e[0].rcode[RR_NOERROR] = 8;
 	e[0].rcode[RR_NXDOMAIN] = 1;
 	e[0].rcode[RR_OTHER] = 1;
@@ -36,6 +37,7 @@ make(struct report *r, struct report_entry *e, struct report_route *rt)
 	e[0].latency_us = 40000123456ULL;	/* more than 32 bits */
 	e[1].queries = 7;
 	e[1].failed = 7;
+	e[1].unanswered = 7;
 	for (k = 0; k < REPORT_NGLOBAL; k++)
 		r->global[k] = 100 + k;
 	rt[0].index = 0;
@@ -76,6 +78,7 @@ test_round_trip_keeps_every_counter(void **state)
 	assert_true(addr_equal((struct sockaddr *)&d.e[1].addr, (struct sockaddr *)&e[1].addr));
 	assert_int_equal(d.e[0].queries, 13);
 	assert_int_equal(d.e[0].failed, 2);
+	assert_int_equal(d.e[0].unanswered, 1);
 	assert_memory_equal(d.e[0].rcode, e[0].rcode, sizeof(e[0].rcode));
 	assert_memory_equal(d.e[0].bucket, e[0].bucket, sizeof(e[0].bucket));
 	assert_true(d.e[0].latency_us == 40000123456ULL);
@@ -83,6 +86,7 @@ test_round_trip_keeps_every_counter(void **state)
 	assert_int_equal(d.e[0].answered, 10);
 	assert_int_equal(d.e[1].answered, 0);
 	assert_int_equal(d.e[1].failed, 7);
+	assert_int_equal(d.e[1].unanswered, 7);
 	assert_int_equal(d.nroutes, 2);
 	assert_int_equal(d.routes[0].index, 0);
 	assert_int_equal(d.routes[0].queries, 5);
@@ -186,6 +190,33 @@ test_bad_family_and_wrong_type_are_rejected(void **state)
 	free(buf);
 }
 
+/* Unanswered failures are some of the failures, never more. */
+static void
+test_more_unanswered_than_failed_is_rejected(void **state)
+{
+	struct report r, d;
+	struct report_entry e[2];
+	struct report_route rt[2];
+	uint8_t *buf;
+	size_t len;
+	const char *why;
+
+	(void)state;
+	make(&r, e, rt);
+	assert_int_equal(report_encode(&r, &buf, &len), 0);
+	/* Entry 0: address (20), queries, failed, unanswered. */
+	assert_int_equal(proto_get32(buf + ENTRY0 + 28), 1);
+	proto_put32(buf + ENTRY0 + 28, 3);
+	assert_int_equal(report_decode(buf, len, &d, &why), -1);
+	assert_string_equal(why, "more unanswered failures than failures");
+	assert_null(d.e);
+	proto_put32(buf + ENTRY0 + 28, 2);
+	assert_int_equal(report_decode(buf, len, &d, &why), 0);
+	assert_int_equal(d.e[0].unanswered, 2);
+	report_free(&d);
+	free(buf);
+}
+
 static void
 test_huge_counts_in_short_message_are_rejected(void **state)
 {
@@ -240,6 +271,7 @@ main(void)
 		cmocka_unit_test(test_every_truncation_is_rejected),
 		cmocka_unit_test(test_trailing_bytes_are_rejected),
 		cmocka_unit_test(test_bad_family_and_wrong_type_are_rejected),
+		cmocka_unit_test(test_more_unanswered_than_failed_is_rejected),
 		cmocka_unit_test(test_huge_counts_in_short_message_are_rejected),
 		cmocka_unit_test(test_latency_buckets_and_rcodes),
 	};

@@ -25,6 +25,7 @@ struct config	 conf;
 
 /* What the fake sendbatch does, and what it saw. */
 static int	 send_errno;		/* 0: all sent, else -send_errno each */
+static unsigned	 send_refuse_first;	/* this many ECONNREFUSED before that */
 static unsigned	 send_calls, send_max_n, send_msgs;
 /* What the fake client side got. */
 static unsigned	 answers, servfails;
@@ -49,8 +50,14 @@ sendbatch(int fd, struct mmsghdr *m, unsigned n, int *res)
 	if (n > send_max_n)
 		send_max_n = n;
 	assert_true(n <= SENDBATCH_MAX);
-	for (i = 0; i < n; i++)
+	for (i = 0; i < n; i++) {
+		if (send_refuse_first > 0) {
+			send_refuse_first--;
+			res[i] = -ECONNREFUSED;
+			continue;
+		}
 		res[i] = send_errno ? -send_errno : (int)m[i].msg_len;
+	}
 }
 
 void
@@ -191,7 +198,50 @@ test_unreachable_backend_is_charged(void **state)
 	assert_true(send_max_n <= SENDBATCH_MAX);
 	assert_int_equal(servfails, n);
 	assert_int_equal(bc[0].failed + bc[1].failed, 2 * n);
+	/* Nobody answered them: every failure is one of an unanswered query. */
+	assert_int_equal(bc[0].unanswered + bc[1].unanswered, 2 * n);
 	assert_int_equal(query_inflight(), 0);
+}
+
+/*
+ * A failure the retry then answered is held against the first backend, and
+ * not as unanswered; it is counted when the query ends, not before (the
+ * controller must not see it as a failure of a query nobody answered).
+ */
+static void
+test_failure_the_other_backend_answered_is_counted_at_the_answer(void **state)
+{
+	uint8_t reply[sizeof(query_pkt)];
+	struct query *q = NULL;
+	uint32_t i;
+	int first;
+
+	(void)state;
+	memset(bc, 0, sizeof(bc));
+	reset(0);
+	send_refuse_first = 1;
+	dispatch(1);
+	ev_run(loop, EVRUN_NOWAIT);
+	assert_int_equal(send_msgs, 2);
+	assert_int_equal(answers, 0);
+	for (i = 0; i < QUERY_MAX && q == NULL; i++)
+		q = query_get(i);
+	assert_non_null(q);
+	first = 1 - q->backend;
+	assert_int_equal(q->failed_backend, first);
+	assert_int_equal(bc[first].queries, 1);
+	assert_int_equal(bc[first].failed, 0);		/* not yet */
+	memcpy(reply, query_pkt, sizeof(reply));
+	reply[2] |= 0x80;				/* QR */
+	query_deliver(q, reply, sizeof(reply));
+	assert_int_equal(answers, 1);
+	assert_int_equal(servfails, 0);
+	assert_int_equal(bc[first].failed, 1);
+	assert_int_equal(bc[first].unanswered, 0);
+	assert_int_equal(bc[1 - first].answered, 1);
+	assert_int_equal(bc[1 - first].failed, 0);
+	assert_int_equal(query_inflight(), 0);
+	assert_int_equal(table.refs, 1);
 }
 
 /* Sends that succeed stay in flight, in batches no larger than 64. */
@@ -216,6 +266,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_failed_batches_retry_then_servfail_within_bounds),
 		cmocka_unit_test(test_unreachable_backend_is_charged),
+		cmocka_unit_test(test_failure_the_other_backend_answered_is_counted_at_the_answer),
 		cmocka_unit_test(test_successful_sends_are_batched),
 	};
 
