@@ -20,6 +20,12 @@
 #define PING_INTERVAL	3.0
 #define PING_TIMEOUT_MS	2000L
 #define CALL_MS		10000L
+/*
+ * Keys per listing page. A page is parsed and applied in one callback:
+ * 1,000 keep that to a few milliseconds (one reply of 40,000 took the
+ * loop 300 ms), and cost etcd a round trip each.
+ */
+#define LIST_PAGE	1000L
 
 enum op { OP_AUTH, OP_RANGE, OP_WATCH, OP_PING };
 
@@ -47,6 +53,12 @@ static int				 need_range = 1;
 static int				 connected;
 static int				 failures;	/* in a row, for backoff and logs */
 static char				*token;
+/* A listing in pages, all at the revision of the first. */
+static int				 list_open;	/* its first page is in */
+static int64_t				 list_rev;
+static char				*list_next;	/* first key of the next page */
+static size_t				 list_nextlen;
+static long				 list_keys;
 
 static void	start(void);
 static void	fail(const char *why);
@@ -214,6 +226,18 @@ xfer_new(enum op op, const char *path, char *body, long timeout_ms)
 	return x;
 }
 
+/* A listing that did not finish is started again from its first page. */
+static void
+list_forget(void)
+{
+	free(list_next);
+	list_next = NULL;
+	list_nextlen = 0;
+	list_open = 0;
+	list_rev = 0;
+	list_keys = 0;
+}
+
 static void
 start(void)
 {
@@ -224,7 +248,8 @@ start(void)
 		    ecf->etcd_user, ecf->etcd_password), CALL_MS);
 	else if (need_range)
 		cur = xfer_new(OP_RANGE, ETCD_PATH_RANGE,
-		    etcd_body_range_prefix(ecf->etcd_prefix, 0), CALL_MS);
+		    etcd_body_range_page(ecf->etcd_prefix, list_next,
+		    list_nextlen, LIST_PAGE, list_rev), CALL_MS);
 	else
 		cur = xfer_new(OP_WATCH, ETCD_PATH_WATCH,
 		    etcd_body_watch_prefix(ecf->etcd_prefix, rev + 1), 0L);
@@ -253,6 +278,7 @@ fail(const char *why)
 	cur = NULL;
 	xfer_free(ping);
 	ping = NULL;
+	list_forget();
 	ep = (ep + 1) % ecf->netcd;
 	delay = BACKOFF_MIN * (1 << (failures < 6 ? failures : 6));
 	if (delay > BACKOFF_MAX)
@@ -279,25 +305,59 @@ http_ok(struct xfer *x, CURLcode rc, const char **why)
 	return 0;
 }
 
+/*
+ * One page of a listing. The first fixes the revision of every later
+ * one, so the pages together are one snapshot; the handlers see
+ * reset(), the puts of every page, then synced(), and nothing else
+ * (the watch starts after the last page).
+ */
 static void
 range_done(struct xfer *x)
 {
-	json_t *root, *kv;
+	json_t *root, *kvs, *kv;
+	struct etcd_kv last;
+	int64_t hrev;
 	long n;
 	size_t i;
 
 	if ((n = etcd_parse_range(x->req->resp.p, x->req->resp.len, &root,
-	    &rev)) < 0) {
+	    &hrev)) < 0) {
 		fail("bad JSON in range reply");
 		return;
 	}
-	eh->reset(ectx);
-	json_array_foreach(json_object_get(root, "kvs"), i, kv)
+	if (!list_open) {
+		list_open = 1;
+		list_rev = hrev;
+		eh->reset(ectx);
+	}
+	kvs = json_object_get(root, "kvs");
+	json_array_foreach(kvs, i, kv)
 		deliver_kv(kv, 0);
+	list_keys += n;
+	if (n > 0 && json_is_true(json_object_get(root, "more"))) {
+		if (etcd_kv_decode(json_array_get(kvs, (size_t)n - 1), 1,
+		    &last) != 0) {
+			json_decref(root);
+			fail("bad key in range reply");
+			return;
+		}
+		/* The next page starts right after the last key: key + NUL. */
+		free(list_next);
+		list_nextlen = last.klen + 1;
+		list_next = xmalloc(list_nextlen);
+		memcpy(list_next, last.key, last.klen);
+		list_next[last.klen] = '\0';
+		etcd_kv_clear(&last);
+		json_decref(root);
+		start();
+		return;
+	}
+	json_decref(root);
+	rev = list_rev;
 	eh->synced(ectx);
 	log_info("etcd: %s: %ld keys under %s at revision %lld", ecf->etcd[ep],
-	    n, ecf->etcd_prefix, (long long)rev);
-	json_decref(root);
+	    list_keys, ecf->etcd_prefix, (long long)rev);
+	list_forget();
 	need_range = 0;
 	start();
 }
@@ -482,4 +542,5 @@ etcd_shutdown(void)
 	curl_global_cleanup();
 	free(token);
 	token = NULL;
+	list_forget();
 }

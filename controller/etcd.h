@@ -1,7 +1,8 @@
 /*
  * An etcd v3 client over its JSON gateway, driven by the controller's libev
  * loop through libcurl's multi interface: nothing blocks. It lists every key
- * under the prefix, then watches from the next revision; on any disconnect
+ * under the prefix (in pages, at one revision), then watches from the next
+ * revision; on any disconnect
  * it reconnects (next endpoint, backoff with jitter) and resumes the watch
  * from the last revision seen, so no change is missed; after a compaction
  * it lists again. A liveness request every few seconds catches a stalled
@@ -17,7 +18,11 @@
 #include "config.h"
 
 struct etcd_handlers {
-	/* A full listing follows: forget every key seen so far. */
+	/*
+	 * A full listing follows (puts, page by page, then synced): what it
+	 * holds replaces every key seen so far. A listing cut short by a
+	 * failure is followed by a new reset.
+	 */
 	void	(*reset)(void *ctx);
 	/* key (created at create_revision) was written with value (neither NUL-terminated). */
 	void	(*put)(void *ctx, const char *key, size_t klen, const char *val,

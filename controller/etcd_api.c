@@ -198,6 +198,24 @@ etcd_body_range_prefix(const char *prefix, long limit)
 }
 
 char *
+etcd_body_range_page(const char *prefix, const char *from, size_t fromlen,
+    long limit, int64_t revision)
+{
+	char *k = from != NULL ? b64(from, fromlen) : b64(prefix, strlen(prefix));
+	char *e = b64_prefix_end(prefix), num[32];
+	json_t *o = json_pack("{s:s,s:s}", "key", k, "range_end", e);
+
+	if (limit > 0)
+		json_object_set_new(o, "limit", json_integer(limit));
+	if (revision > 0)
+		json_object_set_new(o, "revision",
+		    json_string(int64_str(revision, num, sizeof(num))));
+	free(k);
+	free(e);
+	return dump(o);
+}
+
+char *
 etcd_body_put(const char *key, size_t klen, const char *val, size_t vlen,
     int64_t lease)
 {

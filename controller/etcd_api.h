@@ -80,6 +80,14 @@ int etcd_req_status(struct etcd_req *r, CURLcode rc, const char **why,
 char *etcd_body_auth(const char *user, const char *password);
 /* Every key under prefix, or (limit > 0) at most limit of them. */
 char *etcd_body_range_prefix(const char *prefix, long limit);
+/*
+ * One page of a listing of prefix: at most limit keys from key from
+ * (fromlen bytes; from NULL: the prefix itself) to the end of the
+ * prefix, as of revision (0: the newest). A reply's "more" says whether
+ * keys remain after its last one.
+ */
+char *etcd_body_range_page(const char *prefix, const char *from,
+    size_t fromlen, long limit, int64_t revision);
 char *etcd_body_put(const char *key, size_t klen, const char *val,
     size_t vlen, int64_t lease);
 char *etcd_body_delete(const char *key, size_t klen);

@@ -15,6 +15,7 @@
 #include "health.h"
 #include "log.h"
 #include "metrics.h"
+#include "pattern_cache.h"
 #include "privsep.h"
 #include "publish.h"
 #include "registry.h"
@@ -23,12 +24,19 @@
 #include "routes_file.h"
 #include "sandbox.h"
 #include "self_route.h"
+#include "stall.h"
 #include "util.h"
 
 #define CONTROLLER_FD_CONFIG	3
 #define CONTROLLER_FD_READY	4	/* one byte here once serving */
 #define COALESCE_FIRST		0.001	/* a lone change goes out at once */
 #define COALESCE_GAP		0.020	/* a burst: one table per 20 ms at most */
+/*
+ * ... and no more often than BUILD_SHARE times what the last one took to
+ * build: a table of 40,000 backends takes tens of milliseconds, and a
+ * burst of changes must leave the loop most of its time.
+ */
+#define BUILD_SHARE		3
 #define FIRST_LISTING_WAIT	3.0	/* longest hold for etcd's first listing */
 
 static struct ev_loop	*loop;
@@ -36,6 +44,7 @@ static struct config	 conf;
 static struct registry	 reg;
 static ev_timer		 rebuild_w;
 static double		 last_publish = -1;
+static double		 build_cost;	/* seconds the last table took */
 /*
  * With etcd, the first table waits for etcd's first listing: routers that
  * outlived a controller keep their complete table rather than get one
@@ -44,25 +53,52 @@ static double		 last_publish = -1;
 static int		 hold;
 static ev_timer		 hold_w;
 
+static size_t		 left_out;	/* by the last table built */
+static double		 left_out_logged;
+
 static void
 rebuild_cb(struct ev_loop *l, ev_timer *w, int revents)
 {
+	struct rt_table *t;
+	double start;
+	size_t n;
+
 	(void)w; (void)revents;
 	if (hold)
 		return;
 	last_publish = ev_now(l);
-	publish_table(registry_build(&reg, health_up, NULL));
+	/* Here, not per change: a burst of etcd batches costs one pass. */
+	start = ev_time();
+	health_sync(&reg);
+	t = registry_build(&reg, health_up, NULL, NULL, &n);
+	if (n != left_out) {
+		/* Once per 10 s at most while the count moves. */
+		if (n == 0)
+			log_info("route table: every registration fits again");
+		else if (left_out == 0 || ev_now(l) - left_out_logged >= 10.) {
+			log_warnx("route table full: %zu registrations left out "
+			    "(a table holds at most %u backends, %u routes and "
+			    "%u bytes); the newest wait for room", n,
+			    RT_MAX_BACKENDS, RT_MAX_ROUTES, RT_MAX_TABLE_LEN);
+			left_out_logged = ev_now(l);
+		}
+		left_out = n;
+	}
+	metrics_left_out(n);
+	publish_table(t);
+	build_cost = ev_time() - start;
 }
 
 /* Something changed: publish soon, but not more than once per gap. */
 static void
 schedule_rebuild(void)
 {
-	double at;
+	double at, gap = BUILD_SHARE * build_cost;
 
 	if (ev_is_active(&rebuild_w))
 		return;
-	at = last_publish + COALESCE_GAP - ev_now(loop);
+	at = last_publish + (gap > COALESCE_GAP ? gap : COALESCE_GAP) -
+	    ev_now(loop);
 	ev_timer_set(&rebuild_w, at > COALESCE_FIRST ? at : COALESCE_FIRST, 0.);
 	ev_timer_start(loop, &rebuild_w);
 }
@@ -70,7 +106,6 @@ schedule_rebuild(void)
 static void
 registry_changed(void)
 {
-	health_sync(&reg);
 	schedule_rebuild();
 }
 
@@ -203,8 +238,10 @@ main(int argc, char *argv[])
 	if (write(CONTROLLER_FD_READY, "R", 1) != 1)
 		log_debug("master not listening for readiness");
 	close(CONTROLLER_FD_READY);
+	stall_init(loop);
 	ev_run(loop, 0);
 
+	stall_shutdown();
 	metrics_http_shutdown();
 	control_shutdown();
 	if (conf.netcd > 0)
@@ -213,6 +250,7 @@ main(int argc, char *argv[])
 	reports_shutdown();
 	publish_shutdown();
 	registry_free(&reg);
+	pattern_cache_free();
 	metrics_free();
 	return 0;
 }

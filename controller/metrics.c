@@ -18,6 +18,7 @@
 #include "health.h"
 #include "log.h"
 #include "metrics.h"
+#include "stall.h"
 #include "util.h"
 
 #define KEYLEN	19	/* family, port, address: a backend's sort key */
@@ -42,6 +43,7 @@ static const struct config	*mcf;
 static int			 enabled;
 static uint64_t			 global[REPORT_NGLOBAL];
 static uint64_t			 reports, bad_reports;
+static size_t			 left_out;
 static uint64_t			 epoch, generation;
 static struct bstat		*bs;		/* sorted by key */
 static size_t			 nbs;
@@ -127,8 +129,10 @@ metrics_table(const struct rt_table *t)
 
 		make_key(sa, nb[i].key);
 		memcpy(&nb[i].addr, &t->backends[i].addr, sizeof(nb[i].addr));
-		addr_format(sa, nb[i].name, sizeof(nb[i].name));
-		if ((old = bstat_find(bs, nbs, sa)) != NULL) {
+		if ((old = bstat_find(bs, nbs, sa)) == NULL)
+			addr_format(sa, nb[i].name, sizeof(nb[i].name));
+		else {
+			memcpy(nb[i].name, old->name, sizeof(nb[i].name));
 			nb[i].queries = old->queries;
 			nb[i].failed = old->failed;
 			nb[i].unanswered = old->unanswered;
@@ -167,6 +171,12 @@ metrics_table(const struct rt_table *t)
 	free(rs);
 	rs = nr;
 	nrs = t->nroutes;
+}
+
+void
+metrics_left_out(size_t n)
+{
+	left_out = n;
 }
 
 void
@@ -230,8 +240,108 @@ head(FILE *f, const char *name, const char *type, const char *help)
 	fprintf(f, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
+/*
+ * A page of /metrics: a copy of the numbers taken when it was asked for,
+ * rendered a piece at a time as the client reads (metrics_page_read), so
+ * that the 28 series of each of 40,000 backends (~90 MB) never hold the
+ * loop for long and a table change meanwhile cannot tear the page.
+ */
+struct page_backend {
+	char		 name[ADDR_STRLEN];
+	int		 up;
+	uint64_t	 queries, failed, unanswered;
+	uint64_t	 rcode[REPORT_NRCODE];
+	uint64_t	 bucket[REPORT_NBUCKET];
+	uint64_t	 latency_us;
+};
+
+struct page_route {
+	size_t		 pat;		/* offset into pats */
+	int32_t		 priority;
+	uint64_t	 queries;
+};
+
+enum page_part {
+	P_GLOBAL, P_UP, P_QUERIES, P_RESPONSES, P_FAILURES, P_UNANSWERED,
+	P_LATENCY, P_ROUTES, P_STATE, P_DONE
+};
+
+struct metrics_page {
+	uint64_t		 global[REPORT_NGLOBAL];
+	uint64_t		 generation, reports, bad_reports, stalls;
+	size_t			 left_out;
+	int			 etcd, etcd_connected;
+	long long		 etcd_revision;
+	struct page_backend	*b;
+	size_t			 nb;
+	struct page_route	*r;
+	size_t			 nr;
+	char			*pats;
+	enum page_part		 part;
+	size_t			 i;		/* next backend or route of part */
+	char			*chunk;		/* rendered, not yet read */
+	size_t			 chunklen, chunkoff;
+};
+
+struct metrics_page *
+metrics_page_new(void)
+{
+	struct metrics_page *p = xcalloc(1, sizeof(*p));
+	size_t i, plen = 0, off = 0, n;
+
+	memcpy(p->global, global, sizeof(p->global));
+	p->generation = generation;
+	p->reports = reports;
+	p->bad_reports = bad_reports;
+	p->stalls = stall_count();
+	p->left_out = left_out;
+	p->etcd = mcf->netcd > 0;
+	p->etcd_connected = p->etcd && etcd_connected();
+	p->etcd_revision = p->etcd ? (long long)etcd_revision() : 0LL;
+	p->b = xcalloc(nbs + 1, sizeof(*p->b));
+	for (i = 0; i < nbs; i++) {
+		struct page_backend *d = &p->b[i];
+
+		memcpy(d->name, bs[i].name, sizeof(d->name));
+		d->up = health_up(NULL, (const struct sockaddr *)&bs[i].addr);
+		d->queries = bs[i].queries;
+		d->failed = bs[i].failed;
+		d->unanswered = bs[i].unanswered;
+		memcpy(d->rcode, bs[i].rcode, sizeof(d->rcode));
+		memcpy(d->bucket, bs[i].bucket, sizeof(d->bucket));
+		d->latency_us = bs[i].latency_us;
+	}
+	p->nb = nbs;
+	for (i = 0; i < nrs; i++)
+		plen += strlen(rs[i].pattern) + 1;
+	p->pats = xmalloc(plen + 1);
+	p->r = xcalloc(nrs + 1, sizeof(*p->r));
+	for (i = 0; i < nrs; i++) {
+		n = strlen(rs[i].pattern) + 1;
+		memcpy(p->pats + off, rs[i].pattern, n);
+		p->r[i].pat = off;
+		p->r[i].priority = rs[i].priority;
+		p->r[i].queries = rs[i].queries;
+		off += n;
+	}
+	p->nr = nrs;
+	return p;
+}
+
+void
+metrics_page_free(struct metrics_page *p)
+{
+	if (p == NULL)
+		return;
+	free(p->b);
+	free(p->r);
+	free(p->pats);
+	free(p->chunk);
+	free(p);
+}
+
 static void
-render_global(FILE *f)
+render_global(FILE *f, const uint64_t *g)
 {
 	static const struct {
 		enum report_global	 g;
@@ -283,146 +393,212 @@ render_global(FILE *f)
 	head(f, "dnsrouter_queries_total", "counter",
 	    "DNS messages received from clients, by transport.");
 	fprintf(f, "dnsrouter_queries_total{protocol=\"udp\"} %llu\n",
-	    (unsigned long long)global[RG_QUERIES_UDP]);
+	    (unsigned long long)g[RG_QUERIES_UDP]);
 	fprintf(f, "dnsrouter_queries_total{protocol=\"tcp\"} %llu\n",
-	    (unsigned long long)global[RG_QUERIES_TCP]);
+	    (unsigned long long)g[RG_QUERIES_TCP]);
 	for (i = 0; i < sizeof(simple) / sizeof(simple[0]); i++) {
 		head(f, simple[i].name, "counter", simple[i].help);
 		fprintf(f, "%s %llu\n", simple[i].name,
-		    (unsigned long long)global[simple[i].g]);
+		    (unsigned long long)g[simple[i].g]);
 	}
 }
 
+/* The head of a backend family (i == 0) and backend i's lines of it. */
 static void
-render_backends(FILE *f)
+render_backend(FILE *f, enum page_part part, size_t i,
+    const struct page_backend *b)
 {
-	size_t i;
+	uint64_t cum = 0;
 	unsigned k;
 
-	head(f, "dnsrouter_backend_up", "gauge",
-	    "1 while the backend is in rotation, 0 while health checks keep it out.");
-	for (i = 0; i < nbs; i++)
-		fprintf(f, "dnsrouter_backend_up{backend=\"%s\"} %d\n", bs[i].name,
-		    health_up(NULL, (const struct sockaddr *)&bs[i].addr) ? 1 : 0);
-	head(f, "dnsrouter_backend_queries_total", "counter",
-	    "Queries sent to the backend (every attempt, retries included).");
-	for (i = 0; i < nbs; i++)
+	switch (part) {
+	case P_UP:
+		if (i == 0)
+			head(f, "dnsrouter_backend_up", "gauge",
+			    "1 while the backend is in rotation, 0 while health "
+			    "checks keep it out.");
+		fprintf(f, "dnsrouter_backend_up{backend=\"%s\"} %d\n", b->name,
+		    b->up ? 1 : 0);
+		break;
+	case P_QUERIES:
+		if (i == 0)
+			head(f, "dnsrouter_backend_queries_total", "counter",
+			    "Queries sent to the backend (every attempt, retries "
+			    "included).");
 		fprintf(f, "dnsrouter_backend_queries_total{backend=\"%s\"} %llu\n",
-		    bs[i].name, (unsigned long long)bs[i].queries);
-	head(f, "dnsrouter_backend_responses_total", "counter",
-	    "Replies accepted from the backend, by rcode.");
-	for (i = 0; i < nbs; i++)
+		    b->name, (unsigned long long)b->queries);
+		break;
+	case P_RESPONSES:
+		if (i == 0)
+			head(f, "dnsrouter_backend_responses_total", "counter",
+			    "Replies accepted from the backend, by rcode.");
 		for (k = 0; k < REPORT_NRCODE; k++)
 			fprintf(f, "dnsrouter_backend_responses_total{backend=\"%s\","
-			    "rcode=\"%s\"} %llu\n", bs[i].name, rcode_names[k],
-			    (unsigned long long)bs[i].rcode[k]);
-	head(f, "dnsrouter_backend_failures_total", "counter",
-	    "Attempts to the backend that timed out or could not be sent "
-	    "(counted when the query ends, after its retry).");
-	for (i = 0; i < nbs; i++)
+			    "rcode=\"%s\"} %llu\n", b->name, rcode_names[k],
+			    (unsigned long long)b->rcode[k]);
+		break;
+	case P_FAILURES:
+		if (i == 0)
+			head(f, "dnsrouter_backend_failures_total", "counter",
+			    "Attempts to the backend that timed out or could not be "
+			    "sent (counted when the query ends, after its retry).");
 		fprintf(f, "dnsrouter_backend_failures_total{backend=\"%s\"} %llu\n",
-		    bs[i].name, (unsigned long long)bs[i].failed);
-	head(f, "dnsrouter_backend_unanswered_failures_total", "counter",
-	    "Of the failures, those of queries that no backend answered, the "
-	    "retry included (never held against the backend by themselves).");
-	for (i = 0; i < nbs; i++)
+		    b->name, (unsigned long long)b->failed);
+		break;
+	case P_UNANSWERED:
+		if (i == 0)
+			head(f, "dnsrouter_backend_unanswered_failures_total",
+			    "counter", "Of the failures, those of queries that no "
+			    "backend answered, the retry included (never held "
+			    "against the backend by themselves).");
 		fprintf(f, "dnsrouter_backend_unanswered_failures_total"
-		    "{backend=\"%s\"} %llu\n", bs[i].name,
-		    (unsigned long long)bs[i].unanswered);
-	head(f, "dnsrouter_backend_response_seconds", "histogram",
-	    "Time from sending a query to the backend to accepting its reply.");
-	for (i = 0; i < nbs; i++) {
-		uint64_t cum = 0;
-
+		    "{backend=\"%s\"} %llu\n", b->name,
+		    (unsigned long long)b->unanswered);
+		break;
+	case P_LATENCY:
+		if (i == 0)
+			head(f, "dnsrouter_backend_response_seconds", "histogram",
+			    "Time from sending a query to the backend to accepting "
+			    "its reply.");
 		for (k = 0; k < REPORT_NBUCKET; k++) {
-			cum += bs[i].bucket[k];
+			cum += b->bucket[k];
 			if (k < REPORT_NBUCKET - 1)
 				fprintf(f, "dnsrouter_backend_response_seconds_bucket"
-				    "{backend=\"%s\",le=\"%g\"} %llu\n", bs[i].name,
+				    "{backend=\"%s\",le=\"%g\"} %llu\n", b->name,
 				    report_bucket_us[k] / 1e6, (unsigned long long)cum);
 			else
 				fprintf(f, "dnsrouter_backend_response_seconds_bucket"
-				    "{backend=\"%s\",le=\"+Inf\"} %llu\n", bs[i].name,
+				    "{backend=\"%s\",le=\"+Inf\"} %llu\n", b->name,
 				    (unsigned long long)cum);
 		}
 		fprintf(f, "dnsrouter_backend_response_seconds_sum{backend=\"%s\"} "
-		    "%.6f\n", bs[i].name, bs[i].latency_us / 1e6);
+		    "%.6f\n", b->name, b->latency_us / 1e6);
 		fprintf(f, "dnsrouter_backend_response_seconds_count{backend=\"%s\"} "
-		    "%llu\n", bs[i].name, (unsigned long long)cum);
+		    "%llu\n", b->name, (unsigned long long)cum);
+		break;
+	default:
+		break;
 	}
 }
 
 static void
-render_routes(FILE *f)
+render_route(FILE *f, const struct metrics_page *p, size_t i)
 {
-	size_t i;
-
-	head(f, "dnsrouter_route_queries_total", "counter",
-	    "Queries that matched the route (its regexp and priority) first.");
-	for (i = 0; i < nrs; i++) {
-		fputs("dnsrouter_route_queries_total{route=\"", f);
-		put_label(f, rs[i].pattern);
-		fprintf(f, "\",priority=\"%d\"} %llu\n", (int)rs[i].priority,
-		    (unsigned long long)rs[i].queries);
-	}
+	if (i == 0)
+		head(f, "dnsrouter_route_queries_total", "counter",
+		    "Queries that matched the route (its regexp and priority) "
+		    "first.");
+	fputs("dnsrouter_route_queries_total{route=\"", f);
+	put_label(f, p->pats + p->r[i].pat);
+	fprintf(f, "\",priority=\"%d\"} %llu\n", (int)p->r[i].priority,
+	    (unsigned long long)p->r[i].queries);
 }
 
 static void
-render_state(FILE *f)
+render_state(FILE *f, const struct metrics_page *p)
 {
-	int etcd = mcf->netcd > 0;
-
 	head(f, "dnsrouter_table_generation", "gauge",
 	    "Generation of the route table last published to the routers.");
 	fprintf(f, "dnsrouter_table_generation %llu\n",
-	    (unsigned long long)generation);
+	    (unsigned long long)p->generation);
 	head(f, "dnsrouter_routes", "gauge", "Routes in the current table.");
-	fprintf(f, "dnsrouter_routes %zu\n", nrs);
+	fprintf(f, "dnsrouter_routes %zu\n", p->nr);
 	head(f, "dnsrouter_backends", "gauge",
 	    "Distinct backends in the current table.");
-	fprintf(f, "dnsrouter_backends %zu\n", nbs);
+	fprintf(f, "dnsrouter_backends %zu\n", p->nb);
+	head(f, "dnsrouter_registrations_left_out", "gauge",
+	    "Registrations the route table leaves out because it is full "
+	    "(a limit of the table format); 0 normally.");
+	fprintf(f, "dnsrouter_registrations_left_out %zu\n", p->left_out);
 	head(f, "dnsrouter_etcd_connected", "gauge",
 	    "1 while the etcd watch is established; 0 otherwise or without etcd.");
-	fprintf(f, "dnsrouter_etcd_connected %d\n",
-	    etcd && etcd_connected() ? 1 : 0);
+	fprintf(f, "dnsrouter_etcd_connected %d\n", p->etcd_connected);
 	head(f, "dnsrouter_etcd_revision", "gauge",
 	    "The last etcd revision the controller has seen (0: none, or no etcd).");
-	fprintf(f, "dnsrouter_etcd_revision %lld\n",
-	    etcd ? (long long)etcd_revision() : 0LL);
+	fprintf(f, "dnsrouter_etcd_revision %lld\n", p->etcd_revision);
+	head(f, "dnsrouter_controller_stalls_total", "counter",
+	    "Passes of the controller's event loop that took more than 100 ms "
+	    "of CPU: everything else (etcd, health checks, reports) waited.");
+	fprintf(f, "dnsrouter_controller_stalls_total %llu\n",
+	    (unsigned long long)p->stalls);
 	head(f, "dnsrouter_reports_total", "counter",
 	    "Traffic reports received from routers.");
-	fprintf(f, "dnsrouter_reports_total %llu\n", (unsigned long long)reports);
+	fprintf(f, "dnsrouter_reports_total %llu\n",
+	    (unsigned long long)p->reports);
 	head(f, "dnsrouter_bad_reports_total", "counter",
 	    "Reports from routers dropped because they did not decode.");
 	fprintf(f, "dnsrouter_bad_reports_total %llu\n",
-	    (unsigned long long)bad_reports);
+	    (unsigned long long)p->bad_reports);
 }
 
-char *
-metrics_render(size_t *len)
+/* Render the next piece of p: a backend's or route's lines, or a whole small part. */
+static void
+render_next(FILE *f, struct metrics_page *p)
 {
-	char *buf = NULL;
-	FILE *f;
+	switch (p->part) {
+	case P_GLOBAL:
+		render_global(f, p->global);
+		p->part++;
+		return;
+	case P_UP:
+	case P_QUERIES:
+	case P_RESPONSES:
+	case P_FAILURES:
+	case P_UNANSWERED:
+	case P_LATENCY:
+		if (p->i < p->nb) {
+			render_backend(f, p->part, p->i, &p->b[p->i]);
+			p->i++;
+			return;
+		}
+		break;
+	case P_ROUTES:
+		if (p->i < p->nr) {
+			render_route(f, p, p->i);
+			p->i++;
+			return;
+		}
+		break;
+	case P_STATE:
+		render_state(f, p);
+		break;
+	case P_DONE:
+		return;
+	}
+	p->part++;
+	p->i = 0;
+}
 
-	if ((f = open_memstream(&buf, len)) == NULL) {
-		log_warn("%s: open_memstream", __func__);
-		return NULL;
+ssize_t
+metrics_page_read(struct metrics_page *p, char *buf, size_t max)
+{
+	FILE *f;
+	size_t n;
+
+	while (p->chunkoff == p->chunklen) {
+		free(p->chunk);
+		p->chunk = NULL;
+		p->chunklen = p->chunkoff = 0;
+		if (p->part == P_DONE)
+			return 0;
+		if ((f = open_memstream(&p->chunk, &p->chunklen)) == NULL) {
+			log_warn("%s: open_memstream", __func__);
+			return -1;
+		}
+		while (p->part != P_DONE && (size_t)ftell(f) < max)
+			render_next(f, p);
+		if (ferror(f)) {
+			fclose(f);
+			log_warnx("%s: out of memory", __func__);
+			return -1;
+		}
+		if (fclose(f) != 0)
+			return -1;
 	}
-	render_global(f);
-	render_backends(f);
-	render_routes(f);
-	render_state(f);
-	if (ferror(f)) {
-		fclose(f);
-		free(buf);
-		log_warnx("%s: out of memory", __func__);
-		return NULL;
-	}
-	if (fclose(f) != 0) {
-		free(buf);
-		return NULL;
-	}
-	return buf;
+	n = p->chunklen - p->chunkoff < max ? p->chunklen - p->chunkoff : max;
+	memcpy(buf, p->chunk + p->chunkoff, n);
+	p->chunkoff += n;
+	return (ssize_t)n;
 }
 
 void

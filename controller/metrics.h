@@ -6,6 +6,7 @@
 #ifndef DNSROUTER_METRICS_H
 #define DNSROUTER_METRICS_H
 
+#include <sys/types.h>
 #include <ev.h>
 #include <stddef.h>
 
@@ -19,12 +20,22 @@
 void metrics_init(const struct config *cf);
 /* A table went out with a new generation: its backends and routes are the ones counted. */
 void metrics_table(const struct rt_table *t);
+/* How many registrations the last table built had to leave out (its limits). */
+void metrics_left_out(size_t n);
 /* Add a router's report to the totals. */
 void metrics_report(const struct report *r);
 /* A report that did not decode. */
 void metrics_bad_report(void);
-/* The text exposition format (version 0.0.4) in a malloc'd buffer; NULL on failure. */
-char *metrics_render(size_t *len);
+/*
+ * A page of the text exposition format (version 0.0.4): the numbers as
+ * they are now, copied, rendered as metrics_page_read asks for them, so
+ * that a page of tens of thousands of backends never holds the loop long.
+ */
+struct metrics_page;
+struct metrics_page *metrics_page_new(void);
+/* Up to max bytes of the page into buf: how many, 0 at its end, -1 on failure. */
+ssize_t metrics_page_read(struct metrics_page *p, char *buf, size_t max);
+void metrics_page_free(struct metrics_page *p);
 /* Free everything. */
 void metrics_free(void);
 

@@ -4,7 +4,8 @@
  * its epoll descriptor is watched with an ev_io, MHD_run does the work when
  * it is readable, and an ev_timer follows MHD_get_timeout for idle
  * connections. The socket is bound before privileges are dropped, so the
- * address may use any port.
+ * address may use any port. A page is handed to MHD a block at a time
+ * (metrics_page_read), so a large one is sent over many passes of the loop.
  */
 #include <sys/socket.h>
 #include <netinet/in.h>
@@ -23,6 +24,7 @@
 
 #define HTTP_MAX_CONNS		64
 #define HTTP_CONN_TIMEOUT	10	/* seconds */
+#define HTTP_BLOCK		(128 * 1024)	/* bytes of a page rendered at once */
 #define CONTENT_TYPE		"text/plain; version=0.0.4; charset=utf-8"
 
 static struct ev_loop		*hloop;
@@ -95,15 +97,32 @@ answer_text(struct MHD_Connection *c, unsigned status, const char *text)
 	return rv;
 }
 
+/* MHD asks for the page a block at a time as the socket takes it. */
+static ssize_t
+page_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+	ssize_t n;
+
+	(void)pos;
+	if ((n = metrics_page_read(cls, buf, max)) < 0)
+		return MHD_CONTENT_READER_END_WITH_ERROR;
+	return n == 0 ? MHD_CONTENT_READER_END_OF_STREAM : n;
+}
+
+static void
+page_free(void *cls)
+{
+	metrics_page_free(cls);
+}
+
 static enum MHD_Result
 handler(void *cls, struct MHD_Connection *c, const char *url,
     const char *method, const char *version, const char *upload_data,
     size_t *upload_data_size, void **con_cls)
 {
 	struct MHD_Response *r;
+	struct metrics_page *page;
 	enum MHD_Result rv;
-	char *text;
-	size_t len;
 
 	(void)cls; (void)version; (void)upload_data; (void)upload_data_size;
 	(void)con_cls;
@@ -113,12 +132,11 @@ handler(void *cls, struct MHD_Connection *c, const char *url,
 	    strcmp(method, MHD_HTTP_METHOD_HEAD) != 0)
 		return answer_text(c, MHD_HTTP_METHOD_NOT_ALLOWED,
 		    "method not allowed\n");
-	if ((text = metrics_render(&len)) == NULL)
-		return answer_text(c, MHD_HTTP_INTERNAL_SERVER_ERROR,
-		    "metrics unavailable\n");
-	r = MHD_create_response_from_buffer(len, text, MHD_RESPMEM_MUST_FREE);
+	page = metrics_page_new();
+	r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, HTTP_BLOCK,
+	    page_read, page, page_free);
 	if (r == NULL) {
-		free(text);
+		metrics_page_free(page);
 		return MHD_NO;
 	}
 	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, CONTENT_TYPE);

@@ -11,14 +11,12 @@ find(const struct registry *r, const char *key)
 {
 	size_t i;
 
-	for (i = 0; i < r->n; i++)
-		if (strcmp(r->v[i].key, key) == 0)
-			return &r->v[i];
-	return NULL;
+	return strmap_get(&r->idx, key, strlen(key), &i) ? &r->v[i] : NULL;
 }
 
-void
-registry_set(struct registry *r, const char *key, const struct route_value *rv)
+/* Add or replace; the registration under key, whatever it was. */
+static struct reg *
+set(struct registry *r, const char *key, const struct route_value *rv)
 {
 	struct reg *g = find(r, key);
 
@@ -35,25 +33,46 @@ registry_set(struct registry *r, const char *key, const struct route_value *rv)
 			if ((r->v = realloc(r->v, r->cap * sizeof(*r->v))) == NULL)
 				abort();
 		}
-		g = &r->v[r->n++];
+		g = &r->v[r->n];
 		g->key = xstrdup(key);
 		g->seq = r->nextseq++;
 		g->pattern = xstrdup(rv->pattern);
+		/* The key's bytes stay put when v moves: the map may point at them. */
+		strmap_put(&r->idx, g->key, strlen(g->key), r->n);
+		r->n++;
 	}
 	g->addr = rv->addr;
 	g->addrlen = rv->addrlen;
 	g->priority = rv->priority;
+	return g;
+}
+
+void
+registry_set(struct registry *r, const char *key, const struct route_value *rv)
+{
+	set(r, key, rv);
 }
 
 void
 registry_set_ordered(struct registry *r, const char *key,
     const struct route_value *rv, uint64_t order)
 {
-	struct reg *g;
+	set(r, key, rv)->seq = REGISTRY_ORDER_BASE + order;
+}
 
-	registry_set(r, key, rv);
-	if ((g = find(r, key)) != NULL)
-		g->seq = REGISTRY_ORDER_BASE + order;
+/* Remove v[i]: the last registration takes its place. */
+static void
+remove_at(struct registry *r, size_t i)
+{
+	struct reg *g = &r->v[i];
+
+	strmap_del(&r->idx, g->key, strlen(g->key));
+	free(g->key);
+	free(g->pattern);
+	if (i != --r->n) {
+		*g = r->v[r->n];
+		strmap_put(&r->idx, g->key, strlen(g->key), i);
+	}
 }
 
 int
@@ -63,11 +82,19 @@ registry_del(struct registry *r, const char *key)
 
 	if (g == NULL)
 		return -1;
-	free(g->key);
-	free(g->pattern);
-	memmove(g, g + 1, (size_t)(r->v + r->n - (g + 1)) * sizeof(*g));
-	r->n--;
+	remove_at(r, (size_t)(g - r->v));
 	return 0;
+}
+
+/* The map anew from v (after a compaction moved many). */
+static void
+reindex(struct registry *r)
+{
+	size_t i;
+
+	strmap_clear(&r->idx);
+	for (i = 0; i < r->n; i++)
+		strmap_put(&r->idx, r->v[i].key, strlen(r->v[i].key), i);
 }
 
 void
@@ -82,7 +109,49 @@ registry_del_prefix(struct registry *r, const char *prefix)
 		} else
 			r->v[j++] = r->v[i];
 	}
-	r->n = j;
+	if (j != r->n) {
+		r->n = j;
+		reindex(r);
+	}
+}
+
+void
+registry_replace_prefix(struct registry *r, const char *prefix,
+    struct registry *from)
+{
+	struct reg *g;
+	size_t i;
+
+	registry_del_prefix(r, prefix);
+	for (i = 0; i < from->n; i++) {
+		struct reg *f = &from->v[i];
+
+		if ((g = find(r, f->key)) != NULL) {
+			/* Not under prefix, yet in both: from's wins. */
+			free(f->key);
+			free(g->pattern);
+			g->seq = f->seq;
+			g->addr = f->addr;
+			g->addrlen = f->addrlen;
+			g->priority = f->priority;
+			g->pattern = f->pattern;
+			continue;
+		}
+		if (r->n == r->cap) {
+			r->cap = r->cap ? r->cap * 2 : 64;
+			while (r->cap < r->n + from->n - i)
+				r->cap *= 2;
+			if ((r->v = realloc(r->v, r->cap * sizeof(*r->v))) == NULL)
+				abort();
+		}
+		r->v[r->n] = *f;
+		strmap_put(&r->idx, f->key, strlen(f->key), r->n);
+		r->n++;
+	}
+	/* Their keys and patterns belong to r now. */
+	free(from->v);
+	strmap_free(&from->idx);
+	memset(from, 0, sizeof(*from));
 }
 
 void
@@ -95,61 +164,8 @@ registry_free(struct registry *r)
 		free(r->v[i].pattern);
 	}
 	free(r->v);
+	strmap_free(&r->idx);
 	memset(r, 0, sizeof(*r));
-}
-
-/* A small open-addressing hash from a string key to an index. */
-struct strmap {
-	size_t		 cap;
-	const char	**keys;
-	size_t		*lens;
-	uint32_t	*vals;
-};
-
-static uint64_t
-hash_bytes(const void *p, size_t n, uint64_t h)
-{
-	const uint8_t *b = p;
-
-	while (n--)
-		h = (h ^ *b++) * 0x100000001b3ULL;
-	return h;
-}
-
-static void
-strmap_init(struct strmap *m, size_t n)
-{
-	m->cap = 16;
-	while (m->cap < n * 2)
-		m->cap *= 2;
-	m->keys = xcalloc(m->cap, sizeof(*m->keys));
-	m->lens = xcalloc(m->cap, sizeof(*m->lens));
-	m->vals = xcalloc(m->cap, sizeof(*m->vals));
-}
-
-/* Slot for key (len bytes; may hold NULs): found, or the empty one to fill. */
-static size_t
-strmap_slot(const struct strmap *m, const char *key, size_t len, int *found)
-{
-	size_t i = hash_bytes(key, len, 0xcbf29ce484222325ULL) & (m->cap - 1);
-
-	while (m->keys[i] != NULL) {
-		if (m->lens[i] == len && memcmp(m->keys[i], key, len) == 0) {
-			*found = 1;
-			return i;
-		}
-		i = (i + 1) & (m->cap - 1);
-	}
-	*found = 0;
-	return i;
-}
-
-static void
-strmap_free(struct strmap *m)
-{
-	free(m->keys);
-	free(m->lens);
-	free(m->vals);
 }
 
 static int
@@ -201,19 +217,36 @@ backend_key(const struct sockaddr_storage *ss, char out[BKEY_LEN])
 	}
 }
 
+const struct registry_limits registry_table_limits = {
+	RT_MAX_BACKENDS, RT_MAX_ROUTES, RT_MAX_TABLE_LEN
+};
+
+/*
+ * Registrations are taken in registration order; each adds a backend, a
+ * route and the route's index of the backend unless they are there. One
+ * that would need a backend or route or bytes past the limits, or whose
+ * address or pattern no table can carry, is left out, so the table
+ * always encodes. Maps from backend key, pattern and (route, backend)
+ * keep it O(n), however many backends share a route; the last map only
+ * holds a backend's routes after its first, so it stays empty while
+ * every backend serves one route.
+ */
 struct rt_table *
 registry_build(const struct registry *r,
-    int (*backend_up)(void *ctx, const struct sockaddr *addr), void *ctx)
+    int (*backend_up)(void *ctx, const struct sockaddr *addr), void *ctx,
+    const struct registry_limits *lim, size_t *left_out)
 {
 	struct rt_table *t = xcalloc(1, sizeof(*t));
 	const struct reg **order;
 	struct route_build *rb;
 	char (*bkeys)[BKEY_LEN];
-	char **rkeys;
-	struct strmap bmap, rmap;
-	size_t i, nr = 0;
-	uint32_t j;
+	uint32_t *rnext, *first_route;
+	uint64_t *pairs;
+	struct strmap bmap, rmap, pmap;
+	size_t i, nr = 0, npairs = 0, len = RT_WIRE_FIXED, skipped = 0, v;
 
+	if (lim == NULL)
+		lim = &registry_table_limits;
 	order = xcalloc(r->n + 1, sizeof(*order));
 	for (i = 0; i < r->n; i++)
 		order[i] = &r->v[i];
@@ -222,55 +255,81 @@ registry_build(const struct registry *r,
 	t->backends = xcalloc(r->n + 1, sizeof(*t->backends));
 	rb = xcalloc(r->n + 1, sizeof(*rb));
 	bkeys = xcalloc(r->n + 1, BKEY_LEN);
-	rkeys = xcalloc(r->n + 1, sizeof(*rkeys));
+	rnext = xcalloc(r->n + 1, sizeof(*rnext));
+	first_route = xcalloc(r->n + 1, sizeof(*first_route));
+	pairs = xcalloc(r->n + 1, sizeof(*pairs));
 	strmap_init(&bmap, r->n);
-	strmap_init(&rmap, r->n);
+	/* Routes are usually far fewer than registrations: grow as needed. */
+	strmap_init(&rmap, 0);
+	strmap_init(&pmap, 0);
 
 	for (i = 0; i < r->n; i++) {
 		const struct reg *rv = order[i];
-		size_t plen = strlen(rv->pattern), slot;
-		uint32_t bi, ri;
-		int found;
-		char *rk;
+		size_t plen = strlen(rv->pattern), need = 0;
+		uint32_t bi, ri, head = UINT32_MAX;
+		int newb, newr, dup;
 
+		if (plen == 0 || plen > RT_MAX_PATTERN ||
+		    (rv->addr.ss_family != AF_INET &&
+		    rv->addr.ss_family != AF_INET6)) {
+			skipped++;
+			continue;
+		}
 		backend_key(&rv->addr, bkeys[t->nbackends]);
-		slot = strmap_slot(&bmap, bkeys[t->nbackends], BKEY_LEN, &found);
-		if (found)
-			bi = bmap.vals[slot];
-		else {
+		newb = !strmap_get(&bmap, bkeys[t->nbackends], BKEY_LEN, &v);
+		bi = newb ? t->nbackends : (uint32_t)v;
+
+		/* Routes of one pattern (one per priority) are chained from the map. */
+		ri = UINT32_MAX;
+		if (strmap_get(&rmap, rv->pattern, plen, &v))
+			for (head = ri = (uint32_t)v; ri != UINT32_MAX &&
+			    rb[ri].priority != rv->priority; ri = rnext[ri])
+				;
+		newr = ri == UINT32_MAX;
+		if (newr)
+			ri = (uint32_t)nr;
+
+		pairs[npairs] = (uint64_t)ri << 32 | bi;
+		dup = !newb && !newr && (first_route[bi] == ri ||
+		    strmap_get(&pmap, &pairs[npairs], sizeof(*pairs), &v));
+		if (dup)
+			continue;	/* same backend registered twice */
+		if (newb)
+			need += RT_WIRE_BACKEND;
+		if (newr)
+			need += RT_WIRE_ROUTE + plen;
+		need += RT_WIRE_INDEX;
+		if ((newb && t->nbackends >= lim->backends) ||
+		    (newr && nr >= lim->routes) || len + need > lim->len) {
+			skipped++;
+			continue;
+		}
+		len += need;
+
+		if (newb) {
 			struct rt_backend *b = &t->backends[t->nbackends];
 
 			b->addr = rv->addr;
 			b->addrlen = rv->addrlen;
 			b->flags = backend_up == NULL || backend_up(ctx,
 			    (const struct sockaddr *)&rv->addr) ? RT_FLAG_UP : 0;
-			bmap.keys[slot] = bkeys[t->nbackends];
-			bmap.lens[slot] = BKEY_LEN;
-			bi = bmap.vals[slot] = t->nbackends++;
+			strmap_put(&bmap, bkeys[t->nbackends], BKEY_LEN, bi);
+			first_route[bi] = ri;
+			t->nbackends++;
+		} else if (first_route[bi] != ri) {
+			/* A backend's second route or later. */
+			strmap_put(&pmap, &pairs[npairs], sizeof(*pairs), 0);
+			npairs++;
 		}
-
-		/* Route key: priority bytes, then the pattern with its NUL. */
-		rk = xmalloc(4 + plen + 1);
-		memcpy(rk, &rv->priority, 4);
-		memcpy(rk + 4, rv->pattern, plen + 1);
-		slot = strmap_slot(&rmap, rk, 4 + plen + 1, &found);
-		if (found) {
-			ri = rmap.vals[slot];
-			free(rk);
-		} else {
-			ri = (uint32_t)nr++;
-			rmap.keys[slot] = rkeys[ri] = rk;
-			rmap.lens[slot] = 4 + plen + 1;
-			rmap.vals[slot] = ri;
+		if (newr) {
+			/* The pattern's bytes outlive the map: r is not changed here. */
+			rnext[ri] = head;
+			strmap_put(&rmap, rv->pattern, plen, ri);
 			rb[ri].priority = rv->priority;
-			rb[ri].seq = order[i]->seq;
+			rb[ri].seq = rv->seq;
 			rb[ri].pattern = rv->pattern;
+			nr++;
 		}
-		for (j = 0; j < rb[ri].n; j++)
-			if (rb[ri].backends[j] == bi)
-				break;
-		if (j < rb[ri].n)
-			continue;	/* same backend registered twice */
 		if (rb[ri].n == rb[ri].cap) {
 			rb[ri].cap = rb[ri].cap ? rb[ri].cap * 2 : 4;
 			if ((rb[ri].backends = realloc(rb[ri].backends,
@@ -290,13 +349,16 @@ registry_build(const struct registry *r,
 		t->routes[i].pattern = xstrdup(rb[i].pattern);
 		t->routes[i].patlen = (uint16_t)strlen(rb[i].pattern);
 	}
-	for (i = 0; i < nr; i++)
-		free(rkeys[i]);
-	free(rkeys);
 	free(bkeys);
+	free(rnext);
+	free(first_route);
+	free(pairs);
 	free(rb);
 	free(order);
 	strmap_free(&bmap);
 	strmap_free(&rmap);
+	strmap_free(&pmap);
+	if (left_out != NULL)
+		*left_out = skipped;
 	return t;
 }

@@ -12,6 +12,7 @@
 
 #include "route_value.h"
 #include "routetable.h"
+#include "strmap.h"
 
 /* A registration: a parsed route_value, its regexp on the heap (10,000 of them stay small). */
 struct reg {
@@ -23,10 +24,12 @@ struct reg {
 	char			*pattern;
 };
 
+/* Zeroed is empty. v is in no particular order (a deletion moves the last one into its place). */
 struct registry {
 	struct reg	*v;
 	size_t		 n, cap;
 	uint64_t	 nextseq;
+	struct strmap	 idx;	/* key -> index into v */
 };
 
 /* Add or replace the registration under key (rv is copied); a changed value is a new registration. */
@@ -43,14 +46,36 @@ void registry_set_ordered(struct registry *r, const char *key,
 int registry_del(struct registry *r, const char *key);
 /* Remove every registration whose key starts with prefix. */
 void registry_del_prefix(struct registry *r, const char *prefix);
+/*
+ * Remove every registration of r whose key starts with prefix and move
+ * all of from's into r in one go (each keeps its order, so give them
+ * with registry_set_ordered); from is left empty. A listing built aside
+ * replaces the one before without a table ever holding half of each.
+ */
+void registry_replace_prefix(struct registry *r, const char *prefix,
+    struct registry *from);
 /* Free everything. */
 void registry_free(struct registry *r);
 
+/* The most a table may hold; registry_build leaves out what goes past them. */
+struct registry_limits {
+	uint32_t	backends;	/* distinct backends */
+	uint32_t	routes;
+	size_t		len;		/* bytes of the encoded PROTO_TABLE message */
+};
+
+/* The table format's own (RT_MAX_BACKENDS, RT_MAX_ROUTES, RT_MAX_TABLE_LEN). */
+extern const struct registry_limits registry_table_limits;
+
 /*
  * Build the route table of r into a malloc'd rt_table (free with rt_free),
- * with epoch and generation 0; backend_up(ctx, addr) gives each backend's health.
+ * with epoch and generation 0; backend_up(ctx, addr) gives each backend's
+ * health. The table always encodes: a registration that would take it
+ * past lim (NULL: registry_table_limits), the latest registered first,
+ * is left out, and *left_out (if not NULL) says how many were.
  */
 struct rt_table *registry_build(const struct registry *r,
-    int (*backend_up)(void *ctx, const struct sockaddr *addr), void *ctx);
+    int (*backend_up)(void *ctx, const struct sockaddr *addr), void *ctx,
+    const struct registry_limits *lim, size_t *left_out);
 
 #endif

@@ -95,13 +95,10 @@ out:
 	return rc;
 }
 
+/* What no regexp may be: empty, too long, holding a NUL. */
 static int
-check_pattern(const char *p, size_t len, char *err, size_t errlen)
+check_syntax(const char *p, size_t len, char *err, size_t errlen)
 {
-	pcre2_code *code;
-	int ec;
-	PCRE2_SIZE eo;
-
 	if (len == 0) {
 		snprintf(err, errlen, "empty regexp");
 		return -1;
@@ -114,6 +111,16 @@ check_pattern(const char *p, size_t len, char *err, size_t errlen)
 		snprintf(err, errlen, "NUL byte in regexp");
 		return -1;
 	}
+	return 0;
+}
+
+int
+route_value_check_regexp(const char *p, size_t len, char *err, size_t errlen)
+{
+	pcre2_code *code;
+	int ec;
+	PCRE2_SIZE eo;
+
 	code = pcre2_compile((PCRE2_SPTR)p, len, PCRE2_CASELESS, &ec, &eo, NULL);
 	if (code == NULL) {
 		char msg[256];
@@ -153,7 +160,7 @@ parse_addr(const char *s, size_t len, struct route_value *rv, char *err,
 
 static int
 parse_json(const char *s, size_t len, struct route_value *rv, char *err,
-    size_t errlen)
+    size_t errlen, int check)
 {
 	json_error_t jerr;
 	json_t *root, *addr, *match, *prio;
@@ -203,8 +210,10 @@ parse_json(const char *s, size_t len, struct route_value *rv, char *err,
 	if (parse_addr(json_string_value(addr), json_string_length(addr), rv,
 	    err, errlen) != 0)
 		goto out;
-	if (check_pattern(json_string_value(match), json_string_length(match),
-	    err, errlen) != 0)
+	if (check_syntax(json_string_value(match), json_string_length(match),
+	    err, errlen) != 0 || (check && route_value_check_regexp(
+	    json_string_value(match), json_string_length(match), err,
+	    errlen) != 0))
 		goto out;
 	memcpy(rv->pattern, json_string_value(match), json_string_length(match));
 	rv->pattern[json_string_length(match)] = '\0';
@@ -214,9 +223,9 @@ out:
 	return rc;
 }
 
-int
-route_value_parse(const char *s, size_t len, struct route_value *rv,
-    char *err, size_t errlen)
+static int
+parse(const char *s, size_t len, struct route_value *rv, char *err,
+    size_t errlen, int check)
 {
 	const char *comma;
 	size_t plen;
@@ -235,7 +244,7 @@ route_value_parse(const char *s, size_t len, struct route_value *rv,
 		return -1;
 	}
 	if (s[0] == '{')
-		return parse_json(s, len, rv, err, errlen);
+		return parse_json(s, len, rv, err, errlen, check);
 
 	if ((comma = memchr(s, ',', len)) == NULL) {
 		snprintf(err, errlen, "expected 'ip:port,regexp' or a JSON object");
@@ -244,9 +253,25 @@ route_value_parse(const char *s, size_t len, struct route_value *rv,
 	if (parse_addr(s, (size_t)(comma - s), rv, err, errlen) != 0)
 		return -1;
 	plen = len - (size_t)(comma + 1 - s);
-	if (check_pattern(comma + 1, plen, err, errlen) != 0)
+	if (check_syntax(comma + 1, plen, err, errlen) != 0 ||
+	    (check && route_value_check_regexp(comma + 1, plen, err,
+	    errlen) != 0))
 		return -1;
 	memcpy(rv->pattern, comma + 1, plen);
 	rv->pattern[plen] = '\0';
 	return 0;
+}
+
+int
+route_value_parse(const char *s, size_t len, struct route_value *rv,
+    char *err, size_t errlen)
+{
+	return parse(s, len, rv, err, errlen, 1);
+}
+
+int
+route_value_parse_syntax(const char *s, size_t len, struct route_value *rv,
+    char *err, size_t errlen)
+{
+	return parse(s, len, rv, err, errlen, 0);
 }

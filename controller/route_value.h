@@ -26,4 +26,15 @@ struct route_value {
 int route_value_parse(const char *s, size_t len, struct route_value *rv,
     char *err, size_t errlen);
 
+/*
+ * The two halves of route_value_parse: everything but compiling and
+ * probing the regexp (the costly part, some microseconds), and that
+ * alone for a pattern of len bytes. The verdict on a regexp never
+ * changes, so a caller may remember it.
+ */
+int route_value_parse_syntax(const char *s, size_t len, struct route_value *rv,
+    char *err, size_t errlen);
+int route_value_check_regexp(const char *p, size_t len, char *err,
+    size_t errlen);
+
 #endif

@@ -1,7 +1,8 @@
 /*
  * From etcd events to registrations. A bad value is logged once per write
  * (not again when a re-listing meets the same revision) and removes what
- * its key registered before; everything else keeps working.
+ * its key registered before; everything else keeps working. Keys are
+ * found by hash: etcd may hold tens of thousands.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,53 +10,101 @@
 
 #include "etcd.h"
 #include "log.h"
+#include "pattern_cache.h"
 #include "routes_etcd.h"
 #include "self_route.h"
+#include "strmap.h"
 #include "util.h"
 
 static struct registry	*reg;
 static void		(*on_change)(void);
 static struct route_value rv;
+/*
+ * A listing goes here, and into reg only once complete: a table built
+ * meanwhile (a health change) has the last listing's routes, never
+ * half of the new one.
+ */
+static struct registry	 listing;
+static int		 listing_open;
+static unsigned		 listings;	/* completed, for forgetting bad keys */
 
 /* Keys whose bad value was logged, with the revision logged. */
-static struct bad {
+struct bad {
 	char		*key;
 	int64_t		 rev;
-	struct bad	*next;
-} *bads;
+	unsigned	 listing;	/* last listing that held the key */
+};
+static struct bad	*bads;
+static size_t		 nbads, capbads;
+static struct strmap	 badidx;	/* key -> index into bads */
+
+static struct bad *
+bad_find(const char *key)
+{
+	size_t i;
+
+	return strmap_get(&badidx, key, strlen(key), &i) ? &bads[i] : NULL;
+}
+
+static void
+bad_remove(struct bad *b)
+{
+	size_t i = (size_t)(b - bads);
+
+	strmap_del(&badidx, b->key, strlen(b->key));
+	free(b->key);
+	if (i != --nbads) {
+		bads[i] = bads[nbads];
+		strmap_put(&badidx, bads[i].key, strlen(bads[i].key), i);
+	}
+}
 
 static int
 bad_logged(const char *key, int64_t mrev)
 {
 	struct bad *b;
 
-	for (b = bads; b != NULL; b = b->next)
-		if (strcmp(b->key, key) == 0) {
-			if (b->rev == mrev)
-				return 1;
-			b->rev = mrev;
-			return 0;
-		}
-	b = xcalloc(1, sizeof(*b));
+	if ((b = bad_find(key)) != NULL) {
+		b->listing = listings + listing_open;
+		if (b->rev == mrev)
+			return 1;
+		b->rev = mrev;
+		return 0;
+	}
+	if (nbads == capbads) {
+		capbads = capbads ? capbads * 2 : 64;
+		if ((bads = realloc(bads, capbads * sizeof(*bads))) == NULL)
+			abort();
+	}
+	b = &bads[nbads];
 	b->key = xstrdup(key);
 	b->rev = mrev;
-	b->next = bads;
-	bads = b;
+	b->listing = listings + listing_open;
+	strmap_put(&badidx, b->key, strlen(b->key), nbads);
+	nbads++;
 	return 0;
 }
 
 static void
 bad_forget(const char *key)
 {
-	struct bad **pp, *b;
+	struct bad *b;
 
-	for (pp = &bads; (b = *pp) != NULL; pp = &b->next)
-		if (strcmp(b->key, key) == 0) {
-			*pp = b->next;
-			free(b->key);
-			free(b);
-			return;
-		}
+	if ((b = bad_find(key)) != NULL)
+		bad_remove(b);
+}
+
+/* After a listing: keys it did not hold are gone from etcd. */
+static void
+bad_sweep(void)
+{
+	size_t i;
+
+	for (i = 0; i < nbads;)
+		if (bads[i].listing != listings)
+			bad_remove(&bads[i]);
+		else
+			i++;
 }
 
 /* "etcd:" + key as a C string; NULL for a key holding a NUL byte. */
@@ -77,7 +126,8 @@ static void
 on_reset(void *ctx)
 {
 	(void)ctx;
-	registry_del_prefix(reg, ROUTES_ETCD_KEY);
+	registry_free(&listing);
+	listing_open = 1;
 }
 
 static void
@@ -91,15 +141,16 @@ on_put(void *ctx, const char *key, size_t klen, const char *val, size_t vlen,
 		log_warnx("etcd: a key with a NUL byte skipped");
 		return;
 	}
-	if (route_value_parse(val, vlen, &rv, err, sizeof(err)) != 0 ||
+	if (pattern_cache_parse(val, vlen, &rv, err, sizeof(err)) != 0 ||
 	    self_route_check((struct sockaddr *)&rv.addr, err, sizeof(err)) != 0) {
 		if (!bad_logged(k, mrev))
 			log_warnx("etcd: key %s: %s; skipped", k +
 			    sizeof(ROUTES_ETCD_KEY) - 1, err);
-		registry_del(reg, k);
+		registry_del(listing_open ? &listing : reg, k);
 	} else {
 		bad_forget(k);
-		registry_set_ordered(reg, k, &rv, (uint64_t)(crev > 0 ? crev : 0));
+		registry_set_ordered(listing_open ? &listing : reg, k, &rv,
+		    (uint64_t)(crev > 0 ? crev : 0));
 	}
 	free(k);
 }
@@ -113,7 +164,7 @@ on_del(void *ctx, const char *key, size_t klen)
 	if ((k = reg_key(key, klen)) == NULL)
 		return;
 	bad_forget(k);
-	registry_del(reg, k);
+	registry_del(listing_open ? &listing : reg, k);
 	free(k);
 }
 
@@ -121,6 +172,12 @@ static void
 on_synced(void *ctx)
 {
 	(void)ctx;
+	if (listing_open) {
+		registry_replace_prefix(reg, ROUTES_ETCD_KEY, &listing);
+		listing_open = 0;
+		listings++;
+		bad_sweep();
+	}
 	on_change();
 }
 
@@ -140,12 +197,14 @@ routes_etcd_init(struct ev_loop *loop, const struct config *cf,
 void
 routes_etcd_shutdown(void)
 {
-	struct bad *b;
+	size_t i;
 
 	etcd_shutdown();
-	while ((b = bads) != NULL) {
-		bads = b->next;
-		free(b->key);
-		free(b);
-	}
+	for (i = 0; i < nbads; i++)
+		free(bads[i].key);
+	free(bads);
+	bads = NULL;
+	nbads = capbads = 0;
+	strmap_free(&badidx);
+	registry_free(&listing);
 }

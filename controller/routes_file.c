@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "pattern_cache.h"
 #include "routes_file.h"
 #include "self_route.h"
 
@@ -39,7 +40,7 @@ routes_file_load(struct registry *r, const char *path)
 			bad++;
 			continue;
 		}
-		if (route_value_parse(s, strlen(s), rv, err, sizeof(err)) != 0 ||
+		if (pattern_cache_parse(s, strlen(s), rv, err, sizeof(err)) != 0 ||
 		    self_route_check((struct sockaddr *)&rv->addr, err,
 		    sizeof(err)) != 0) {
 			log_warnx("%s:%d: %s; line skipped", path, lineno, err);

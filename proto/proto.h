@@ -12,9 +12,10 @@
 #define PROTO_MAGIC	0x444e5352u	/* "DNSR" */
 /*
  * 2: status and error messages; 3: reports carry counters; 4: limit counters;
- * 5: reports count failures of queries no backend answered
+ * 5: reports count failures of queries no backend answered; 6: a route's
+ * backend count is a u32 in tables
  */
-#define PROTO_VERSION	5
+#define PROTO_VERSION	6
 #define PROTO_HDRLEN	16
 
 enum proto_msg {

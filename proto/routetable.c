@@ -6,9 +6,9 @@
 #include "proto.h"
 #include "routetable.h"
 
-#define RT_FIXED	24	/* epoch, generation, counts */
-#define RT_BACKEND_LEN	20
-#define RT_ROUTE_FIXED	8
+#define RT_FIXED	(RT_WIRE_FIXED - PROTO_HDRLEN)	/* epoch, generation, counts */
+#define RT_BACKEND_LEN	RT_WIRE_BACKEND
+#define RT_ROUTE_FIXED	RT_WIRE_ROUTE
 
 int
 rt_encode(const struct rt_table *t, uint8_t **out, size_t *outlen)
@@ -24,11 +24,12 @@ rt_encode(const struct rt_table *t, uint8_t **out, size_t *outlen)
 		const struct rt_route *r = &t->routes[i];
 
 		if (r->patlen == 0 || r->patlen > RT_MAX_PATTERN ||
-		    r->nbackends > 65535)
+		    r->nbackends > RT_MAX_BACKENDS)
 			return -1;
-		len += RT_ROUTE_FIXED + 4 * (size_t)r->nbackends + r->patlen;
+		len += RT_ROUTE_FIXED + RT_WIRE_INDEX * (size_t)r->nbackends +
+		    r->patlen;
 	}
-	if (len > UINT32_MAX || (buf = malloc(len)) == NULL)
+	if (len > RT_MAX_TABLE_LEN || (buf = malloc(len)) == NULL)
 		return -1;
 
 	proto_put_hdr(buf, PROTO_TABLE, (uint32_t)len);
@@ -67,8 +68,8 @@ rt_encode(const struct rt_table *t, uint8_t **out, size_t *outlen)
 		const struct rt_route *r = &t->routes[i];
 
 		proto_put32(p, (uint32_t)r->priority);
-		proto_put16(p + 4, (uint16_t)r->nbackends);
-		proto_put16(p + 6, r->patlen);
+		proto_put32(p + 4, r->nbackends);
+		proto_put16(p + 8, r->patlen);
 		p += RT_ROUTE_FIXED;
 		for (j = 0; j < r->nbackends; j++) {
 			if (r->backends[j] >= t->nbackends) {
@@ -98,6 +99,10 @@ rt_decode(const uint8_t *buf, size_t len, const char **why)
 		return NULL;
 	if (type != PROTO_TABLE) {
 		*why = "not a table message";
+		return NULL;
+	}
+	if (len > RT_MAX_TABLE_LEN) {
+		*why = "table longer than RT_MAX_TABLE_LEN";
 		return NULL;
 	}
 	p = buf + PROTO_HDRLEN;
@@ -172,11 +177,15 @@ rt_decode(const uint8_t *buf, size_t len, const char **why)
 			goto fail;
 		}
 		r->priority = (int32_t)proto_get32(p);
-		r->nbackends = proto_get16(p + 4);
-		r->patlen = proto_get16(p + 6);
+		r->nbackends = proto_get32(p + 4);
+		r->patlen = proto_get16(p + 8);
 		p += RT_ROUTE_FIXED;
 		if (r->patlen == 0 || r->patlen > RT_MAX_PATTERN) {
 			*why = "bad pattern length";
+			goto fail;
+		}
+		if (r->nbackends > RT_MAX_BACKENDS) {
+			*why = "route backend count over RT_MAX_BACKENDS";
 			goto fail;
 		}
 		if ((size_t)(end - p) < 4 * (size_t)r->nbackends + r->patlen) {

@@ -6,8 +6,9 @@
  * Layout after the proto header (big endian):
  *   epoch u64, generation u64, nbackends u32, nroutes u32,
  *   nbackends x { family u8 (4|6), flags u8 (1 = up), port u16, addr[16] },
- *   nroutes x { priority i32, nbackends u16, patlen u16,
+ *   nroutes x { priority i32, nbackends u32, patlen u16,
  *               nbackends x index u32, pattern[patlen] }
+ * (nbackends of a route was a u16 before protocol version 5.)
  */
 #ifndef DNSROUTER_ROUTETABLE_H
 #define DNSROUTER_ROUTETABLE_H
@@ -17,9 +18,23 @@
 #include <stdint.h>
 
 #define RT_FLAG_UP		0x01
+/*
+ * Limits of a table, checked by both ends: they bound what a decoder
+ * allocates. The controller builds tables within them
+ * (controller/registry.c leaves out, logs and counts what goes past).
+ * A route names at most every backend once, so RT_MAX_BACKENDS bounds
+ * a route's backends too.
+ */
 #define RT_MAX_PATTERN		4096
 #define RT_MAX_ROUTES		1000000
-#define RT_MAX_BACKENDS		65535
+#define RT_MAX_BACKENDS		1000000
+#define RT_MAX_TABLE_LEN	(256u << 20)	/* bytes, header included */
+
+/* Wire sizes, for building tables that fit RT_MAX_TABLE_LEN. */
+#define RT_WIRE_FIXED		(16 + 24)	/* proto header, epoch to counts */
+#define RT_WIRE_BACKEND		20
+#define RT_WIRE_ROUTE		10		/* before indexes and pattern */
+#define RT_WIRE_INDEX		4
 /*
  * PCRE2 limits on every match of a route's regexp: routers count a match
  * that reaches them as no match. The controller refuses a regexp that

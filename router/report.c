@@ -25,6 +25,9 @@
 
 #define REPORT_INTERVAL	0.1
 
+/* A table's routes all fit in one report: only backends need chunks. */
+_Static_assert(REPORT_MAX_ROUTES >= RT_MAX_ROUTES, "routes per report");
+
 static nng_socket	push_sock;
 static int		push_open;
 static ev_timer		report_w;
@@ -36,15 +39,55 @@ backend_active(const struct bcount *c)
 	return c->queries || c->answered || c->failed;
 }
 
+static void
+send_one(const struct report *r)
+{
+	uint8_t *buf;
+	size_t len;
+	int rv;
+
+	if (report_encode(r, &buf, &len) != 0) {
+		log_warnx("%s: report cannot be encoded", __func__);
+		return;
+	}
+	if ((rv = nng_send(push_sock, buf, len, NNG_FLAG_NONBLOCK)) != 0 &&
+	    rv != NNG_EAGAIN)
+		log_debug("%s: nng_send: %s", __func__, nng_strerror(rv));
+	free(buf);
+}
+
+/*
+ * A report holds at most REPORT_MAX_ENTRIES backends (the controller's
+ * bound on a message it takes); a table may have more with traffic in
+ * one interval. The first message carries the global counters, the
+ * routes and the first entries, the next ones the rest: every count is
+ * a delta, so the controller adds them up the same.
+ */
+static void
+send_chunks(struct report *r)
+{
+	struct report part = *r;
+	uint32_t done = 0;
+
+	do {
+		part.e = r->e + done;
+		part.n = r->n - done > REPORT_MAX_ENTRIES ? REPORT_MAX_ENTRIES :
+		    r->n - done;
+		send_one(&part);
+		done += part.n;
+		memset(part.global, 0, sizeof(part.global));
+		part.nroutes = 0;
+		part.routes = NULL;
+	} while (done < r->n);
+}
+
 /* Send the global counters and t's (t may be NULL), and zero them. */
 static void
 report_send(struct rtable *t)
 {
 	struct report r;
-	uint8_t *buf;
-	size_t len;
 	uint32_t i, n = 0;
-	int rv, any = 0;
+	int any = 0;
 
 	if (!push_open)
 		return;
@@ -97,12 +140,7 @@ report_send(struct rtable *t)
 		r.nroutes = t->ntouched;
 		t->ntouched = 0;
 	}
-	if (report_encode(&r, &buf, &len) == 0) {
-		if ((rv = nng_send(push_sock, buf, len, NNG_FLAG_NONBLOCK)) != 0 &&
-		    rv != NNG_EAGAIN)
-			log_debug("%s: nng_send: %s", __func__, nng_strerror(rv));
-		free(buf);
-	}
+	send_chunks(&r);
 	free(r.e);
 	free(r.routes);
 }

@@ -32,7 +32,7 @@ check_table(const struct rt_table *t)
 
 		FUZZ_ASSERT(r->patlen >= 1 && r->patlen <= RT_MAX_PATTERN);
 		FUZZ_ASSERT(strlen(r->pattern) == r->patlen);
-		FUZZ_ASSERT(r->nbackends <= 65535);
+		FUZZ_ASSERT(r->nbackends <= RT_MAX_BACKENDS);
 		for (j = 0; j < r->nbackends; j++)
 			FUZZ_ASSERT(r->backends[j] < t->nbackends);
 	}

@@ -133,7 +133,7 @@ def backend(fam, addr, port, up=1):
 
 def route(prio, idx, pattern):
     pattern = pattern.encode()
-    return (struct.pack(">iHH", prio, len(idx), len(pattern)) +
+    return (struct.pack(">iIH", prio, len(idx), len(pattern)) +
             b"".join(struct.pack(">I", i) for i in idx) + pattern)
 
 
@@ -160,6 +160,13 @@ def table_seeds():
     write(t, "huge-counts", hdr(PROTO_TABLE, struct.pack(">QQII", 1, 1,
                                 0xffffffff, 0xffffffff)))
     write(t, "trailing", table(backends=[V4], extra=b"\0"))
+    # A route naming one backend 300 times (indexes need not be distinct),
+    # and one whose backend count is past RT_MAX_BACKENDS (1,000,000).
+    write(t, "many-indexes", table(backends=[V4, V6],
+                                   routes=[route(0, [0, 1] * 150, "x")]))
+    write(t, "route-count-over-limit", hdr(PROTO_TABLE,
+          struct.pack(">QQII", 1, 1, 1, 1) + V4 +
+          struct.pack(">iIH", 0, 1000001, 1) + b"x"))
     write(t, "header-only", hdr(PROTO_TABLE, b""))
     return table(gen=3, backends=[V4, V6], routes=[route(1, [0, 1], "a|b")])
 

@@ -1,5 +1,6 @@
 """Small helpers for the system tests: reading answers, raw packets."""
 
+import os
 import socket
 import struct
 import time
@@ -78,3 +79,10 @@ def udp_exchange_then_probe(port, bad, probe_name="a.miek.nl.",
         raise socket.timeout("no answer to the probe")
     finally:
         s.close()
+
+
+def sanitized_build(build_dir):
+    """True when build_dir's programs are built with ASan (they need
+    libasan): heavy tests run on the plain build only."""
+    with open(os.path.join(build_dir, "dnsrouter-controller"), "rb") as f:
+        return b"libasan.so" in f.read()

@@ -51,6 +51,28 @@ test_prefix_range_ends_after_the_last_key_under_it(void **state)
 	json_decref(o);
 }
 
+/* Pages of a listing: from a key, at a revision, a limited number. */
+static void
+test_range_page_starts_at_a_key_and_pins_the_revision(void **state)
+{
+	json_t *o;
+
+	(void)state;
+	o = load(etcd_body_range_page("/dnsrouter/", NULL, 0, 1000, 0));
+	assert_string_equal(str(o, "key"), "L2Ruc3JvdXRlci8=");	/* /dnsrouter/ */
+	assert_string_equal(str(o, "range_end"), "L2Ruc3JvdXRlcjA=");
+	assert_int_equal(json_integer_value(json_object_get(o, "limit")), 1000);
+	assert_null(json_object_get(o, "revision"));
+	json_decref(o);
+	/* The key after "/dnsrouter/a" is "/dnsrouter/a\0". */
+	o = load(etcd_body_range_page("/dnsrouter/", "/dnsrouter/a", 13, 1000,
+	    42));
+	assert_string_equal(str(o, "key"), "L2Ruc3JvdXRlci9hAA==");
+	assert_string_equal(str(o, "range_end"), "L2Ruc3JvdXRlcjA=");
+	assert_string_equal(str(o, "revision"), "42");
+	json_decref(o);
+}
+
 static void
 test_put_carries_base64_and_the_lease_as_a_string(void **state)
 {
@@ -223,6 +245,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_prefix_range_ends_after_the_last_key_under_it),
+		cmocka_unit_test(test_range_page_starts_at_a_key_and_pins_the_revision),
 		cmocka_unit_test(test_put_carries_base64_and_the_lease_as_a_string),
 		cmocka_unit_test(test_watch_lease_auth_and_delete_bodies),
 		cmocka_unit_test(test_range_reply_gives_revision_and_decoded_kvs),

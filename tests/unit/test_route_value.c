@@ -326,6 +326,36 @@ test_regexp_that_does_not_compile(void **state)
 	parse_fails("127.0.0.1:53,*x", "does not compile");
 }
 
+/* The syntax half leaves the regexp to route_value_check_regexp, which says the same. */
+static void
+test_syntax_alone_does_not_compile_the_regexp(void **state)
+{
+	const char *v = "127.0.0.1:53,^[ab\\.miek";
+	char err[ERRLEN];
+
+	(void)state;
+	assert_int_equal(route_value_parse_syntax(v, strlen(v), &rv, err,
+	    sizeof(err)), 0);
+	assert_string_equal(rv.pattern, "^[ab\\.miek");
+	assert_int_equal(route_value_check_regexp(rv.pattern,
+	    strlen(rv.pattern), err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "does not compile"));
+	assert_int_equal(route_value_check_regexp("(a+)+$", 6, err,
+	    sizeof(err)), -1);
+	assert_non_null(strstr(err, "too costly"));
+	/* An empty regexp or a bad address is syntax. */
+	v = "127.0.0.1:53,";
+	assert_int_equal(route_value_parse_syntax(v, strlen(v), &rv, err,
+	    sizeof(err)), -1);
+	v = "{\"addr\":\"1.2.3.4\",\"match\":\"(\"}";
+	assert_int_equal(route_value_parse_syntax(v, strlen(v), &rv, err,
+	    sizeof(err)), -1);
+	assert_non_null(strstr(err, "needs a port"));
+	v = "{\"addr\":\"1.2.3.4:5\",\"match\":\"(\"}";
+	assert_int_equal(route_value_parse_syntax(v, strlen(v), &rv, err,
+	    sizeof(err)), 0);
+}
+
 static void
 test_empty_regexp(void **state)
 {
@@ -378,6 +408,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_2014_form),
+		cmocka_unit_test(test_syntax_alone_does_not_compile_the_regexp),
 		cmocka_unit_test(test_2014_seed_value),
 		cmocka_unit_test(test_regexp_may_hold_commas),
 		cmocka_unit_test(test_ipv6_backend),

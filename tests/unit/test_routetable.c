@@ -22,6 +22,10 @@
 #define OFF_NROUTES	(PROTO_HDRLEN + 20)
 #define OFF_BACKEND0	(PROTO_HDRLEN + 24)
 #define OFF_ROUTE0	(OFF_BACKEND0 + 20)
+/* In a route: priority, backend count (u32), pattern length, indexes. */
+#define ROUTE_NBACKENDS	4
+#define ROUTE_PATLEN	8
+#define ROUTE_INDEX0	10
 
 static void
 set_backend(struct rt_backend *b, const char *addr, uint8_t flags)
@@ -198,9 +202,9 @@ test_encoded_header_names_type_version_and_length(void **state)
 
 	(void)state;
 	encode(sample_table(), &buf, &len);
-	/* 16 header + 24 fixed + 3 x 20 backends + routes (8 + 4n + pattern) */
-	assert_int_equal(len, 16 + 24 + 60 + (8 + 8 + 11) + (8 + 4 + 10) +
-	    (8 + 12 + 7));
+	/* 16 header + 24 fixed + 3 x 20 backends + routes (10 + 4n + pattern) */
+	assert_int_equal(len, 16 + 24 + 60 + (10 + 8 + 11) + (10 + 4 + 10) +
+	    (10 + 12 + 7));
 	assert_int_equal(proto_check_hdr(buf, len, &why), PROTO_TABLE);
 	assert_int_equal(proto_get32(buf), PROTO_MAGIC);
 	assert_int_equal(proto_get16(buf + 4), PROTO_VERSION);
@@ -414,9 +418,9 @@ test_decode_rejects_backend_index_out_of_range(void **state)
 
 	(void)state;
 	encode(small_table(), &buf, &len);
-	proto_put32(buf + OFF_ROUTE0 + 8, 1);
+	proto_put32(buf + OFF_ROUTE0 + ROUTE_INDEX0, 1);
 	assert_rejected(buf, len, "index out of range");
-	proto_put32(buf + OFF_ROUTE0 + 8, 0xffffffff);
+	proto_put32(buf + OFF_ROUTE0 + ROUTE_INDEX0, 0xffffffff);
 	assert_rejected(buf, len, "index out of range");
 	free(buf);
 }
@@ -459,9 +463,9 @@ test_decode_rejects_zero_length_pattern(void **state)
 
 	(void)state;
 	encode(small_table(), &buf, &len);
-	proto_put16(buf + OFF_ROUTE0 + 6, 0);
+	proto_put16(buf + OFF_ROUTE0 + ROUTE_PATLEN, 0);
 	assert_rejected(buf, len, "pattern length");
-	proto_put16(buf + OFF_ROUTE0 + 6, RT_MAX_PATTERN + 1);
+	proto_put16(buf + OFF_ROUTE0 + ROUTE_PATLEN, RT_MAX_PATTERN + 1);
 	assert_rejected(buf, len, "pattern length");
 	free(buf);
 }
@@ -549,12 +553,93 @@ test_decode_rejects_route_longer_than_message(void **state)
 
 	(void)state;
 	encode(small_table(), &buf, &len);
-	proto_put16(buf + OFF_ROUTE0 + 4, 2);	/* two indexes, room for one */
+	proto_put32(buf + OFF_ROUTE0 + ROUTE_NBACKENDS, 2);	/* two indexes, room for one */
 	assert_rejected(buf, len, "truncated route");
-	proto_put16(buf + OFF_ROUTE0 + 4, 1);
-	proto_put16(buf + OFF_ROUTE0 + 6, 5);	/* "miek" is 4 bytes */
+	proto_put32(buf + OFF_ROUTE0 + ROUTE_NBACKENDS, 1);
+	proto_put16(buf + OFF_ROUTE0 + ROUTE_PATLEN, 5);	/* "miek" is 4 bytes */
 	assert_rejected(buf, len, "truncated route");
 	free(buf);
+}
+
+static void
+test_decode_rejects_route_backend_count_over_the_limit(void **state)
+{
+	uint8_t *buf;
+	size_t len;
+
+	(void)state;
+	encode(small_table(), &buf, &len);
+	proto_put32(buf + OFF_ROUTE0 + ROUTE_NBACKENDS, RT_MAX_BACKENDS + 1);
+	assert_rejected(buf, len, "RT_MAX_BACKENDS");
+	proto_put32(buf + OFF_ROUTE0 + ROUTE_NBACKENDS, 0xffffffff);
+	assert_rejected(buf, len, "RT_MAX_BACKENDS");
+	free(buf);
+}
+
+/* 70,000 backends, all in one route: past the old 16-bit count. */
+#define MANY	70000
+
+static void
+test_route_of_seventy_thousand_backends_round_trips(void **state)
+{
+	struct rt_table *t = calloc(1, sizeof(*t)), *d;
+	const char *why = NULL;
+	uint8_t *buf;
+	size_t len;
+	uint32_t i;
+	char a[32];
+
+	(void)state;
+	t->nbackends = MANY;
+	t->backends = calloc(MANY, sizeof(*t->backends));
+	t->nroutes = 1;
+	t->routes = calloc(1, sizeof(*t->routes));
+	t->routes[0].backends = malloc(MANY * sizeof(uint32_t));
+	for (i = 0; i < MANY; i++) {
+		snprintf(a, sizeof(a), "10.%u.%u.%u:53", i >> 16, (i >> 8) & 255,
+		    i & 255);
+		set_backend(&t->backends[i], a, RT_FLAG_UP);
+		t->routes[0].backends[MANY - 1 - i] = i;
+	}
+	t->routes[0].nbackends = MANY;
+	t->routes[0].pattern = strdup("^shard\\.");
+	t->routes[0].patlen = (uint16_t)strlen(t->routes[0].pattern);
+	assert_int_equal(rt_encode(t, &buf, &len), 0);
+	assert_int_equal(len, RT_WIRE_FIXED + MANY * RT_WIRE_BACKEND +
+	    RT_WIRE_ROUTE + MANY * RT_WIRE_INDEX + t->routes[0].patlen);
+	assert_non_null(d = rt_decode(buf, len, &why));
+	assert_int_equal(d->nbackends, MANY);
+	assert_int_equal(d->routes[0].nbackends, MANY);
+	assert_int_equal(d->routes[0].backends[0], MANY - 1);
+	assert_int_equal(d->routes[0].backends[MANY - 1], 0);
+	rt_free(d);
+	rt_free(t);
+	free(buf);
+}
+
+static void
+test_table_over_the_length_limit_is_not_encoded(void **state)
+{
+	struct rt_table *t = calloc(1, sizeof(*t));
+	uint8_t *buf = NULL;
+	size_t len = 0;
+	uint32_t i, n = RT_MAX_TABLE_LEN / (RT_WIRE_ROUTE + RT_MAX_PATTERN) + 1;
+
+	(void)state;
+	t->nroutes = n;
+	t->routes = calloc(n, sizeof(*t->routes));
+	t->routes[0].pattern = malloc(RT_MAX_PATTERN + 1);
+	memset(t->routes[0].pattern, 'x', RT_MAX_PATTERN);
+	t->routes[0].pattern[RT_MAX_PATTERN] = '\0';
+	for (i = 0; i < n; i++) {
+		t->routes[i].pattern = t->routes[0].pattern;
+		t->routes[i].patlen = RT_MAX_PATTERN;
+	}
+	assert_int_equal(rt_encode(t, &buf, &len), -1);
+	assert_null(buf);
+	free(t->routes[0].pattern);
+	free(t->routes);
+	free(t);
 }
 
 /* xorshift32: a fixed sequence, so a failure can be replayed. */
@@ -664,6 +749,9 @@ main(void)
 		cmocka_unit_test(test_decode_rejects_trailing_bytes),
 		cmocka_unit_test(test_decode_rejects_route_longer_than_message),
 		cmocka_unit_test(test_decode_survives_random_corruption),
+		cmocka_unit_test(test_decode_rejects_route_backend_count_over_the_limit),
+		cmocka_unit_test(test_route_of_seventy_thousand_backends_round_trips),
+		cmocka_unit_test(test_table_over_the_length_limit_is_not_encoded),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
