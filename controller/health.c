@@ -110,10 +110,20 @@ grow(void)
 	tcap = ncap;
 }
 
+/*
+ * Checks in flight at once. Tens of thousands of new backends would
+ * otherwise all be checked within a second: the controller runs out of
+ * descriptors and ports, and its loop, busy with them, lets checks of
+ * healthy backends time out. Past the cap a check waits a moment.
+ */
+#define CHECKS_MAX	512
+static unsigned		 checks_inflight;
+
 static void
 check_end(struct hb *b)
 {
 	if (b->fd != -1) {
+		checks_inflight--;
 		ev_io_stop(hloop, &b->io_w);
 		close(b->fd);
 		b->fd = -1;
@@ -272,7 +282,16 @@ static void
 check_start(struct ev_loop *l, struct hb *b)
 {
 	double limit = hcf->timeout_ms / 1000.0;
+	double interval = hcf->health_interval_ms / 1000.0;
 
+	if (checks_inflight >= CHECKS_MAX) {
+		/* Again within the next 100 ms or so, then every interval. */
+		ev_timer_stop(l, &b->interval_w);
+		ev_timer_set(&b->interval_w, 0.02 + (rnd32() % 100) / 1000.0,
+		    interval);
+		ev_timer_start(l, &b->interval_w);
+		return;
+	}
 	b->fd = socket(b->addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK |
 	    SOCK_CLOEXEC, 0);
 	if (b->fd == -1) {
@@ -281,9 +300,23 @@ check_start(struct ev_loop *l, struct hb *b)
 	}
 	if (connect(b->fd, (struct sockaddr *)&b->addr, b->addrlen) == -1 &&
 	    errno != EINPROGRESS) {
+		/*
+		 * Our own shortage (no local port, no buffer), as with
+		 * socket() above, says nothing of the backend: no verdict,
+		 * the next check tries again.
+		 */
+		if (errno == EADDRNOTAVAIL || errno == EAGAIN ||
+		    errno == ENOBUFS || errno == ENOMEM) {
+			log_warn("%s: connect", __func__);
+			close(b->fd);
+			b->fd = -1;
+			return;
+		}
+		checks_inflight++;
 		check_fail(b, strerror(errno));
 		return;
 	}
+	checks_inflight++;
 	b->id = rnd16();
 	b->need = qlen + 2;
 	b->buf = xmalloc(b->need);
