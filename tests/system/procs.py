@@ -262,3 +262,16 @@ class UdpLoad:
             else:
                 self.ok += 1
                 self.latencies.append((t, t_done - t))
+
+
+def socket_inodes(pid):
+    """Inodes (str) of the sockets process pid holds open."""
+    out = set()
+    for fd in os.listdir("/proc/%d/fd" % pid):
+        try:
+            t = os.readlink("/proc/%d/fd/%s" % (pid, fd))
+        except OSError:
+            continue
+        if t.startswith("socket:["):
+            out.add(t[8:-1])
+    return out

@@ -15,6 +15,7 @@ import pytest
 import dnsenv
 from conftest import spec
 from dnsenv import free_port, wait_for
+from procs import socket_inodes
 from etcdenv import controller_pid, etcd, etcd_router  # noqa: F401
 from helpers import header, question
 
@@ -319,23 +320,11 @@ def _listening_inodes():
     return out
 
 
-def _socket_inodes(pid):
-    out = set()
-    for fd in os.listdir("/proc/%d/fd" % pid):
-        try:
-            t = os.readlink("/proc/%d/fd/%s" % (pid, fd))
-        except OSError:
-            continue
-        if t.startswith("socket:["):
-            out.add(t[8:-1])
-    return out
-
-
 def test_metrics_are_off_without_the_key(make_router, backend_a):
     r = make_router([spec(backend_a) + "," + AB])
     r.wait_ready("a.miek.nl.", "TXT")
     pid = controller_pid(r)
-    assert not (_socket_inodes(pid) & _listening_inodes()), \
+    assert not (socket_inodes(pid) & _listening_inodes()), \
         "the controller listens on TCP without a metrics line"
     assert "metrics:" not in r.log()
 

@@ -6,105 +6,58 @@ backend refuses to take."""
 import socket
 import struct
 import threading
-import time
 
 import dns.edns
 import dns.message
 import dns.rcode
 
-from dnsenv import free_port, recv_tcp_msg, wait_for
-from fakebackend import make_reply
-from procs import UdpLoad
+from dnsenv import recv_tcp_msg, wait_for
+from fakebackend import FakeBackend, make_reply
+from procs import UdpLoad, socket_inodes
 from test_tcp_limits import router_pids, rss_kib, sanitized
 
 
-class StuckTcpBackend:
-    """Answers the controller's health checks (id.server.) over TCP and UDP;
-    any other connection has its first message read, then is never read
-    again (a small receive buffer, so little hides in the kernel)."""
+class StuckTcpBackend(FakeBackend):
+    """Answers the controller's health checks (id.server.) over TCP, and
+    UDP; any other TCP connection has its first message read, then is
+    never read again (a small receive buffer, so little hides in the
+    kernel)."""
 
-    def __init__(self, addr="127.0.0.1"):
-        self.addr = addr
-        self.port = free_port(addr)
-        self.udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.udp.bind((addr, self.port))
-        self.tcp = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.tcp.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    def __init__(self):
+        super().__init__()
         self.tcp.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-        self.tcp.bind((addr, self.port))
-        self.tcp.listen(64)
         self.stuck = []
-        self._stop = False
-        for fn in (self._accept, self._udp):
-            threading.Thread(target=fn, daemon=True).start()
+        self.serve_udp("stuck")
 
-    @property
-    def spec(self):
-        return "%s:%d" % (self.addr, self.port)
-
-    def _udp(self):
-        self.udp.settimeout(0.2)
-        while not self._stop:
-            try:
-                w, src = self.udp.recvfrom(65535)
-                self.udp.sendto(make_reply(w, "stuck"), src)
-            except socket.timeout:
-                continue
-            except Exception:
-                if self._stop:
-                    return
-
-    def _accept(self):
-        self.tcp.settimeout(0.2)
-        while not self._stop:
-            try:
-                c, _ = self.tcp.accept()
-            except socket.timeout:
-                continue
-            except OSError:
-                return
-            threading.Thread(target=self._serve, args=(c,),
-                             daemon=True).start()
-
-    def _serve(self, c):
+    def _serve_conn(self, c):
         c.settimeout(2)
         try:
             m = recv_tcp_msg(c)
-            if m is None:
-                c.close()
-                return
-            q = dns.message.from_wire(m)
-            if str(q.question[0].name) != "id.server.":
+            if m is not None and str(dns.message.from_wire(
+                    m).question[0].name) != "id.server.":
                 self.stuck.append(c)    # held open, never read again
                 return
-            while m is not None:
-                w = make_reply(m, "stuck")
+            if m is not None:
+                w = make_reply(m, "fake-health")
                 c.sendall(struct.pack("!H", len(w)) + w)
-                m = recv_tcp_msg(c)
         except Exception:
-            pass
-        c.close()
+            c.close()
+            return
+        if m is None:
+            c.close()
+            return
+        super()._serve_conn(c)
 
     def close(self):
-        self._stop = True
-        self.tcp.close()
-        self.udp.close()
+        super().close()
         for c in self.stuck:
             c.close()
 
 
 def established_to(pid, port):
     """TCP connections of process pid to port, established."""
+    inodes = socket_inodes(pid)
     n = 0
-    inodes = set()
-    import os
-    for fd in os.listdir("/proc/%d/fd" % pid):
-        try:
-            t = os.readlink("/proc/%d/fd/%s" % (pid, fd))
-        except OSError:
-            continue
-        if t.startswith("socket:["):
-            inodes.add(t[8:-1])
     with open("/proc/net/tcp") as f:
         next(f)
         for line in f:
