@@ -5,7 +5,6 @@
  */
 #include <signal.h>
 #include <stdio.h>
-#include <time.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -143,11 +142,8 @@ load_routes(void)
 static void
 probe_cb(struct ev_loop *l, ev_timer *w, int revents)
 {
-	struct timespec ts;
-
 	(void)l; (void)w; (void)revents;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	endpoint_check_listeners((double)ts.tv_sec + ts.tv_nsec / 1e9);
+	endpoint_check_listeners();
 }
 
 static void

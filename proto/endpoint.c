@@ -8,10 +8,20 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "endpoint.h"
 #include "log.h"
+
+static double
+mono_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
 
 static int
 recv_fd(nng_socket s, const char *url, int want_fd)
@@ -142,9 +152,10 @@ probe_open(struct listened *ls)
 }
 
 int
-endpoint_check_listeners(double now)
+endpoint_check_listeners(void)
 {
 	struct listened *ls;
+	double now = mono_now();
 	int i, rv, n = 0;
 
 	for (i = 0; i < nlistened; i++) {
@@ -244,9 +255,10 @@ endpoint_dial(nng_socket s, const char *dir, const char *ep, int want_fd)
 }
 
 int
-endpoint_check(double now)
+endpoint_check(void)
 {
 	struct dialed *dl;
+	double now = mono_now();
 	int i, n = 0;
 
 	for (i = 0; i < ndialed; i++) {

@@ -29,11 +29,11 @@ int endpoint_listen_cb(nng_socket s, const char *dir, const char *ep,
 #define ENDPOINT_MAX_LISTENED	6
 
 /*
- * Call about every second with a monotonic clock, in the process that
+ * Call about every second, in the process that
  * listens: probes each listened endpoint now and then and listens anew
  * where nng lost the listener (see endpoint.c). Returns how many.
  */
-int endpoint_check_listeners(double now);
+int endpoint_check_listeners(void);
 
 /* maxsz of an endpoint taking header-only requests (with nng's own header). */
 #define ENDPOINT_REQ_MAXSZ	4096
@@ -52,12 +52,12 @@ int endpoint_dial(nng_socket s, const char *dir, const char *ep, int want_fd);
 #define ENDPOINT_REDIAL_AFTER	2.0
 
 /*
- * Call about every second with a monotonic clock: an endpoint that has
+ * Call about every second: an endpoint that has
  * had no connection for ENDPOINT_REDIAL_AFTER seconds gets a new dialer.
  * nng stops redialing for good when a handshake's first write fails with
  * EPIPE (a controller that died while the router connected); its own
  * redialing is never that slow otherwise. Returns how many were redialed.
  */
-int endpoint_check(double now);
+int endpoint_check(void);
 
 #endif

@@ -13,7 +13,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "endpoint.h"
 #include "hsdb.h"
@@ -268,11 +267,8 @@ snap_cb(struct ev_loop *l, ev_timer *w, int revents)
 static void
 redial_cb(struct ev_loop *l, ev_timer *w, int revents)
 {
-	struct timespec ts;
-
 	(void)l; (void)w; (void)revents;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	endpoint_check((double)ts.tv_sec + ts.tv_nsec / 1e9);
+	endpoint_check();
 }
 
 static void
