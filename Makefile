@@ -39,8 +39,8 @@ URING_LIBS   = $(shell pkg-config --libs liburing)
 endif
 
 COMMON_SRC     = common/log.c common/addr.c common/config.c common/dnswire.c \
-                 common/util.c common/privsep.c common/sandbox.c common/base64.c common/netmask.c common/strmap.c proto/proto.c proto/endpoint.c proto/routetable.c proto/report.c \
-                 proto/status.c
+                 common/util.c common/privsep.c common/sandbox.c common/base64.c common/netmask.c common/strmap.c common/hsdb.c common/hsjob.c proto/proto.c proto/endpoint.c proto/routetable.c proto/report.c \
+                 proto/status.c proto/hsdbmsg.c
 MASTER_SRC     = $(wildcard master/*.c)
 ROUTER_SRC     = $(wildcard router/*.c)
 CONTROLLER_SRC = $(wildcard controller/*.c)
@@ -53,7 +53,7 @@ obj = $(patsubst %.c,$(B)/%.o,$(1))
 COMMON_OBJ = $(call obj,$(COMMON_SRC))
 UNIT_BIN   = $(patsubst tests/unit/%.c,$(B)/tests/%,$(UNIT_SRC))
 # Unit tests link the modules they test, not the programs' main().
-UNIT_OBJ   = $(call obj,router/matcher.c router/hsdb.c router/rrl.c controller/route_value.c \
+UNIT_OBJ   = $(call obj,router/matcher.c router/rrl.c controller/route_value.c \
              controller/registry.c controller/etcd_api.c ctl/shard.c)
 UNIT_OBJ  += $(call obj,controller/passive.c)
 
@@ -85,7 +85,7 @@ $(B)/dnsrouter-router: $(call obj,$(ROUTER_SRC)) $(B)/libcommon.a
 
 $(B)/dnsrouter-controller: $(call obj,$(CONTROLLER_SRC)) $(B)/libcommon.a
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $(filter-out %.h,$^) $(EV_LIBS) $(NNG_LIBS) \
-	    $(PCRE2_LIBS) $(JANSSON_LIBS) $(LDNS_LIBS) $(CURL_LIBS) $(MHD_LIBS) $(SECCOMP_LIBS)
+	    $(PCRE2_LIBS) $(JANSSON_LIBS) $(LDNS_LIBS) $(CURL_LIBS) $(MHD_LIBS) $(HS_LIBS) $(SECCOMP_LIBS)
 
 $(B)/dnsrouterctl: $(call obj,$(CTL_SRC) $(CTL_SHARED)) $(B)/libcommon.a
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $(filter-out %.h,$^) $(NNG_LIBS) \

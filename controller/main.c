@@ -10,6 +10,7 @@
 
 #include "config.h"
 #include "control.h"
+#include "dbcompile.h"
 #include "endpoint.h"
 #include "health.h"
 #include "log.h"
@@ -205,6 +206,7 @@ main(int argc, char *argv[])
 	ev_timer_init(&hold_w, hold_cb, FIRST_LISTING_WAIT, 0.);
 	if (hold)
 		ev_timer_start(loop, &hold_w);
+	dbcompile_init(loop, conf.rundir);
 	publish_init(loop, conf.rundir);
 	reports_init(loop, conf.rundir);
 	health_init(loop, &conf, schedule_rebuild);
@@ -245,6 +247,7 @@ main(int argc, char *argv[])
 	health_shutdown();
 	reports_shutdown();
 	publish_shutdown();
+	dbcompile_shutdown();
 	registry_free(&reg);
 	pattern_cache_free();
 	metrics_free();

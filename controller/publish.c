@@ -12,6 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "dbcompile.h"
 #include "endpoint.h"
 #include "log.h"
 #include "metrics.h"
@@ -141,6 +142,7 @@ publish_table(struct rt_table *t)
 	curlen = len;
 	log_info("route table generation %llu: %u routes, %u backends",
 	    (unsigned long long)generation, t->nroutes, t->nbackends);
+	dbcompile_table(t);
 	rt_free(t);
 	send_current(pub_sock, "publish");
 }

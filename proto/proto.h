@@ -13,9 +13,9 @@
 /*
  * 2: status and error messages; 3: reports carry counters; 4: limit counters;
  * 5: reports count failures of queries no backend answered; 6: a route's
- * backend count is a u32 in tables
+ * backend count is a u32 in tables; 7: the controller's Hyperscan database
  */
-#define PROTO_VERSION	6
+#define PROTO_VERSION	7
 #define PROTO_HDRLEN	16
 
 enum proto_msg {
@@ -31,6 +31,10 @@ enum proto_msg {
 	PROTO_STATUS = 5,
 	/* controller -> dnsrouterctl: a request it cannot serve, with the reason */
 	PROTO_ERROR = 6,
+	/* router -> controller, req/rep: "a database newer than mine?" */
+	PROTO_HSDB_REQ = 7,
+	/* controller -> router: the answer, see hsdbmsg.h */
+	PROTO_HSDB = 8,
 };
 
 /* nng endpoints, relative to the run directory. */
@@ -38,6 +42,7 @@ enum proto_msg {
 #define PROTO_EP_SNAPSHOT	"snapshot.ipc"	/* rep (controller) / req */
 #define PROTO_EP_REPORT		"report.ipc"	/* pull (controller) / push */
 #define PROTO_EP_CONTROL	"control.ipc"	/* rep (controller) / req (dnsrouterctl) */
+#define PROTO_EP_HSDB		"hsdb.ipc"	/* rep (controller) / req */
 
 struct proto_hdr {
 	uint32_t	magic;

@@ -24,6 +24,7 @@ struct matcher {
 	struct hsdb		*db;
 	void			*scratch;
 	uint32_t		*db_route;	/* db id -> pattern index or NONE */
+	size_t			 nids;
 	size_t			 ndelta;
 	uint32_t		*delta_index;	/* ascending pattern indexes */
 	pcre2_code		**delta;
@@ -45,6 +46,7 @@ matcher_build(const char *const *patterns, size_t n, struct hsdb *db,
 	if ((m = calloc(1, sizeof(*m))) == NULL)
 		goto oom;
 	m->n = n;
+	m->nids = nids;
 	if ((m->delta_index = calloc(n + 1, sizeof(uint32_t))) == NULL ||
 	    (m->delta = calloc(n + 1, sizeof(pcre2_code *))) == NULL ||
 	    (m->cand = calloc(n + 1, sizeof(uint32_t))) == NULL ||
@@ -115,10 +117,13 @@ static void
 found(void *ctx, unsigned id)
 {
 	struct matcher *m = ctx;
-	uint32_t idx = m->db_route[id];
+	uint32_t idx;
 
-	if (idx != NONE)
-		m->cand[m->ncand++] = idx;
+	/* A database from another process: trust no id it reports. */
+	if (id >= m->nids || (idx = m->db_route[id]) == NONE ||
+	    m->ncand == m->n)
+		return;
+	m->cand[m->ncand++] = idx;
 }
 
 static int

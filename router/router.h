@@ -176,12 +176,26 @@ void upstream_release(struct query *q);
 int upstream_tcp_send(struct query *q, const struct sockaddr *to, socklen_t tolen);
 void upstream_tcp_release(struct query *q);
 
-/* compile.c: Hyperscan databases built in a thread */
+/* compile.c: a router's own Hyperscan database, built in a thread */
 struct hsdb;
 void compile_init(void (*done)(struct hsdb *db));
 /* Build a database of rt's patterns unless one is being built. */
 void compile_start(const struct rt_table *rt);
 void compile_shutdown(void);
+
+/* dbfetch.c: the controller's Hyperscan database */
+/*
+ * Dial the controller's database endpoint in dir and ask at once. A
+ * database that arrives goes to got_db; compile_here is called when the
+ * router must compile for itself.
+ */
+void dbfetch_init(const char *dir, void (*got_db)(struct hsdb *db),
+    void (*compile_here)(void));
+/* The current table holds patterns its database lacks: ask for a newer one. */
+void dbfetch_want(void);
+/* Nonzero while an answer is awaited. */
+int dbfetch_waiting(void);
+void dbfetch_shutdown(void);
 
 /* report.c: telling the controller what real traffic saw of each backend */
 void report_init(const char *dir, int router);

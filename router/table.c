@@ -22,11 +22,15 @@
 #include "router.h"
 #include "util.h"
 
+/* A first table with more patterns than this waits up to DBWAIT for a database. */
+#define DBWAIT_PENDING	64
+#define DBWAIT		1.0
+
 static struct rtable	*current;
 static nng_socket	 sub_sock, req_sock;
 static ev_io		 sub_w, req_w;
-static ev_timer		 snap_w, redial_w;
-static int		 have_table;
+static ev_timer		 snap_w, redial_w, dbwait_w;
+static int		 have_table, ready;
 static struct hsdb	*latest_db;	/* newest database, for the next tables */
 static const char	*ep_dir;
 
@@ -116,6 +120,25 @@ table_pick(struct rtable *t, uint32_t route, int exclude)
 }
 
 static void
+become_ready(void)
+{
+	if (ready)
+		return;
+	ready = 1;
+	ev_timer_stop(loop, &dbwait_w);
+	router_ready();
+}
+
+static void
+dbwait_cb(struct ev_loop *l, ev_timer *w, int revents)
+{
+	(void)l; (void)w; (void)revents;
+	log_warnx("no Hyperscan database from the controller after %.1fs: "
+	    "serving with the patterns matched one by one", DBWAIT);
+	become_ready();
+}
+
+static void
 table_apply(const uint8_t *buf, size_t len)
 {
 	struct rt_table *rt;
@@ -172,13 +195,21 @@ table_apply(const uint8_t *buf, size_t len)
 		table_unref(current);
 	current = t;
 	if (matcher_pending(t->m) > 0)
-		compile_start(rt);
+		dbfetch_want();
 	if (!have_table) {
 		have_table = 1;
 		ev_timer_stop(loop, &snap_w);
 		log_info("first route table received (generation %llu, %u routes)",
 		    (unsigned long long)rt->generation, rt->nroutes);
-		router_ready();
+		/*
+		 * Matching thousands of patterns one by one is slow: wait a
+		 * moment for the database (it is on its way), while queries
+		 * queue in this router's sockets.
+		 */
+		if (matcher_pending(t->m) > DBWAIT_PENDING && dbfetch_waiting())
+			ev_timer_start(loop, &dbwait_w);
+		else
+			become_ready();
 	}
 }
 
@@ -210,7 +241,17 @@ compiled(struct hsdb *db)
 	}
 	matcher_free(current->m);
 	current->m = m;
+	if (have_table && !ready && matcher_pending(m) <= DBWAIT_PENDING)
+		become_ready();
 	if (matcher_pending(m) > 0)
+		dbfetch_want();
+}
+
+/* The controller's database does not reach us or does not fit. */
+static void
+compile_here(void)
+{
+	if (current != NULL)
 		compile_start(current->rt);
 }
 
@@ -290,6 +331,8 @@ table_init(const char *dir)
 
 	ep_dir = dir;
 	compile_init(compiled);
+	ev_timer_init(&dbwait_w, dbwait_cb, DBWAIT, 0.);
+	dbfetch_init(dir, compiled, compile_here);
 	open_endpoint(&sub_sock, nng_sub0_open, PROTO_EP_TABLE, &sub_w, sub_cb);
 	if ((rv = nng_socket_set(sub_sock, NNG_OPT_SUB_SUBSCRIBE, "", 0)) != 0)
 		fatalx("%s: subscribe: %s", __func__, nng_strerror(rv));
@@ -310,6 +353,8 @@ table_shutdown(void)
 	ev_timer_stop(loop, &redial_w);
 	nng_close(sub_sock);
 	nng_close(req_sock);
+	ev_timer_stop(loop, &dbwait_w);
+	dbfetch_shutdown();
 	compile_shutdown();
 	hsdb_unref(latest_db);
 	latest_db = NULL;

@@ -87,6 +87,40 @@ hsdb_free(struct hsdb *d)
 	free(d);
 }
 
+/*
+ * Copy the patterns (pats[i] has id i, bad were left out) and index them
+ * by text. A text both compiled and left out keeps its compiled id.
+ */
+static int
+index_build(struct hsdb *d, const char *const *pats, size_t npat,
+    const char *const *bad, size_t nbad)
+{
+	size_t i, n = npat + nbad;
+
+	d->pat = calloc(npat + 1, sizeof(char *));
+	d->bad = calloc(nbad + 1, sizeof(char *));
+	for (d->cap = 16; d->cap < 2 * (n + 1); d->cap *= 2)
+		;
+	d->slot = malloc(d->cap * sizeof(long));
+	if (d->pat == NULL || d->bad == NULL || d->slot == NULL)
+		return -1;
+	for (i = 0; i < d->cap; i++)
+		d->slot[i] = HSDB_ABSENT;
+	for (i = 0; i < npat; i++) {
+		if ((d->pat[d->n] = strdup(pats[i])) == NULL)
+			return -1;
+		index_add(d, d->pat[d->n], (long)d->n);
+		d->n++;
+	}
+	for (i = 0; i < nbad; i++) {
+		if ((d->bad[d->nbad] = strdup(bad[i])) == NULL)
+			return -1;
+		index_add(d, d->bad[d->nbad], -(long)d->nbad - 3);
+		d->nbad++;
+	}
+	return 0;
+}
+
 struct hsdb *
 hsdb_compile(const char *const *patterns, size_t n)
 {
@@ -130,29 +164,28 @@ hsdb_compile(const char *const *patterns, size_t n)
 		hs_free_compile_error(ce);
 		ce = NULL;
 	}
-	d->pat = calloc(n + 1, sizeof(char *));
-	d->bad = calloc(n + 1, sizeof(char *));
-	for (d->cap = 16; d->cap < 2 * (n + 1); d->cap *= 2)
-		;
-	d->slot = malloc(d->cap * sizeof(long));
-	if (d->pat == NULL || d->bad == NULL || d->slot == NULL)
-		goto fail;
-	for (i = 0; i < d->cap; i++)
-		d->slot[i] = HSDB_ABSENT;
-	for (i = 0; i < n; i++) {
-		char *copy = strdup(patterns[i]);
+	{
+		const char **good = calloc(n + 1, sizeof(*good));
+		const char **bad = calloc(n + 1, sizeof(*bad));
+		size_t ng = 0, nb = 0;
+		int rv;
 
-		if (copy == NULL)
+		if (good == NULL || bad == NULL) {
+			free(good);
+			free(bad);
 			goto fail;
-		if (skip[i]) {
-			d->bad[d->nbad] = copy;
-			index_add(d, copy, -(long)d->nbad - 3);
-			d->nbad++;
-		} else {
-			d->pat[d->n] = copy;
-			index_add(d, copy, (long)d->n);
-			d->n++;
 		}
+		for (i = 0; i < n; i++) {
+			if (skip[i])
+				bad[nb++] = patterns[i];
+			else
+				good[ng++] = patterns[i];
+		}
+		rv = index_build(d, good, ng, bad, nb);
+		free(good);
+		free(bad);
+		if (rv != 0)
+			goto fail;
 	}
 	d->refs = 1;
 	free(flags);
@@ -173,6 +206,69 @@ size_t
 hsdb_count(const struct hsdb *d)
 {
 	return d->n;
+}
+
+const char *
+hsdb_pattern(const struct hsdb *d, size_t i)
+{
+	return d->pat[i];
+}
+
+size_t
+hsdb_nbad(const struct hsdb *d)
+{
+	return d->nbad;
+}
+
+const char *
+hsdb_bad(const struct hsdb *d, size_t i)
+{
+	return d->bad[i];
+}
+
+int
+hsdb_serialize(const struct hsdb *d, char **blob, size_t *len)
+{
+	if (d->db == NULL) {
+		*blob = NULL;
+		*len = 0;
+		return 0;
+	}
+	return hs_serialize_database(d->db, blob, len) == HS_SUCCESS ? 0 : -1;
+}
+
+struct hsdb *
+hsdb_deserialize(const char *blob, size_t len, const char *const *pats,
+    size_t npat, const char *const *bad, size_t nbad, const char **why)
+{
+	struct hsdb *d;
+	hs_error_t rv;
+
+	if ((d = calloc(1, sizeof(*d))) == NULL) {
+		*why = "out of memory";
+		return NULL;
+	}
+	if ((npat == 0) != (len == 0)) {
+		*why = "patterns and database disagree";
+		goto fail;
+	}
+	if (len > 0) {
+		if ((rv = hs_deserialize_database(blob, len, &d->db)) != HS_SUCCESS) {
+			*why = rv == HS_DB_VERSION_ERROR ? "another Hyperscan version" :
+			    rv == HS_DB_PLATFORM_ERROR ? "another CPU platform" :
+			    rv == HS_NOMEM ? "out of memory" : "not a database";
+			goto fail;
+		}
+	}
+	if (index_build(d, pats, npat, bad, nbad) != 0) {
+		*why = "out of memory";
+		goto fail;
+	}
+	d->refs = 1;
+	return d;
+fail:
+	hsdb_free(d);
+	return NULL;
 }
 
 int

@@ -1,8 +1,9 @@
 /*
  * A Hyperscan database over a set of route patterns, looked up by pattern
- * text. Compiling 10,000 patterns takes about a second, so it happens in
- * a thread (router/compile.c) while routers serve with what they have;
- * scanning a name against all of them takes about 100 ns.
+ * text. Compiling 10,000 patterns takes seconds, so the controller does it
+ * once per table in a thread (common/hsjob.c, controller/dbcompile.c) and
+ * ships it serialized: deserializing takes about 2 ms. Scanning a name
+ * against all of them takes about 100 ns.
  */
 #ifndef DNSROUTER_HSDB_H
 #define DNSROUTER_HSDB_H
@@ -29,6 +30,30 @@ long hsdb_find(const struct hsdb *db, const char *pattern);
 
 /* Number of ids (compiled patterns). */
 size_t hsdb_count(const struct hsdb *db);
+
+/* Pattern of id i (i < hsdb_count). */
+const char *hsdb_pattern(const struct hsdb *db, size_t i);
+
+/* Patterns left out as unsupported: how many, and the i-th. */
+size_t hsdb_nbad(const struct hsdb *db);
+const char *hsdb_bad(const struct hsdb *db, size_t i);
+
+/*
+ * The compiled database in Hyperscan's serialized form (malloc'd into
+ * *blob), for a process on the same platform. An empty database (every
+ * pattern left out) serializes to zero bytes. -1 on failure.
+ */
+int hsdb_serialize(const struct hsdb *db, char **blob, size_t *len);
+
+/*
+ * Rebuild a database from hsdb_serialize's blob and the patterns it was
+ * compiled from (pats in id order, bad the ones left out). Hyperscan checks
+ * the blob's version and platform; NULL with the reason in *why when it
+ * does not fit this process or does not hold npat patterns.
+ */
+struct hsdb *hsdb_deserialize(const char *blob, size_t len,
+    const char *const *pats, size_t npat, const char *const *bad, size_t nbad,
+    const char **why);
 
 /* Allocate or grow *scratch for db; -1 on failure. */
 int hsdb_scratch(const struct hsdb *db, void **scratch);

@@ -1,0 +1,234 @@
+/*
+ * Compiling the table's patterns into a Hyperscan database once for every
+ * router. A table whose patterns differ from those of the newest database
+ * (or of the one compiling) starts a compile; a table that changes while
+ * one runs is compiled after it, only the latest. The answer to routers is
+ * encoded once per database and sent as it is to each that asks.
+ */
+#include <nng/nng.h>
+#include <nng/protocol/reqrep0/rep.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dbcompile.h"
+#include "endpoint.h"
+#include "hsdb.h"
+#include "hsdbmsg.h"
+#include "hsjob.h"
+#include "log.h"
+#include "proto.h"
+#include "util.h"
+
+static struct ev_loop	*dloop;
+static nng_socket	 rep_sock;
+static ev_io		 rep_w;
+static struct hsjob	*job;
+static int		 failed;	/* the last compile failed */
+static uint64_t		 job_hash;	/* patterns of the running compile */
+/* The patterns of the latest table, when they wait for a running compile. */
+static char		**next_pat;
+static size_t		 next_n;
+static uint64_t		 next_hash;
+/* The newest database, as its PROTO_HSDB answer. */
+static uint64_t		 db_id, db_hash;
+static uint8_t		*db_msg;
+static size_t		 db_len;
+
+static uint64_t
+patterns_hash(const char *const *pats, size_t n)
+{
+	uint64_t h = 0xcbf29ce484222325ULL;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		const char *s = pats[i];
+
+		do
+			h = (h ^ (uint8_t)*s) * 0x100000001b3ULL;
+		while (*s++ != '\0');
+	}
+	return h ^ n;
+}
+
+static void
+next_free(void)
+{
+	size_t i;
+
+	for (i = 0; i < next_n; i++)
+		free(next_pat[i]);
+	free(next_pat);
+	next_pat = NULL;
+	next_n = 0;
+}
+
+static void
+start(const char *const *pats, size_t n, uint64_t hash)
+{
+	if (hsjob_start(job, pats, n) != 0) {
+		failed = 1;
+		return;
+	}
+	job_hash = hash;
+	log_debug("%s: compiling %zu patterns", __func__, n);
+}
+
+static void
+done(struct hsdb *db, double seconds, void *arg)
+{
+	const char **pat, **bad;
+	char *blob = NULL;
+	uint8_t *msg;
+	size_t i, np, nb, bloblen, len;
+
+	(void)arg;
+	if (db == NULL) {
+		log_warnx("%s: Hyperscan compile failed: routers compile for "
+		    "themselves", __func__);
+		failed = 1;
+		goto next;
+	}
+	np = hsdb_count(db);
+	nb = hsdb_nbad(db);
+	pat = xcalloc(np + 1, sizeof(*pat));
+	bad = xcalloc(nb + 1, sizeof(*bad));
+	for (i = 0; i < np; i++)
+		pat[i] = hsdb_pattern(db, i);
+	for (i = 0; i < nb; i++)
+		bad[i] = hsdb_bad(db, i);
+	if (hsdb_serialize(db, &blob, &bloblen) != 0 ||
+	    hsdb_encode((uint64_t)rnd32() << 32 | rnd32() | 1, HSDB_DB, pat,
+	    (uint32_t)np, bad, (uint32_t)nb, blob, bloblen, &msg, &len) != 0) {
+		log_warnx("%s: database of %zu patterns cannot be sent: routers "
+		    "compile for themselves", __func__, np + nb);
+		failed = 1;
+	} else {
+		free(db_msg);
+		db_msg = msg;
+		db_len = len;
+		db_id = proto_get64(msg + PROTO_HDRLEN);
+		db_hash = job_hash;
+		failed = 0;
+		log_info("Hyperscan database of %zu patterns compiled in %.3fs "
+		    "(%zu bytes, %zu patterns left to PCRE2)", np + nb, seconds,
+		    bloblen, nb);
+	}
+	free(blob);	/* hs_serialize_database allocates with malloc */
+	free(pat);
+	free(bad);
+	hsdb_unref(db);
+next:
+	if (next_pat != NULL) {
+		if (next_hash != db_hash || failed)
+			start((const char *const *)next_pat, next_n, next_hash);
+		next_free();
+	}
+}
+
+void
+dbcompile_table(const struct rt_table *t)
+{
+	const char **pats;
+	uint64_t hash;
+	size_t i;
+
+	if (job == NULL || !hsdb_available())
+		return;
+	pats = xcalloc(t->nroutes + 1, sizeof(*pats));
+	for (i = 0; i < t->nroutes; i++)
+		pats[i] = t->routes[i].pattern;
+	hash = patterns_hash(pats, t->nroutes);
+	if (hsjob_busy(job)) {
+		next_free();
+		if (hash != job_hash) {
+			next_pat = xcalloc(t->nroutes + 1, sizeof(char *));
+			for (i = 0; i < t->nroutes; i++)
+				next_pat[i] = xstrdup(pats[i]);
+			next_n = t->nroutes;
+			next_hash = hash;
+		}
+	} else if (db_msg == NULL || hash != db_hash)
+		start(pats, t->nroutes, hash);
+	free(pats);
+}
+
+static void
+answer(enum hsdb_status status)
+{
+	uint8_t *msg;
+	size_t len;
+	int rv;
+
+	if (hsdb_encode(db_id, status, NULL, 0, NULL, 0, NULL, 0, &msg,
+	    &len) != 0)
+		return;
+	if ((rv = nng_send(rep_sock, msg, len, NNG_FLAG_NONBLOCK)) != 0)
+		log_debug("%s: nng_send: %s", __func__, nng_strerror(rv));
+	free(msg);
+}
+
+static void
+rep_cb(struct ev_loop *l, ev_io *w, int revents)
+{
+	nng_msg *msg;
+	const char *why;
+	uint64_t have;
+	int rv, ok;
+
+	(void)l; (void)w; (void)revents;
+	while ((rv = nng_recvmsg(rep_sock, &msg, NNG_FLAG_NONBLOCK)) == 0) {
+		ok = hsdb_decode_req(nng_msg_body(msg), nng_msg_len(msg), &have,
+		    &why) == 0;
+		nng_msg_free(msg);
+		if (!ok) {
+			log_warnx("%s: bad request from a router dropped: %s",
+			    __func__, why);
+			continue;
+		}
+		if (db_msg != NULL && have != db_id) {
+			if ((rv = nng_send(rep_sock, db_msg, db_len,
+			    NNG_FLAG_NONBLOCK)) != 0)
+				log_warnx("%s: nng_send: %s", __func__,
+				    nng_strerror(rv));
+		} else if (job != NULL && hsjob_busy(job))
+			answer(HSDB_COMPILING);
+		else if (db_msg != NULL)
+			answer(HSDB_SAME);
+		else if (job == NULL || failed)
+			answer(HSDB_NONE);
+		else
+			answer(HSDB_COMPILING);	/* no table yet */
+	}
+}
+
+void
+dbcompile_init(struct ev_loop *loop, const char *rundir)
+{
+	int fd, rv;
+
+	dloop = loop;
+	if ((rv = nng_rep0_open(&rep_sock)) != 0)
+		fatalx("%s: rep socket: %s", __func__, nng_strerror(rv));
+	fd = endpoint_listen(rep_sock, rundir, PROTO_EP_HSDB, 1,
+	    ENDPOINT_REQ_MAXSZ);
+	ev_io_init(&rep_w, rep_cb, fd, EV_READ);
+	ev_io_start(loop, &rep_w);
+	if (hsdb_available())
+		job = hsjob_new(loop, done, NULL);
+	else
+		log_info("this CPU does not run Hyperscan: routers match route "
+		    "regexps one by one");
+}
+
+void
+dbcompile_shutdown(void)
+{
+	ev_io_stop(dloop, &rep_w);
+	nng_close(rep_sock);
+	hsjob_free(job);
+	job = NULL;
+	next_free();
+	free(db_msg);
+	db_msg = NULL;
+}

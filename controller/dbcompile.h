@@ -1,0 +1,21 @@
+/*
+ * The controller's Hyperscan database: each table's patterns compiled once,
+ * in a thread while the loop runs, and served serialized to routers over
+ * req/rep (proto/hsdbmsg.h), so that no router compiles and one that starts
+ * matches at full speed from its first query.
+ */
+#ifndef DNSROUTER_DBCOMPILE_H
+#define DNSROUTER_DBCOMPILE_H
+
+#include <ev.h>
+
+#include "routetable.h"
+
+/* Listen on the run directory's database endpoint. */
+void dbcompile_init(struct ev_loop *loop, const char *rundir);
+/* A table goes out: compile its patterns unless the newest database has them. */
+void dbcompile_table(const struct rt_table *t);
+/* Stop (a running compile is waited for) and close the endpoint. */
+void dbcompile_shutdown(void);
+
+#endif
