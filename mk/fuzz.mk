@@ -18,7 +18,8 @@ FUZZ_LIBFLAGS = $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link
 FUZZ_LDFLAGS  = $(FUZZ_CFLAGS) -fsanitize=fuzzer
 
 FUZZ_TARGETS  = fuzz_query fuzz_routetable fuzz_report fuzz_status \
-                fuzz_route_value fuzz_etcd fuzz_config fuzz_tcpframe
+                fuzz_route_value fuzz_etcd fuzz_config fuzz_tcpframe \
+                fuzz_hsdbmsg
 
 fuzzobj = $(patsubst %.c,$(FUZZ_B)/obj/%.o,$(1))
 
@@ -34,6 +35,7 @@ FUZZ_OBJ_fuzz_etcd        = $(call fuzzobj,controller/etcd_api.c common/base64.c
 FUZZ_OBJ_fuzz_config      = $(call fuzzobj,common/config.c common/addr.c \
                             common/dnswire.c common/netmask.c)
 FUZZ_OBJ_fuzz_tcpframe    = $(call fuzzobj,common/dnswire.c)
+FUZZ_OBJ_fuzz_hsdbmsg     = $(call fuzzobj,proto/proto.c proto/hsdbmsg.c)
 
 FUZZ_LIBS_fuzz_route_value = $(PCRE2_LIBS) $(JANSSON_LIBS)
 FUZZ_LIBS_fuzz_etcd        = $(JANSSON_LIBS) $(CURL_LIBS)
@@ -49,6 +51,7 @@ FUZZ_MAXLEN_fuzz_route_value = 8192
 FUZZ_MAXLEN_fuzz_etcd        = 65535
 FUZZ_MAXLEN_fuzz_config      = 16384
 FUZZ_MAXLEN_fuzz_tcpframe    = 70000
+FUZZ_MAXLEN_fuzz_hsdbmsg     = 65535
 
 FUZZ_BINS = $(addprefix $(FUZZ_B)/,$(FUZZ_TARGETS))
 

@@ -41,6 +41,7 @@ def report_counts():
 
 NGLOBAL, NRCODE, NBUCKET = report_counts()
 PROTO_TABLE, PROTO_REPORT, PROTO_STATUS, PROTO_ERROR = 1, 3, 5, 6
+PROTO_HSDB_REQ, PROTO_HSDB = 7, 8
 
 
 def write(target, name, data):
@@ -204,6 +205,27 @@ def report_seeds():
     write(t, "truncated", hdr(PROTO_REPORT, b"\0" * 20))
 
 
+def hsdb_seeds():
+    t = "fuzz_hsdbmsg"
+
+    def answer(status, pats=(), bad=(), blob=b"", ident=0x1234):
+        body = struct.pack(">QIIII", ident, status, len(pats), len(bad),
+                           len(blob))
+        body += b"".join(p.encode() + b"\0" for p in list(pats) + list(bad))
+        return hdr(PROTO_HSDB, body + blob)
+
+    write(t, "request", hdr(PROTO_HSDB_REQ, struct.pack(">Q", 0x99)))
+    write(t, "compiling", answer(1))
+    write(t, "same", answer(2))
+    write(t, "none", answer(3))
+    write(t, "db", answer(0, ["^[ab]\\.miek", "x"], ["(a)\\1"],
+                          b"\x00" * 32))
+    write(t, "db-no-blob", answer(0, bad=["(a)\\1"]))
+    write(t, "unterminated", answer(0, ["^a"])[:-1])
+    write(t, "counts-past-end", answer(0, ["^a"], blob=b"zz")[:-3])
+    write(t, "payload-with-status", answer(1) + b"x")
+
+
 def status_seeds(tab):
     t = "fuzz_status"
 
@@ -313,6 +335,7 @@ def main():
     tcp_seeds()
     tab = table_seeds()
     report_seeds()
+    hsdb_seeds()
     status_seeds(tab)
     route_value_seeds()
     etcd_seeds()
