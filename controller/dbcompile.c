@@ -34,6 +34,7 @@ static uint64_t		 next_hash;
 static uint64_t		 db_id, db_hash;
 static uint8_t		*db_msg;
 static size_t		 db_len;
+static struct dbcompile_stats stats;
 
 static uint64_t
 patterns_hash(const char *const *pats, size_t n)
@@ -86,6 +87,7 @@ done(struct hsdb *db, double seconds, void *arg)
 	if (db == NULL) {
 		log_warnx("%s: Hyperscan compile failed: routers compile for "
 		    "themselves", __func__);
+		stats.failures++;
 		failed = 1;
 		goto next;
 	}
@@ -102,6 +104,7 @@ done(struct hsdb *db, double seconds, void *arg)
 	    (uint32_t)np, bad, (uint32_t)nb, blob, bloblen, &msg, &len) != 0) {
 		log_warnx("%s: database of %zu patterns cannot be sent: routers "
 		    "compile for themselves", __func__, np + nb);
+		stats.failures++;
 		failed = 1;
 	} else {
 		free(db_msg);
@@ -110,6 +113,10 @@ done(struct hsdb *db, double seconds, void *arg)
 		db_id = proto_get64(msg + PROTO_HDRLEN);
 		db_hash = job_hash;
 		failed = 0;
+		stats.compiles++;
+		stats.seconds = seconds;
+		stats.bytes = bloblen;
+		stats.patterns = np + nb;
 		log_info("Hyperscan database of %zu patterns compiled in %.3fs "
 		    "(%zu bytes, %zu patterns left to PCRE2)", np + nb, seconds,
 		    bloblen, nb);
@@ -219,6 +226,12 @@ dbcompile_init(struct ev_loop *loop, const char *rundir)
 	else
 		log_info("this CPU does not run Hyperscan: routers match route "
 		    "regexps one by one");
+}
+
+void
+dbcompile_stats(struct dbcompile_stats *st)
+{
+	*st = stats;
 }
 
 void

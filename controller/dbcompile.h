@@ -15,6 +15,14 @@
 void dbcompile_init(struct ev_loop *loop, const char *rundir);
 /* A table goes out: compile its patterns unless the newest database has them. */
 void dbcompile_table(const struct rt_table *t);
+/* For /metrics: compiles done and failed, the last one's seconds and size. */
+struct dbcompile_stats {
+	unsigned long long	 compiles, failures;
+	double			 seconds;
+	size_t			 bytes, patterns;
+};
+void dbcompile_stats(struct dbcompile_stats *st);
+
 /* Stop (a running compile is waited for) and close the endpoint. */
 void dbcompile_shutdown(void);
 

@@ -14,6 +14,7 @@
 #include <netinet/in.h>
 
 #include "addr.h"
+#include "dbcompile.h"
 #include "etcd.h"
 #include "health.h"
 #include "log.h"
@@ -270,6 +271,7 @@ struct metrics_page {
 	uint64_t		 global[REPORT_NGLOBAL];
 	uint64_t		 generation, reports, bad_reports, stalls;
 	size_t			 left_out;
+	struct dbcompile_stats	 hs;
 	int			 etcd, etcd_connected;
 	long long		 etcd_revision;
 	struct page_backend	*b;
@@ -295,6 +297,7 @@ metrics_page_new(void)
 	p->bad_reports = bad_reports;
 	p->stalls = stall_count();
 	p->left_out = left_out;
+	dbcompile_stats(&p->hs);
 	p->etcd = mcf->netcd > 0;
 	p->etcd_connected = p->etcd && etcd_connected();
 	p->etcd_revision = p->etcd ? (long long)etcd_revision() : 0LL;
@@ -521,6 +524,21 @@ render_state(FILE *f, const struct metrics_page *p)
 	    "of CPU: everything else (etcd, health checks, reports) waited.");
 	fprintf(f, "dnsrouter_controller_stalls_total %llu\n",
 	    (unsigned long long)p->stalls);
+	head(f, "dnsrouter_hyperscan_compiles_total", "counter",
+	    "Hyperscan databases of the table's patterns compiled by the "
+	    "controller for the routers.");
+	fprintf(f, "dnsrouter_hyperscan_compiles_total %llu\n", p->hs.compiles);
+	head(f, "dnsrouter_hyperscan_compile_failures_total", "counter",
+	    "Compiles that failed or could not be sent: routers then compile "
+	    "for themselves.");
+	fprintf(f, "dnsrouter_hyperscan_compile_failures_total %llu\n",
+	    p->hs.failures);
+	head(f, "dnsrouter_hyperscan_compile_seconds", "gauge",
+	    "Wall-clock seconds of the last compile.");
+	fprintf(f, "dnsrouter_hyperscan_compile_seconds %.3f\n", p->hs.seconds);
+	head(f, "dnsrouter_hyperscan_database_bytes", "gauge",
+	    "Size of the last database as sent to routers (serialized).");
+	fprintf(f, "dnsrouter_hyperscan_database_bytes %zu\n", p->hs.bytes);
 	head(f, "dnsrouter_reports_total", "counter",
 	    "Traffic reports received from routers.");
 	fprintf(f, "dnsrouter_reports_total %llu\n",

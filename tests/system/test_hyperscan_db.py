@@ -15,11 +15,12 @@ sanitizer checks; Hyperscan itself is not instrumented).
 import os
 import re
 import signal
+import urllib.request
 
 import pytest
 
 from conftest import spec
-from dnsenv import wait_for
+from dnsenv import free_port, wait_for
 from helpers import sanitized_build
 from procs import wait_routers
 
@@ -65,8 +66,17 @@ def cpu_seconds(pid):
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def start(make_router, routes, workers):
-    r = make_router(routes, workers=workers)
+def metric(port, name):
+    with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % port,
+                                timeout=5) as f:
+        for line in f.read().decode().splitlines():
+            if line.startswith(name + " "):
+                return float(line.split()[1])
+    raise AssertionError("no metric %s" % name)
+
+
+def start(make_router, routes, workers, extra=""):
+    r = make_router(routes, workers=workers, extra=extra)
     r.wait_ready("a.miek.nl.", "TXT", timeout=60)
     return r
 
@@ -95,7 +105,9 @@ def test_a_table_change_is_compiled_once_by_the_controller(
         make_router, backend_a, backend_b, nroutes):
     npat = nroutes + 2
     workers = 3
-    r = start(make_router, table(nroutes, backend_a, backend_b), workers)
+    mport = free_port()
+    r = start(make_router, table(nroutes, backend_a, backend_b), workers,
+              extra="metrics 127.0.0.1:%d" % mport)
     wait_for(lambda: len(taken(r, npat)) == workers, 60, 0.1,
              "every router taking the first database")
     routers = list(wait_routers(r, workers)["router"].values())
@@ -111,6 +123,9 @@ def test_a_table_change_is_compiled_once_by_the_controller(
           % (secs, {p: round(s, 3) for p, s in spent.items()}))
     assert len(secs) == 1
     assert ROUTER_COMPILED not in r.log()
+    assert metric(mport, "dnsrouter_hyperscan_compiles_total") == 2
+    assert metric(mport, "dnsrouter_hyperscan_compile_failures_total") == 0
+    assert metric(mport, "dnsrouter_hyperscan_database_bytes") > 0
     # A compile of these tables costs seconds of CPU; taking it, milliseconds.
     for pid, s in spent.items():
         assert s < 0.5, "router %d spent %.2fs of CPU on a table change" \
