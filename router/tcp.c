@@ -26,6 +26,7 @@
 
 #include "log.h"
 #include "router.h"
+#include "tcpout.h"
 #include "util.h"
 
 #define TCP_RBUF_MIN	4096
@@ -34,21 +35,13 @@
 #define EVICT_SCAN	64		/* LRU entries looked at for a victim */
 #define ADDR_BUCKETS	4096		/* per-address chains (power of 2) */
 
-struct obuf {
-	struct obuf	*next;
-	size_t		 len;
-	uint8_t		 data[];
-};
-
 struct tcpconn {
 	int		 fd;		/* -1 once dead */
 	ev_io		 rw, ww;
 	ev_timer	 timer;		/* the deadline of conn_deadline() */
 	uint8_t		*rbuf;
 	size_t		 rlen, rcap;
-	struct obuf	*oh, *ot;
-	size_t		 ooff;
-	size_t		 obytes;	/* queued answer bytes, unsent */
+	struct tcpout	 out;		/* answers not yet written */
 	uint32_t	 inflight;
 	int		 rclosed;	/* client finished sending */
 	int		 reading;	/* rw is started */
@@ -144,7 +137,7 @@ peer_make_room(const uint8_t key[17], uint32_t bucket)
 	for (c = buckets[bucket]; c != NULL; c = c->hnext)
 		if (memcmp(c->peer, key, 17) == 0) {
 			n++;
-			if (c->inflight == 0 && c->oh == NULL &&
+			if (c->inflight == 0 && tcpout_empty(&c->out) &&
 			    (victim == NULL || c->last_msg < victim->last_msg))
 				victim = c;
 		}
@@ -173,14 +166,7 @@ peer_remove(struct tcpconn *c)
 static void
 conn_free_buffers(struct tcpconn *c)
 {
-	struct obuf *o;
-
-	while ((o = c->oh) != NULL) {
-		c->oh = o->next;
-		free(o);
-	}
-	c->ot = NULL;
-	c->obytes = 0;
+	tcpout_clear(&c->out);
 	free(c->rbuf);
 	c->rbuf = NULL;
 	c->rlen = c->rcap = 0;
@@ -212,7 +198,7 @@ conn_check_close(struct tcpconn *c)
 			free(c);
 		return;
 	}
-	if (c->rclosed && c->inflight == 0 && c->oh == NULL)
+	if (c->rclosed && c->inflight == 0 && tcpout_empty(&c->out))
 		conn_kill(c);
 }
 
@@ -227,7 +213,7 @@ conn_deadline(const struct tcpconn *c)
 	double initial = conf.tcp_initial_timeout_ms / 1000.0;
 	double idle = conf.tcp_idle_timeout_ms / 1000.0;
 
-	if (c->oh != NULL)
+	if (!tcpout_empty(&c->out))
 		return c->out_since + idle;
 	if (c->inflight > 0)
 		return 0;
@@ -270,7 +256,7 @@ static void
 conn_update_read(struct tcpconn *c)
 {
 	int want = c->fd != -1 && !c->rclosed &&
-	    c->inflight <= TCP_MAX_PIPELINE && c->obytes < TCP_OUT_PAUSE;
+	    c->inflight <= TCP_MAX_PIPELINE && c->out.bytes < TCP_OUT_PAUSE;
 
 	if (want && !c->reading) {
 		ev_io_start(loop, &c->rw);
@@ -290,12 +276,8 @@ conn_update_read(struct tcpconn *c)
 static void
 conn_flush(struct tcpconn *c)
 {
-	while (c->oh != NULL) {
-		struct obuf *o = c->oh;
-		ssize_t n = send(c->fd, o->data + c->ooff, o->len - c->ooff,
-		    MSG_NOSIGNAL | MSG_DONTWAIT);
-
-		if (n < 0) {
+	while (!tcpout_empty(&c->out)) {
+		if (tcpout_write(&c->out, c->fd) < 0) {
 			if (errno == EAGAIN || errno == EINTR) {
 				ev_io_start(loop, &c->ww);
 				return;
@@ -303,18 +285,7 @@ conn_flush(struct tcpconn *c)
 			conn_kill(c);
 			return;
 		}
-		c->ooff += (size_t)n;
-		c->obytes -= (size_t)n;
 		c->out_since = ev_now(loop);
-		if (c->ooff < o->len) {
-			ev_io_start(loop, &c->ww);
-			return;
-		}
-		c->oh = o->next;
-		if (c->oh == NULL)
-			c->ot = NULL;
-		c->ooff = 0;
-		free(o);
 	}
 	ev_io_stop(loop, &c->ww);
 	c->idle_since = ev_now(loop);
@@ -336,35 +307,23 @@ write_cb(struct ev_loop *l, ev_io *w, int revents)
 void
 tcp_send(struct tcpconn *c, const uint8_t *msg, size_t len)
 {
-	struct obuf *o;
 	int was_empty;
 
 	if (c->fd == -1 || len > 65535)
 		return;
-	if (c->obytes + len + 2 > TCP_OUT_MAX) {
+	if (c->out.bytes + len + 2 > TCP_OUT_MAX) {
 		/* It does not read what it asked for: memory is not its to take. */
 		rcount[RG_TCP_OUTPUT]++;
 		conn_kill(c);
 		return;
 	}
-	o = xmalloc(sizeof(*o) + len + 2);
-	o->next = NULL;
-	o->len = len + 2;
-	o->data[0] = (uint8_t)(len >> 8);
-	o->data[1] = (uint8_t)len;
-	memcpy(o->data + 2, msg, len);
-	was_empty = c->oh == NULL;
-	if (c->ot != NULL)
-		c->ot->next = o;
-	else
-		c->oh = o;
-	c->ot = o;
-	c->obytes += len + 2;
+	was_empty = tcpout_empty(&c->out);
+	tcpout_push(&c->out, msg, len, 0);
 	if (was_empty) {
 		c->out_since = ev_now(loop);
 		conn_flush(c);
 	}
-	if (c->fd != -1 && c->obytes >= TCP_OUT_PAUSE)
+	if (c->fd != -1 && c->out.bytes >= TCP_OUT_PAUSE)
 		conn_update_read(c);
 }
 
@@ -406,7 +365,7 @@ process_buffer(struct tcpconn *c)
 	long mlen = 0;
 
 	while (c->fd != -1 && c->inflight <= TCP_MAX_PIPELINE &&
-	    c->obytes < TCP_OUT_PAUSE &&
+	    c->out.bytes < TCP_OUT_PAUSE &&
 	    (mlen = dns_tcp_frame(c->rbuf + off, c->rlen - off, &need)) > 0) {
 		handle_message(c, c->rbuf + off + 2, (size_t)mlen);
 		off += (size_t)mlen + 2;
@@ -466,7 +425,7 @@ read_cb(struct ev_loop *l, ev_io *w, int revents)
 	process_buffer(c);
 	c->inflight--;
 	if (c->fd != -1) {
-		if (c->rlen == 0 && c->inflight == 0 && c->oh == NULL)
+		if (c->rlen == 0 && c->inflight == 0 && tcpout_empty(&c->out))
 			c->idle_since = ev_now(l);
 		conn_update_read(c);
 		conn_arm(c);
@@ -479,7 +438,7 @@ tcp_query_done(struct tcpconn *c)
 {
 	c->inflight--;
 	if (c->fd != -1) {
-		if (c->inflight == 0 && c->oh == NULL)
+		if (c->inflight == 0 && tcpout_empty(&c->out))
 			c->idle_since = ev_now(loop);
 		conn_update_read(c);
 		conn_arm(c);
@@ -500,7 +459,7 @@ evict_one(void)
 
 	for (c = lru_head, i = 0; c != NULL && i < EVICT_SCAN;
 	    c = c->lru_next, i++)
-		if (c->inflight == 0 && c->oh == NULL) {
+		if (c->inflight == 0 && tcpout_empty(&c->out)) {
 			rcount[RG_TCP_EVICTED]++;
 			conn_kill(c);
 			return 0;

@@ -22,6 +22,7 @@
 #include "addr.h"
 #include "log.h"
 #include "router.h"
+#include "tcpout.h"
 #include "util.h"
 
 #define CONNS_PER_BACKEND	4
@@ -30,14 +31,6 @@
 #define SLOTS			512	/* ID table size, > 2 * PIPELINE_MAX */
 #define IDLE_CLOSE		10.0
 #define RBUF_SIZE		(65535 + 2)
-#define WRITE_IOV		64
-
-struct obuf {
-	struct obuf	*next;
-	uint32_t	 qi;		/* query index + 1 */
-	size_t		 len;
-	uint8_t		 data[];
-};
 
 struct ubackend;
 
@@ -50,8 +43,7 @@ struct uconn {
 	uint64_t	 taken;		/* of those, gone from its queue at the last check */
 	struct ubackend	*b;
 	struct uconn	*next;
-	struct obuf	*oh, *ot;
-	size_t		 ooff;
+	struct tcpout	 out;		/* queries not yet written, tagged index + 1 */
 	uint8_t		*rbuf;
 	size_t		 rlen;
 	uint32_t	 inflight;
@@ -149,16 +141,11 @@ conn_unlink(struct uconn *c)
 static void
 conn_free(struct uconn *c)
 {
-	struct obuf *o;
-
 	ev_io_stop(loop, &c->w);
 	ev_timer_stop(loop, &c->idle_w);
 	ev_timer_stop(loop, &c->stall_w);
 	close(c->fd);
-	while ((o = c->oh) != NULL) {
-		c->oh = o->next;
-		free(o);
-	}
+	tcpout_clear(&c->out);
 	free(c->rbuf);
 	free(c);
 }
@@ -212,7 +199,7 @@ stall_cb(struct ev_loop *l, ev_timer *w, int revents)
 	(void)l; (void)revents;
 	if (ioctl(c->fd, SIOCOUTQ, &outq) == -1)
 		outq = 0;
-	if (c->oh == NULL && outq <= 0)
+	if (tcpout_empty(&c->out) && outq <= 0)
 		return;		/* all taken: checked again when more is queued */
 	taken = c->written - (uint64_t)(outq > 0 ? outq : 0);
 	if (taken == c->taken) {
@@ -238,7 +225,7 @@ stall_arm(struct uconn *c)
 static void
 want(struct uconn *c)
 {
-	int ev = EV_READ | (c->oh != NULL ? EV_WRITE : 0);
+	int ev = EV_READ | (!tcpout_empty(&c->out) ? EV_WRITE : 0);
 
 	if ((c->w.events & (EV_READ | EV_WRITE)) != ev) {
 		ev_io_stop(loop, &c->w);
@@ -250,36 +237,14 @@ want(struct uconn *c)
 static int
 conn_write(struct uconn *c)
 {
-	struct iovec iov[WRITE_IOV];
-	struct obuf *o;
 	ssize_t n;
-	int k = 0;
 
-	for (o = c->oh; o != NULL && k < WRITE_IOV; o = o->next, k++) {
-		iov[k].iov_base = o->data + (k == 0 ? c->ooff : 0);
-		iov[k].iov_len = o->len - (k == 0 ? c->ooff : 0);
-	}
-	if (k == 0)
+	if (tcpout_empty(&c->out))
 		return 0;
-	n = writev(c->fd, iov, k);
-	if (n < 0)
+	if ((n = tcpout_write(&c->out, c->fd)) < 0)
 		return errno == EAGAIN || errno == EINTR || errno == ENOTCONN ?
 		    0 : -1;
 	c->written += (uint64_t)n;
-	while ((o = c->oh) != NULL && n > 0) {
-		size_t left = o->len - c->ooff;
-
-		if ((size_t)n < left) {
-			c->ooff += (size_t)n;
-			break;
-		}
-		n -= (ssize_t)left;
-		c->oh = o->next;
-		c->ooff = 0;
-		free(o);
-	}
-	if (c->oh == NULL)
-		c->ot = NULL;
 	return 0;
 }
 
@@ -401,7 +366,6 @@ upstream_tcp_send(struct query *q, const struct sockaddr *to, socklen_t tolen)
 {
 	struct ubackend *b = backend_get(to, tolen);
 	struct uconn *c;
-	struct obuf *o;
 	size_t i;
 	uint16_t id;
 	int tries, refused = 0;
@@ -425,45 +389,11 @@ upstream_tcp_send(struct query *q, const struct sockaddr *to, socklen_t tolen)
 	q->utcp = c;
 	dns_set_id(q->pkt, id);
 
-	o = xmalloc(sizeof(*o) + q->len + 2);
-	o->next = NULL;
-	o->qi = query_index(q) + 1;
-	o->len = (size_t)q->len + 2;
-	o->data[0] = (uint8_t)(q->len >> 8);
-	o->data[1] = (uint8_t)q->len;
-	memcpy(o->data + 2, q->pkt, q->len);
-	if (c->ot != NULL)
-		c->ot->next = o;
-	else
-		c->oh = o;
-	c->ot = o;
+	tcpout_push(&c->out, q->pkt, q->len, query_index(q) + 1);
 	stall_arm(c);
 	/* Written when the socket is writable: queries of one loop pass share a writev. */
 	want(c);
 	return 0;
-}
-
-/*
- * Drop query qi's message if it is still waiting to be written: at most
- * PIPELINE_MAX are queued. One partly written stays, or the stream would
- * lose its framing; its answer, if any, is dropped as unknown.
- */
-static void
-unqueue(struct uconn *c, uint32_t qi)
-{
-	struct obuf **pp, *o, *prev = NULL;
-
-	for (pp = &c->oh; (o = *pp) != NULL; prev = o, pp = &o->next) {
-		if (o->qi != qi)
-			continue;
-		if (o == c->oh && c->ooff > 0)
-			return;
-		*pp = o->next;
-		if (c->ot == o)
-			c->ot = prev;
-		free(o);
-		return;
-	}
 }
 
 void
@@ -478,7 +408,12 @@ upstream_tcp_release(struct query *q)
 	if ((i = slot_find(c, q->up_id)) != SIZE_MAX &&
 	    c->slot_q[i] == query_index(q) + 1)
 		slot_delete(c, i);
-	unqueue(c, query_index(q) + 1);
+	/*
+	 * Its message goes if still unwritten (at most PIPELINE_MAX are
+	 * queued); one partly written stays, and its answer, if any, is
+	 * dropped as unknown.
+	 */
+	(void)tcpout_drop(&c->out, query_index(q) + 1);
 	if (--c->inflight == 0) {
 		ev_timer_set(&c->idle_w, IDLE_CLOSE, 0.);
 		ev_timer_start(loop, &c->idle_w);
