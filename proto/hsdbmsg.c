@@ -16,12 +16,10 @@ int
 hsdb_decode_req(const uint8_t *buf, size_t len, uint64_t *have,
     const char **why)
 {
-	int type = proto_check_hdr(buf, len, why);
-
-	if (type < 0)
+	if (proto_check_msg(buf, len, PROTO_HSDB_REQ, HSDB_REQ_LEN, why) != 0)
 		return -1;
-	if (type != PROTO_HSDB_REQ || len != HSDB_REQ_LEN) {
-		*why = type != PROTO_HSDB_REQ ? "unexpected type" : "bad length";
+	if (len != HSDB_REQ_LEN) {
+		*why = "request longer than its layout";
 		return -1;
 	}
 	*have = proto_get64(buf + PROTO_HDRLEN);
@@ -97,15 +95,10 @@ hsdb_decode(const uint8_t *buf, size_t len, struct hsdb_msg *m,
 {
 	const uint8_t *p, *end = buf + len;
 	uint32_t status;
-	int type;
 
 	memset(m, 0, sizeof(*m));
-	if ((type = proto_check_hdr(buf, len, why)) < 0)
+	if (proto_check_msg(buf, len, PROTO_HSDB, HSDB_FIXED, why) != 0)
 		return -1;
-	if (type != PROTO_HSDB || len < HSDB_FIXED) {
-		*why = type != PROTO_HSDB ? "unexpected type" : "too short";
-		return -1;
-	}
 	p = buf + PROTO_HDRLEN;
 	m->id = proto_get64(p);
 	status = proto_get32(p + 8);

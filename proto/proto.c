@@ -34,6 +34,25 @@ proto_check_hdr(const uint8_t *buf, size_t len, const char **why)
 }
 
 int
+proto_check_msg(const uint8_t *buf, size_t len, enum proto_msg type,
+    size_t minlen, const char **why)
+{
+	int t = proto_check_hdr(buf, len, why);
+
+	if (t < 0)
+		return -1;
+	if (t != (int)type) {
+		*why = "unexpected message type";
+		return -1;
+	}
+	if (len < minlen) {
+		*why = "message shorter than its fixed part";
+		return -1;
+	}
+	return 0;
+}
+
+int
 proto_hdr_version(const uint8_t *buf, size_t len)
 {
 	if (len < PROTO_HDRLEN || proto_get32(buf) != PROTO_MAGIC)

@@ -63,6 +63,14 @@ void proto_put_hdr(uint8_t *buf, enum proto_msg type, uint32_t length);
 int proto_check_hdr(const uint8_t *buf, size_t len, const char **why);
 
 /*
+ * The opening of every decoder: proto_check_hdr, then that the message is
+ * of type and at least minlen bytes long (header included). 0, or -1 with
+ * a reason in *why.
+ */
+int proto_check_msg(const uint8_t *buf, size_t len, enum proto_msg type,
+    size_t minlen, const char **why);
+
+/*
  * The protocol version a message of len bytes was written with, whatever
  * it is (so a peer of another version can be named); -1 if it is not a
  * dnsrouter message at all.

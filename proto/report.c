@@ -133,19 +133,11 @@ report_decode(const uint8_t *buf, size_t len, struct report *r, const char **why
 {
 	const uint8_t *p;
 	uint32_t i;
-	int type;
 
 	memset(r, 0, sizeof(*r));
-	if ((type = proto_check_hdr(buf, len, why)) < 0)
+	if (proto_check_msg(buf, len, PROTO_REPORT, PROTO_HDRLEN + FIXED_LEN,
+	    why) != 0)
 		return -1;
-	if (type != PROTO_REPORT) {
-		*why = "not a report message";
-		return -1;
-	}
-	if (len < PROTO_HDRLEN + FIXED_LEN) {
-		*why = "truncated report";
-		return -1;
-	}
 	p = buf + PROTO_HDRLEN;
 	r->router = proto_get32(p);
 	r->n = proto_get32(p + 4);

@@ -93,23 +93,15 @@ rt_decode(const uint8_t *buf, size_t len, const char **why)
 	const uint8_t *p, *end = buf + len;
 	struct rt_table *t;
 	uint32_t i, j;
-	int type;
 
-	if ((type = proto_check_hdr(buf, len, why)) < 0)
+	if (proto_check_msg(buf, len, PROTO_TABLE, PROTO_HDRLEN + RT_FIXED,
+	    why) != 0)
 		return NULL;
-	if (type != PROTO_TABLE) {
-		*why = "not a table message";
-		return NULL;
-	}
 	if (len > RT_MAX_TABLE_LEN) {
 		*why = "table longer than RT_MAX_TABLE_LEN";
 		return NULL;
 	}
 	p = buf + PROTO_HDRLEN;
-	if ((size_t)(end - p) < RT_FIXED) {
-		*why = "truncated table header";
-		return NULL;
-	}
 	if ((t = calloc(1, sizeof(*t))) == NULL) {
 		*why = "out of memory";
 		return NULL;
@@ -230,8 +222,8 @@ rt_peek(const uint8_t *buf, size_t len, uint64_t *epoch, uint64_t *generation)
 {
 	const char *why;
 
-	if (proto_check_hdr(buf, len, &why) != PROTO_TABLE ||
-	    len < PROTO_HDRLEN + RT_FIXED)
+	if (proto_check_msg(buf, len, PROTO_TABLE, PROTO_HDRLEN + RT_FIXED,
+	    &why) != 0)
 		return -1;
 	*epoch = proto_get64(buf + PROTO_HDRLEN);
 	*generation = proto_get64(buf + PROTO_HDRLEN + 8);

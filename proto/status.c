@@ -53,19 +53,11 @@ status_decode(const uint8_t *buf, size_t len, struct status *s,
 	const uint8_t *p, *end = buf + len;
 	uint32_t tablelen;
 	uint16_t elen;
-	int type;
 
 	memset(s, 0, sizeof(*s));
-	if ((type = proto_check_hdr(buf, len, why)) < 0)
+	if (proto_check_msg(buf, len, PROTO_STATUS, PROTO_HDRLEN + FIXED_LEN,
+	    why) != 0)
 		return -1;
-	if (type != PROTO_STATUS) {
-		*why = "not a status message";
-		return -1;
-	}
-	if (len < PROTO_HDRLEN + FIXED_LEN) {
-		*why = "truncated status";
-		return -1;
-	}
 	p = buf + PROTO_HDRLEN;
 	s->flags = proto_get32(p);
 	s->etcd_revision = (int64_t)proto_get64(p + 8);

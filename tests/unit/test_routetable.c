@@ -349,7 +349,7 @@ test_decode_rejects_every_truncation_with_matching_length_field(void **state)
 	for (n = PROTO_HDRLEN; n < len; n++) {
 		proto_put32(buf + 8, (uint32_t)n);
 		assert_rejected(buf, n, n < PROTO_HDRLEN + 24 ?
-		    "truncated table header" : "");
+		    "shorter than its fixed part" : "");
 	}
 	free(buf);
 }
@@ -404,9 +404,9 @@ test_decode_rejects_other_message_type(void **state)
 	(void)state;
 	encode(small_table(), &buf, &len);
 	proto_put16(buf + 6, PROTO_SNAPSHOT_REQ);
-	assert_rejected(buf, len, "not a table");
+	assert_rejected(buf, len, "unexpected message type");
 	proto_put16(buf + 6, 0xffff);
-	assert_rejected(buf, len, "not a table");
+	assert_rejected(buf, len, "unexpected message type");
 	free(buf);
 }
 
