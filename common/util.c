@@ -74,6 +74,20 @@ rnd16(void)
 	return v;
 }
 
+int
+rnd_free_id(int (*used)(const void *, uint16_t), const void *ctx,
+    uint16_t *id)
+{
+	int tries;
+
+	for (tries = 0; tries <= 16; tries++) {
+		*id = rnd16();
+		if (!used(ctx, *id))
+			return 0;
+	}
+	return -1;
+}
+
 uint32_t
 rnd32(void)
 {

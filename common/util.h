@@ -15,6 +15,13 @@ void unblock_signal(int sig);
 void rnd_fill(void *buf, size_t len);
 /* An unpredictable 16-bit number, from a buffer refilled by getrandom. */
 uint16_t rnd16(void);
+/*
+ * An unpredictable 16-bit query ID that used(ctx, id) says is free, into
+ * *id: -1 when 17 draws in a row were taken (the ID space is nearly full;
+ * the caller answers or retries elsewhere rather than loop).
+ */
+int rnd_free_id(int (*used)(const void *ctx, uint16_t id), const void *ctx,
+    uint16_t *id);
 /* An unpredictable 32-bit number. */
 uint32_t rnd32(void);
 

@@ -245,10 +245,16 @@ flush_cb(struct ev_loop *l, ev_prepare *w, int revents)
 	udp_flush();
 }
 
+static int
+id_used(const void *ctx, uint16_t id)
+{
+	return ((const struct usock *)ctx)->idmap[id] != 0;
+}
+
 int
 upstream_send(struct query *q, const struct sockaddr *to, socklen_t tolen)
 {
-	int fam = to->sa_family == AF_INET6, tries, si;
+	int fam = to->sa_family == AF_INET6, si;
 	struct usock *s;
 	uint16_t id;
 
@@ -262,13 +268,8 @@ upstream_send(struct query *q, const struct sockaddr *to, socklen_t tolen)
 	s = &socks[si];
 	if (s->nq == SEND_BATCH)
 		flush_sock(s);		/* leaves it empty: failures wait in failq */
-	for (tries = 0;; tries++) {
-		id = rnd16();
-		if (s->idmap[id] == 0)
-			break;
-		if (tries == 16)
-			return -1;
-	}
+	if (rnd_free_id(id_used, s, &id) != 0)
+		return -1;
 	s->idmap[id] = query_index(q) + 1;
 	s->inflight++;
 	q->up_sock = (int16_t)(s - socks);

@@ -361,6 +361,12 @@ conn_pick(struct ubackend *b, int *refused)
 	return best != NULL && best->inflight < PIPELINE_MAX ? best : NULL;
 }
 
+static int
+id_used(const void *ctx, uint16_t id)
+{
+	return slot_find(ctx, id) != SIZE_MAX;
+}
+
 int
 upstream_tcp_send(struct query *q, const struct sockaddr *to, socklen_t tolen)
 {
@@ -368,17 +374,12 @@ upstream_tcp_send(struct query *q, const struct sockaddr *to, socklen_t tolen)
 	struct uconn *c;
 	size_t i;
 	uint16_t id;
-	int tries, refused = 0;
+	int refused = 0;
 
 	if ((c = conn_pick(b, &refused)) == NULL)
 		return refused ? -2 : -1;
-	for (tries = 0;; tries++) {
-		id = rnd16();
-		if (slot_find(c, id) == SIZE_MAX)
-			break;
-		if (tries == 16)
-			return -1;
-	}
+	if (rnd_free_id(id_used, c, &id) != 0)
+		return -1;
 	for (i = id & (SLOTS - 1); c->slot_q[i] != 0; i = (i + 1) & (SLOTS - 1))
 		;
 	c->slot_q[i] = query_index(q) + 1;
