@@ -333,6 +333,12 @@ config_line(struct config *cf, char *key, char *value, int *seen_listen,
 			*why = "user name too long";
 			return -1;
 		}
+	} else if (strcmp(key, "router-user") == 0) {
+		if (copy_str(cf->router_user, sizeof(cf->router_user),
+		    value) != 0) {
+			*why = "user name too long";
+			return -1;
+		}
 	} else if (strcmp(key, "rundir") == 0) {
 		if (value[0] != '/') {
 			*why = "rundir must be an absolute path";
@@ -549,6 +555,11 @@ config_parse(struct config *cf, const char *name, const char *text, size_t len,
 				    lineno, key, value, why);
 			return -1;
 		}
+		/* The master names the line of a user that does not exist. */
+		if (strcmp(key, "user") == 0)
+			cf->user_line = lineno;
+		else if (strcmp(key, "router-user") == 0)
+			cf->router_user_line = lineno;
 	}
 	return 0;
 }
@@ -689,6 +700,8 @@ config_write(const struct config *cf, FILE *fp)
 		    &cf->listen[i].addr, a, sizeof(a)));
 	fprintf(fp, "workers %d\n", cf->workers);
 	fprintf(fp, "user %s\n", cf->user);
+	if (cf->router_user[0] != '\0')
+		fprintf(fp, "router-user %s\n", cf->router_user);
 	fprintf(fp, "rundir %s\n", cf->rundir);
 	for (i = 0; i < cf->netcd; i++)
 		fprintf(fp, "etcd %s\n", cf->etcd[i]);

@@ -37,6 +37,9 @@ struct config {
 	int			nlisten;
 	int			workers;
 	char			user[CONFIG_STRLEN];
+	char			router_user[CONFIG_STRLEN];	/* "" = user */
+	int			user_line;	/* where set, for messages; 0: default */
+	int			router_user_line;
 	char			rundir[PATH_MAX];
 	char			etcd[CONFIG_MAX_ETCD][CONFIG_STRLEN];
 	int			netcd;
