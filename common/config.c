@@ -555,13 +555,31 @@ config_parse(struct config *cf, const char *name, const char *text, size_t len,
 				    lineno, key, value, why);
 			return -1;
 		}
-		/* The master names the line of a user that does not exist. */
-		if (strcmp(key, "user") == 0)
-			cf->user_line = lineno;
-		else if (strcmp(key, "router-user") == 0)
-			cf->router_user_line = lineno;
 	}
 	return 0;
+}
+
+int
+config_key_line(const char *path, const char *key)
+{
+	FILE *fp;
+	char *line = NULL, *s;
+	size_t cap = 0, klen = strlen(key);
+	int lineno = 0, found = 0;
+
+	if ((fp = fopen(path, "r")) == NULL)
+		return 0;
+	while (getline(&line, &cap, fp) != -1) {
+		lineno++;
+		for (s = line; isspace((unsigned char)*s); s++)
+			;
+		if (strncmp(s, key, klen) == 0 &&
+		    isspace((unsigned char)s[klen]))
+			found = lineno;
+	}
+	free(line);
+	fclose(fp);
+	return found;
 }
 
 int

@@ -48,16 +48,17 @@ usage(FILE *fp, int status)
 	exit(status);
 }
 
-/* A user named by key (at line, 0: the default) must exist. */
+/* A user named by key must exist; the error names its line. */
 static int
-check_user(const char *key, const char *user, int line, char *err,
-    size_t errlen)
+check_user(const char *key, const char *user, char *err, size_t errlen)
 {
 	uid_t uid;
 	gid_t gid;
+	int line;
 
 	if (priv_lookup(user, &uid, &gid) == 0)
 		return 0;
+	line = config_key_line(conffile, key);
 	if (line > 0)
 		snprintf(err, errlen, "%s:%d: %s '%s': no such user (create it, "
 		    "see dnsrouter(8), or name another)", conffile, line, key,
@@ -78,10 +79,10 @@ load_config(struct config *cf, char *err, size_t errlen)
 	    config_apply_env(cf, err, errlen) != 0 ||
 	    config_validate(cf, err, errlen) != 0)
 		return -1;
-	if (check_user("user", cf->user, cf->user_line, err, errlen) != 0)
+	if (check_user("user", cf->user, err, errlen) != 0)
 		return -1;
-	if (cf->router_user[0] != '\0' && check_user("router-user",
-	    cf->router_user, cf->router_user_line, err, errlen) != 0)
+	if (cf->router_user[0] != '\0' &&
+	    check_user("router-user", cf->router_user, err, errlen) != 0)
 		return -1;
 	return 0;
 }
