@@ -95,6 +95,23 @@ load_config(struct config *cf, char *err, size_t errlen)
  * so that routers connect to its endpoints but, as router-user, cannot
  * create or remove anything there. Set at start and on every reload.
  */
+/* Owner and mode of the directory path, never of what a symlink points to. */
+static int
+own_dir(const char *path, uid_t uid, gid_t gid, char *err, size_t errlen)
+{
+	int fd, rv = 0;
+
+	if ((fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+	    O_CLOEXEC)) == -1 || fchown(fd, uid, gid) == -1 ||
+	    fchmod(fd, 0750) == -1) {
+		snprintf(err, errlen, "rundir %.200s: %s", path, strerror(errno));
+		rv = -1;
+	}
+	if (fd != -1)
+		close(fd);
+	return rv;
+}
+
 static int
 own_rundir(const struct config *cf, char *err, size_t errlen)
 {
@@ -112,15 +129,10 @@ own_rundir(const struct config *cf, char *err, size_t errlen)
 		return -1;
 	}
 	snprintf(sub, sizeof(sub), "%.100s/%s", cf->rundir, ENDPOINT_DIR);
-	if (chown(cf->rundir, 0, rgid) == -1 || chmod(cf->rundir, 0750) == -1) {
-		snprintf(err, errlen, "rundir %.100s: %s", cf->rundir,
-		    strerror(errno));
+	/* rundir first: once it is root's, nobody else can swap sub. */
+	if (own_dir(cf->rundir, 0, rgid, err, errlen) != 0 ||
+	    own_dir(sub, uid, rgid, err, errlen) != 0)
 		return -1;
-	}
-	if (chown(sub, uid, rgid) == -1 || chmod(sub, 0750) == -1) {
-		snprintf(err, errlen, "%.200s: %s", sub, strerror(errno));
-		return -1;
-	}
 	return 0;
 }
 

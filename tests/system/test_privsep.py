@@ -518,3 +518,25 @@ def test_coredump_wanted_keeps_the_limit_and_makes_children_dumpable(
         assert limits(pid)["Max core file size"] == \
             ("unlimited", "unlimited"), limits(pid)
         assert os.stat("/proc/%d" % pid).st_uid == uid
+
+
+def test_controller_directory_symlink_is_refused(build_dir, tmp_path):
+    """The master sets the owner of rundir/controller as root: a symbolic
+    link planted there (by a child of an older dnsrouter, whose user owned
+    the run directory) must not make it chown another directory."""
+    rundir = tmp_path / "run"
+    rundir.mkdir()
+    victim = tmp_path / "victim"
+    victim.mkdir()
+    os.symlink(str(victim), str(rundir / "controller"))
+    conf = tmp_path / "dnsrouter.conf"
+    routes = tmp_path / "routes"
+    routes.write_text("")
+    conf.write_text("listen 127.0.0.1:%d\nworkers 1\nuser nobody\nrundir %s\n"
+                    "routes %s\n" % (free_port(), rundir, routes))
+    p = subprocess.run([os.path.join(str(build_dir), "dnsrouter"), "-d",
+                        "-f", str(conf)], capture_output=True, text=True,
+                       timeout=10)
+    assert p.returncode != 0
+    assert "controller: not a directory" in p.stderr, p.stderr
+    assert os.stat(str(victim)).st_uid == 0
