@@ -333,6 +333,12 @@ config_line(struct config *cf, char *key, char *value, int *seen_listen,
 			*why = "user name too long";
 			return -1;
 		}
+	} else if (strcmp(key, "router-user") == 0) {
+		if (copy_str(cf->router_user, sizeof(cf->router_user),
+		    value) != 0) {
+			*why = "user name too long";
+			return -1;
+		}
 	} else if (strcmp(key, "rundir") == 0) {
 		if (value[0] != '/') {
 			*why = "rundir must be an absolute path";
@@ -554,6 +560,29 @@ config_parse(struct config *cf, const char *name, const char *text, size_t len,
 }
 
 int
+config_key_line(const char *path, const char *key)
+{
+	FILE *fp;
+	char *line = NULL, *s;
+	size_t cap = 0, klen = strlen(key);
+	int lineno = 0, found = 0;
+
+	if ((fp = fopen(path, "r")) == NULL)
+		return 0;
+	while (getline(&line, &cap, fp) != -1) {
+		lineno++;
+		for (s = line; isspace((unsigned char)*s); s++)
+			;
+		if (strncmp(s, key, klen) == 0 &&
+		    isspace((unsigned char)s[klen]))
+			found = lineno;
+	}
+	free(line);
+	fclose(fp);
+	return found;
+}
+
+int
 config_load(struct config *cf, const char *path, char *err, size_t errlen)
 {
 	FILE *fp;
@@ -689,6 +718,8 @@ config_write(const struct config *cf, FILE *fp)
 		    &cf->listen[i].addr, a, sizeof(a)));
 	fprintf(fp, "workers %d\n", cf->workers);
 	fprintf(fp, "user %s\n", cf->user);
+	if (cf->router_user[0] != '\0')
+		fprintf(fp, "router-user %s\n", cf->router_user);
 	fprintf(fp, "rundir %s\n", cf->rundir);
 	for (i = 0; i < cf->netcd; i++)
 		fprintf(fp, "etcd %s\n", cf->etcd[i]);

@@ -37,6 +37,7 @@ struct config {
 	int			nlisten;
 	int			workers;
 	char			user[CONFIG_STRLEN];
+	char			router_user[CONFIG_STRLEN];	/* "" = user */
 	char			rundir[PATH_MAX];
 	char			etcd[CONFIG_MAX_ETCD][CONFIG_STRLEN];
 	int			netcd;
@@ -99,6 +100,13 @@ int config_parse(struct config *cf, const char *name, const char *text,
 
 /* Read and parse the file at path (see config_parse). */
 int config_load(struct config *cf, const char *path, char *err, size_t errlen);
+
+/*
+ * The line of path where key is last set (what config_parse keeps), for
+ * messages about its value; 0 if it is not there (a default) or path
+ * cannot be read.
+ */
+int config_key_line(const char *path, const char *key);
 
 /* Read the config the master wrote to fd (a memfd) from its start; see config_parse. */
 int config_read_fd(struct config *cf, int fd, char *err, size_t errlen);

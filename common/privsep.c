@@ -1,7 +1,9 @@
 /* Privilege drop: chroot, chdir "/", setgroups, setresgid, setresuid. */
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <grp.h>
 #include <pwd.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -18,6 +20,36 @@ priv_lookup(const char *user, uid_t *uid, gid_t *gid)
 	*uid = pw->pw_uid;
 	*gid = pw->pw_gid;
 	return 0;
+}
+
+static int core_wanted;	/* DNSROUTER_COREDUMP=1: see priv_rlimits */
+
+void
+priv_rlimits(rlim_t nofile)
+{
+	struct rlimit rl;
+	const char *v = getenv("DNSROUTER_COREDUMP");
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < nofile) {
+		if (rl.rlim_max < nofile && geteuid() == 0)
+			rl.rlim_max = nofile;
+		rl.rlim_cur = rl.rlim_max < nofile ? rl.rlim_max : nofile;
+		if (setrlimit(RLIMIT_NOFILE, &rl) == -1 || rl.rlim_cur < nofile)
+			log_warnx("descriptor limit %llu is below the %llu wanted: "
+			    "sockets may fail", (unsigned long long)rl.rlim_cur,
+			    (unsigned long long)nofile);
+	}
+	/*
+	 * A core holds queries, etcd credentials and TLS keys: none, unless
+	 * the operator asks (then the inherited limit stays, and priv_drop
+	 * makes the process dumpable again, which the uid change undid).
+	 */
+	core_wanted = v != NULL && strcmp(v, "1") == 0;
+	if (!core_wanted) {
+		rl.rlim_cur = rl.rlim_max = 0;
+		if (setrlimit(RLIMIT_CORE, &rl) == -1)
+			fatal("%s: core limit", __func__);
+	}
 }
 
 void
@@ -61,6 +93,8 @@ priv_drop(const char *user, const char *root)
 	}
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == -1)
 		fatal("%s: no_new_privs", __func__);
+	if (core_wanted && prctl(PR_SET_DUMPABLE, 1, 0, 0, 0) == -1)
+		log_warn("%s: dumpable", __func__);
 	/*
 	 * Changing the uid or gid clears the parent-death signal (prctl(2)):
 	 * ask for the one we had again, then make sure the parent did not die

@@ -2,12 +2,20 @@
 #ifndef DNSROUTER_PRIVSEP_H
 #define DNSROUTER_PRIVSEP_H
 
+#include <sys/resource.h>
 #include <sys/types.h>
 
 /*
  * Look up user; fills uid and gid. Returns -1 if there is no such user.
  */
 int priv_lookup(const char *user, uid_t *uid, gid_t *gid);
+
+/*
+ * Before priv_drop, as root: raise the descriptor limit to nofile (soft
+ * and, as root, hard; a larger one stays) and, unless the environment
+ * has DNSROUTER_COREDUMP=1, forbid core dumps (RLIMIT_CORE 0).
+ */
+void priv_rlimits(rlim_t nofile);
 
 /*
  * Become user: chroot into root (when not NULL) and chdir("/"), then

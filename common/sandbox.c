@@ -42,13 +42,14 @@ static const char *const router_calls[] = {
 
 /*
  * The controller's own: libcurl (name resolution, TLS), libmicrohttpd,
- * the routes file re-read on SIGHUP.
+ * the routes file and the TLS files re-read on SIGHUP.
  */
 static const char *const controller_calls[] = {
 	"listen", "accept", "stat", "lstat", "access", "faccessat",
 	"faccessat2", "readlink", "getdents64", "unlink", "rename", "fsync",
 	"fdatasync", "ftruncate", "sendfile", "timerfd_create",
 	"timerfd_settime", "umask", "getcwd",
+	"chmod", "fchmodat",	/* nng: endpoint_check_listeners listens anew */
 };
 
 /*

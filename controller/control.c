@@ -104,7 +104,7 @@ sock_cb(struct ev_loop *l, ev_io *w, int revents)
 }
 
 void
-control_init(struct ev_loop *loop, const struct config *cf)
+control_init(struct ev_loop *loop, const struct config *cf, const char *dir)
 {
 	int fd, rv;
 
@@ -112,7 +112,7 @@ control_init(struct ev_loop *loop, const struct config *cf)
 	ccf = cf;
 	if ((rv = nng_rep0_open(&sock)) != 0)
 		fatalx("%s: open: %s", __func__, nng_strerror(rv));
-	fd = endpoint_listen(sock, cf->rundir, PROTO_EP_CONTROL, 1,
+	fd = endpoint_listen(sock, dir, PROTO_EP_CONTROL, 1,
 	    ENDPOINT_REQ_MAXSZ);
 	ev_io_init(&sock_w, sock_cb, fd, EV_READ);
 	ev_io_start(loop, &sock_w);

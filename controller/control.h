@@ -11,8 +11,9 @@
 
 #include "config.h"
 
-/* Listen on rundir/control.ipc and answer status requests from loop. */
-void control_init(struct ev_loop *loop, const struct config *cf);
+/* Listen on dir/control.ipc and answer status requests from loop. */
+void control_init(struct ev_loop *loop, const struct config *cf,
+    const char *dir);
 /* Close the endpoint. */
 void control_shutdown(void);
 

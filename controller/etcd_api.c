@@ -43,6 +43,25 @@ write_cb(char *data, size_t size, size_t n, void *arg)
 	return size * n;
 }
 
+static const struct etcd_preload *preload;
+
+void
+etcd_api_preload(const struct etcd_preload *p)
+{
+	preload = p;
+}
+
+/* A file's contents as loaded before the chroot, else its path. */
+static void
+set_file(CURL *e, CURLoption blobopt, CURLoption pathopt,
+    const struct curl_blob *blob, const char *path)
+{
+	if (blob != NULL && blob->data != NULL)
+		curl_easy_setopt(e, blobopt, blob);
+	else
+		curl_easy_setopt(e, pathopt, path);
+}
+
 struct etcd_req *
 etcd_req_new(const struct config *cf, const char *endpoint, const char *path,
     char *body, const char *token, long timeout_ms)
@@ -74,12 +93,18 @@ etcd_req_new(const struct config *cf, const char *endpoint, const char *path,
 	curl_easy_setopt(e, CURLOPT_TCP_KEEPIDLE, 5L);
 	curl_easy_setopt(e, CURLOPT_TCP_KEEPINTVL, 2L);
 	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
-	if (cf->etcd_cacert[0] != '\0')
-		curl_easy_setopt(e, CURLOPT_CAINFO, cf->etcd_cacert);
+	if (cf->etcd_cacert[0] != '\0' ||
+	    (preload != NULL && preload->ca.data != NULL))
+		set_file(e, CURLOPT_CAINFO_BLOB, CURLOPT_CAINFO,
+		    preload != NULL ? &preload->ca : NULL, cf->etcd_cacert);
 	if (cf->etcd_cert[0] != '\0') {
-		curl_easy_setopt(e, CURLOPT_SSLCERT, cf->etcd_cert);
-		curl_easy_setopt(e, CURLOPT_SSLKEY, cf->etcd_key);
+		set_file(e, CURLOPT_SSLCERT_BLOB, CURLOPT_SSLCERT,
+		    preload != NULL ? &preload->cert : NULL, cf->etcd_cert);
+		set_file(e, CURLOPT_SSLKEY_BLOB, CURLOPT_SSLKEY,
+		    preload != NULL ? &preload->key : NULL, cf->etcd_key);
 	}
+	if (preload != NULL && preload->resolve != NULL)
+		curl_easy_setopt(e, CURLOPT_RESOLVE, preload->resolve);
 	return r;
 }
 

@@ -57,6 +57,20 @@ struct etcd_kv {
 };
 
 /*
+ * What a chrooted process (the controller) loaded before its chroot, for
+ * every request made after etcd_api_preload: the TLS files' contents (a
+ * blob with data NULL: the config's path, read by curl) and CURLOPT_RESOLVE
+ * entries pinning etcd's host names to addresses (NULL: none). Blobs are
+ * copied into each handle; p must stay valid until the next call (NULL:
+ * none).
+ */
+struct etcd_preload {
+	struct curl_blob	 ca, cert, key;
+	struct curl_slist	*resolve;
+};
+void etcd_api_preload(const struct etcd_preload *p);
+
+/*
  * A POST of body (taken over, freed by etcd_req_free) to endpoint + path,
  * with cf's CA, client certificate and key, and an Authorization header
  * when token is not NULL; timeout_ms 0 means none (a watch). The reply

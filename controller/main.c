@@ -1,8 +1,12 @@
 /*
  * dnsrouter-controller: merges the routes file and etcd, health-checks
  * every backend, and publishes the route table to the routers. Started by
- * the master with its config on fd 3 and a readiness pipe on fd 4.
+ * the master, as root, with its config on fd 3 and a readiness pipe on
+ * fd 4; it takes what it needs from outside (metrics socket, TLS files,
+ * etcd's addresses, the routes file's directory), chroots into the run
+ * directory's controller/ (where it listens) and drops to user.
  */
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,9 +16,11 @@
 #include "control.h"
 #include "dbcompile.h"
 #include "endpoint.h"
+#include "etcd_preload.h"
 #include "health.h"
 #include "log.h"
 #include "metrics.h"
+#include "outside.h"
 #include "pattern_cache.h"
 #include "privsep.h"
 #include "publish.h"
@@ -38,6 +44,11 @@
  */
 #define BUILD_SHARE		3
 #define FIRST_LISTING_WAIT	3.0	/* longest hold for etcd's first listing */
+/*
+ * Descriptors: health checks in flight (512 at most, controller/health.c),
+ * /metrics connections (64), etcd, nng and room to spare.
+ */
+#define CONTROLLER_NOFILE	4096
 
 static struct ev_loop	*loop;
 static struct config	 conf;
@@ -153,6 +164,8 @@ hup_cb(struct ev_loop *l, ev_signal *w, int revents)
 	(void)l; (void)w; (void)revents;
 	log_info("reloading routes");
 	load_routes();
+	if (conf.netcd > 0)
+		etcd_preload_reload();
 }
 
 static void
@@ -175,8 +188,8 @@ main(int argc, char *argv[])
 {
 	ev_signal sighup, sigterm, sigint;
 	ev_timer probe_w;
-	char err[512];
-	int ch, verbose = 0, foreground = 0;
+	char err[512], root[PATH_MAX], epdir[PATH_MAX];
+	int ch, verbose = 0, foreground = 0, chrooted;
 
 	while ((ch = getopt(argc, argv, "dv")) != -1) {
 		switch (ch) {
@@ -197,7 +210,17 @@ main(int argc, char *argv[])
 	signal(SIGPIPE, SIG_IGN);
 	metrics_init(&conf);
 	metrics_http_bind(&conf);
-	priv_drop(conf.user, NULL);
+	/* What the chroot would hide: see outside.h and etcd_preload.h. */
+	if (conf.routes[0] != '\0')
+		outside_hold(conf.routes);
+	if (conf.netcd > 0)
+		etcd_preload_init(&conf);
+	priv_rlimits(CONTROLLER_NOFILE);
+	/* Our chroot is where we listen: "/" once in it. */
+	snprintf(root, sizeof(root), "%.100s/%s", conf.rundir, ENDPOINT_DIR);
+	chrooted = geteuid() == 0;
+	snprintf(epdir, sizeof(epdir), "%s", chrooted ? "" : root);
+	priv_drop(conf.user, chrooted ? root : NULL);
 
 	if ((loop = ev_default_loop(EVFLAG_AUTO)) == NULL)
 		fatalx("cannot start libev");
@@ -206,9 +229,9 @@ main(int argc, char *argv[])
 	ev_timer_init(&hold_w, hold_cb, FIRST_LISTING_WAIT, 0.);
 	if (hold)
 		ev_timer_start(loop, &hold_w);
-	dbcompile_init(loop, conf.rundir);
-	publish_init(loop, conf.rundir);
-	reports_init(loop, conf.rundir);
+	dbcompile_init(loop, epdir);
+	publish_init(loop, epdir);
+	reports_init(loop, epdir);
 	health_init(loop, &conf, schedule_rebuild);
 	self_route_init(&conf);
 	load_routes();
@@ -220,7 +243,7 @@ main(int argc, char *argv[])
 	schedule_rebuild();
 	if (conf.netcd > 0)
 		routes_etcd_init(loop, &conf, &reg, etcd_changed);
-	control_init(loop, &conf);
+	control_init(loop, &conf, epdir);
 	metrics_http_init(loop);
 	ev_timer_init(&probe_w, probe_cb, 1., 1.);
 	ev_timer_start(loop, &probe_w);
@@ -251,5 +274,8 @@ main(int argc, char *argv[])
 	registry_free(&reg);
 	pattern_cache_free();
 	metrics_free();
+	if (conf.netcd > 0)
+		etcd_preload_free();
+	outside_free();
 	return 0;
 }

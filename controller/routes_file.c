@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "outside.h"
 #include "pattern_cache.h"
 #include "routes_file.h"
 #include "self_route.h"
@@ -20,7 +21,7 @@ routes_file_load(struct registry *r, const char *path)
 	int lineno = 0, bad = 0, good = 0;
 	struct route_value *rv;
 
-	if ((fp = fopen(path, "r")) == NULL) {
+	if ((fp = outside_fopen(path)) == NULL) {
 		log_warn("routes file %s", path);
 		return -1;
 	}

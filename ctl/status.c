@@ -1,5 +1,5 @@
 /*
- * status: ask the running controller over rundir/control.ipc what the
+ * status: ask the running controller over rundir/controller/control.ipc what the
  * routers see (routes in match order, each backend's health, the table's
  * generation and epoch, the etcd watch) and print it.
  */
@@ -14,6 +14,7 @@
 
 #include "addr.h"
 #include "ctl.h"
+#include "endpoint.h"
 #include "proto.h"
 #include "status.h"
 
@@ -22,8 +23,8 @@
 static const char status_help[] =
     "usage: dnsrouterctl status [-f file] [--json]\n"
     "\n"
-    "Ask the running dnsrouter's controller (through control.ipc in the\n"
-    "config's rundir) what its routers see: the route table's epoch and\n"
+    "Ask the running dnsrouter's controller (through controller/control.ipc\n"
+    "in the config's rundir) what its routers see: the route table's epoch and\n"
     "generation, whether the etcd watch is up and at which revision, every\n"
     "backend with its health, and the routes in the order they are tried.\n"
     "\n"
@@ -41,7 +42,8 @@ ask(const char *rundir, size_t *len)
 	nng_socket s;
 	int rv;
 
-	snprintf(url, sizeof(url), "ipc://%s/%s", rundir, PROTO_EP_CONTROL);
+	snprintf(url, sizeof(url), "ipc://%s/%s/%s", rundir, ENDPOINT_DIR,
+	    PROTO_EP_CONTROL);
 	if ((rv = nng_req0_open(&s)) != 0) {
 		fprintf(stderr, "dnsrouterctl: status: %s\n", nng_strerror(rv));
 		return NULL;

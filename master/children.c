@@ -7,8 +7,9 @@
  * takes over the queries queued meanwhile. On reload, routers are replaced
  * one slot at a time: the old one stops only once its successor serves.
  * Children get a minimal environment (child_env): nothing of the master's
- * reaches them but the time zone, sanitizer options and DNSROUTER_IO_URING,
- * so no proxy or library variable changes what they do.
+ * reaches them but the time zone, sanitizer options, DNSROUTER_IO_URING
+ * and DNSROUTER_COREDUMP, so no proxy or library variable changes what
+ * they do.
  */
 #include <sys/mman.h>
 #include <sys/prctl.h>
@@ -70,6 +71,7 @@ static char			 router_path[PATH_MAX], controller_path[PATH_MAX];
 static const char *const	 env_keep[] = {
 	"TZ", "ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS",
 	"DNSROUTER_IO_URING",	/* sendmmsg instead: router/sendbatch.c */
+	"DNSROUTER_COREDUMP",	/* keep the core limit: common/privsep.c */
 };
 #define ENV_MAX	(sizeof(env_keep) / sizeof(env_keep[0]) + 2)
 static char			*child_env[ENV_MAX];

@@ -18,6 +18,7 @@
 
 #include "addr.h"
 #include "config.h"
+#include "endpoint.h"
 #include "log.h"
 #include "master.h"
 #include "privsep.h"
@@ -47,40 +48,117 @@ usage(FILE *fp, int status)
 	exit(status);
 }
 
+/* A user named by key must exist; the error names its line. */
+static int
+check_user(const char *key, const char *user, char *err, size_t errlen)
+{
+	uid_t uid;
+	gid_t gid;
+	int line;
+
+	if (priv_lookup(user, &uid, &gid) == 0)
+		return 0;
+	line = config_key_line(conffile, key);
+	if (line > 0)
+		snprintf(err, errlen, "%s:%d: %s '%s': no such user (create it, "
+		    "see dnsrouter(8), or name another)", conffile, line, key,
+		    user);
+	else
+		snprintf(err, errlen, "%s: %s '%s' (the default) does not exist "
+		    "(create it, see dnsrouter(8), or name another)", conffile,
+		    key, user);
+	return -1;
+}
+
 /* Load, override from the environment, validate: the one path to a config. */
 static int
 load_config(struct config *cf, char *err, size_t errlen)
 {
-	uid_t uid;
-	gid_t gid;
-
 	config_defaults(cf);
 	if (config_load(cf, conffile, err, errlen) != 0 ||
 	    config_apply_env(cf, err, errlen) != 0 ||
 	    config_validate(cf, err, errlen) != 0)
 		return -1;
-	if (priv_lookup(cf->user, &uid, &gid) != 0) {
-		snprintf(err, errlen, "%s: user '%s' does not exist (create it, "
-		    "see dnsrouter(8), or name another)", conffile, cf->user);
+	if (check_user("user", cf->user, err, errlen) != 0)
 		return -1;
-	}
+	if (cf->router_user[0] != '\0' &&
+	    check_user("router-user", cf->router_user, err, errlen) != 0)
+		return -1;
 	return 0;
 }
 
 /*
- * The run directory belongs to the children's user and to this dnsrouter
- * alone (locked); stale endpoints go.
+ * Who owns what in the run directory (docs/design.md, "privileges"):
+ * rundir itself is root's, group the routers' (their chroot: they can
+ * reach controller/ but write nothing); rundir/controller is the
+ * controller's (its chroot, where it listens), group the routers' again,
+ * so that routers connect to its endpoints but, as router-user, cannot
+ * create or remove anything there. Set at start and on every reload.
  */
+/* Owner and mode of the directory path, never of what a symlink points to. */
 static int
-make_rundir(const char *dir, const char *user, char *err, size_t errlen)
+own_dir(const char *path, uid_t uid, gid_t gid, char *err, size_t errlen)
 {
-	char path[PATH_MAX];
-	struct stat st;
+	int fd, rv = 0;
+
+	if ((fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+	    O_CLOEXEC)) == -1 || fchown(fd, uid, gid) == -1 ||
+	    fchmod(fd, 0750) == -1) {
+		snprintf(err, errlen, "rundir %.200s: %s", path, strerror(errno));
+		rv = -1;
+	}
+	if (fd != -1)
+		close(fd);
+	return rv;
+}
+
+static int
+own_rundir(const struct config *cf, char *err, size_t errlen)
+{
+	char sub[PATH_MAX];
+	uid_t uid, ruid;
+	gid_t gid, rgid;
+
+	if (geteuid() != 0)
+		return 0;	/* everything runs as us anyway */
+	if (priv_lookup(cf->user, &uid, &gid) != 0 ||
+	    priv_lookup(cf->router_user[0] != '\0' ? cf->router_user : cf->user,
+	    &ruid, &rgid) != 0) {
+		snprintf(err, errlen, "rundir %.100s: user lookup failed",
+		    cf->rundir);
+		return -1;
+	}
+	snprintf(sub, sizeof(sub), "%.100s/%s", cf->rundir, ENDPOINT_DIR);
+	/* rundir first: once it is root's, nobody else can swap sub. */
+	if (own_dir(cf->rundir, 0, rgid, err, errlen) != 0 ||
+	    own_dir(sub, uid, rgid, err, errlen) != 0)
+		return -1;
+	return 0;
+}
+
+/* Stale endpoints of a killed controller go (rundir itself: older layout). */
+static void
+remove_endpoints(const char *dir)
+{
 	struct dirent *de;
-	uid_t uid;
-	gid_t gid;
 	DIR *d;
-	int fd;
+
+	if ((d = opendir(dir)) == NULL)
+		return;
+	while ((de = readdir(d)) != NULL) {
+		size_t n = strlen(de->d_name);
+
+		if (n > 4 && strcmp(de->d_name + n - 4, ".ipc") == 0)
+			(void)unlinkat(dirfd(d), de->d_name, 0);
+	}
+	closedir(d);
+}
+
+/* A directory, made if missing; a symbolic link or other file is refused. */
+static int
+make_dir(const char *dir, char *err, size_t errlen)
+{
+	struct stat st;
 
 	if (mkdir(dir, 0750) == -1 && errno != EEXIST) {
 		snprintf(err, errlen, "rundir %s: %s", dir, strerror(errno));
@@ -90,16 +168,26 @@ make_rundir(const char *dir, const char *user, char *err, size_t errlen)
 		snprintf(err, errlen, "rundir %s: not a directory", dir);
 		return -1;
 	}
-	if (priv_lookup(user, &uid, &gid) == 0 && geteuid() == 0 &&
-	    (chown(dir, uid, gid) == -1 || chmod(dir, 0750) == -1)) {
-		snprintf(err, errlen, "rundir %s: %s", dir, strerror(errno));
+	return 0;
+}
+
+/*
+ * The run directory and its controller/, owned as own_rundir says, and
+ * this dnsrouter's alone (locked); stale endpoints go.
+ */
+static int
+make_rundir(const struct config *cf, char *err, size_t errlen)
+{
+	char path[PATH_MAX];
+	int fd;
+
+	if (make_dir(cf->rundir, err, errlen) != 0)
 		return -1;
-	}
 	/*
 	 * One dnsrouter per run directory, daemon or not (-d has no pidfile):
 	 * a second one would remove the first one's endpoints below.
 	 */
-	snprintf(path, sizeof(path), "%s/dnsrouter.lock", dir);
+	snprintf(path, sizeof(path), "%.100s/dnsrouter.lock", cf->rundir);
 	if ((fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600)) == -1) {
 		snprintf(err, errlen, "%.900s: %s", path, strerror(errno));
 		return -1;
@@ -110,18 +198,16 @@ make_rundir(const char *dir, const char *user, char *err, size_t errlen)
 		close(fd);
 		return -1;
 	}
+	snprintf(path, sizeof(path), "%.100s/%s", cf->rundir, ENDPOINT_DIR);
+	if (make_dir(path, err, errlen) != 0 || own_rundir(cf, err, errlen) != 0) {
+		close(fd);
+		return -1;
+	}
 	if (rundir_lockfd != -1)
 		close(rundir_lockfd);
 	rundir_lockfd = fd;
-	if ((d = opendir(dir)) != NULL) {
-		while ((de = readdir(d)) != NULL) {
-			size_t n = strlen(de->d_name);
-
-			if (n > 4 && strcmp(de->d_name + n - 4, ".ipc") == 0)
-				(void)unlinkat(dirfd(d), de->d_name, 0);
-		}
-		closedir(d);
-	}
+	remove_endpoints(cf->rundir);
+	remove_endpoints(path);
 	return 0;
 }
 
@@ -188,6 +274,7 @@ routers_differ(const struct config *a, const struct config *b)
 {
 	return !listen_equal(a, b) || a->workers != b->workers ||
 	    a->timeout_ms != b->timeout_ms || strcmp(a->user, b->user) != 0 ||
+	    strcmp(a->router_user, b->router_user) != 0 ||
 	    strcmp(a->rundir, b->rundir) != 0;
 }
 
@@ -214,7 +301,8 @@ controller_text(const struct config *cf)
 		next = strchr(line, '\n');
 		next = next != NULL ? next + 1 : line + strlen(line);
 		if (strncmp(line, "listen ", 7) == 0 ||
-		    strncmp(line, "workers ", 8) == 0)
+		    strncmp(line, "workers ", 8) == 0 ||
+		    strncmp(line, "router-user ", 12) == 0)
 			continue;
 		n = (size_t)(next - line);
 		memmove(out, line, n);
@@ -279,8 +367,9 @@ hup_cb(struct ev_loop *l, ev_signal *w, int revents)
 		free(ncf);
 		return;
 	}
-	if (strcmp(ncf->rundir, conf->rundir) != 0 &&
-	    make_rundir(ncf->rundir, ncf->user, err, sizeof(err)) != 0) {
+	if ((strcmp(ncf->rundir, conf->rundir) != 0 ?
+	    make_rundir(ncf, err, sizeof(err)) :
+	    own_rundir(ncf, err, sizeof(err))) != 0) {
 		log_warnx("reload: %s; keeping the running configuration", err);
 		listeners_close(nls);
 		free(ncf);
@@ -349,7 +438,7 @@ main(int argc, char *argv[])
 	log_init(1, verbose, "dnsrouter");
 	if (!foreground)
 		lock_pidfile(conf->pidfile);
-	if (make_rundir(conf->rundir, conf->user, err, sizeof(err)) != 0)
+	if (make_rundir(conf, err, sizeof(err)) != 0)
 		fatalx("%s", err);
 	ls = &lsets[0];
 	if (listeners_open(conf, NULL, ls, err, sizeof(err)) != 0)
@@ -372,8 +461,9 @@ main(int argc, char *argv[])
 
 	children_start(loop, conf, ls, foreground, verbose);
 	log_info("dnsrouter %s started: %d routers, %d listen address(es), "
-	    "children run as '%s'", DNSROUTER_VERSION, conf->workers,
-	    conf->nlisten, conf->user);
+	    "controller runs as '%s', routers as '%s'", DNSROUTER_VERSION,
+	    conf->workers, conf->nlisten, conf->user,
+	    conf->router_user[0] != '\0' ? conf->router_user : conf->user);
 	ev_run(loop, 0);
 
 	listeners_close(ls);

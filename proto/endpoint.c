@@ -79,15 +79,29 @@ listen_pipe_cb(nng_pipe p, nng_pipe_ev ev, void *arg)
 		ls->on_connect();
 }
 
+/* The socket file is 0666: the directory decides who reaches it. */
+static int
+try_listen(struct listened *ls)
+{
+	int rv;
+
+	if ((rv = nng_listener_create(&ls->l, ls->s, ls->url)) != 0)
+		return rv;
+	if ((rv = nng_listener_set_int(ls->l, NNG_OPT_IPC_PERMISSIONS,
+	    0666)) != 0 || (rv = nng_listener_start(ls->l, 0)) != 0)
+		nng_listener_close(ls->l);
+	return rv;
+}
+
 static void
 do_listen(struct listened *ls)
 {
 	int rv;
 
-	if ((rv = nng_listen(ls->s, ls->url, &ls->l, 0)) != 0) {
+	if ((rv = try_listen(ls)) != 0) {
 		/* A stale socket file left by a killed controller. */
 		unlink(ls->path);
-		if ((rv = nng_listen(ls->s, ls->url, &ls->l, 0)) != 0)
+		if ((rv = try_listen(ls)) != 0)
 			fatalx("%s: %s: %s", __func__, ls->url, nng_strerror(rv));
 	}
 }

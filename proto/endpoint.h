@@ -8,8 +8,18 @@
 #include <nng/nng.h>
 
 /*
+ * The controller's directory under the run directory: its endpoints live
+ * there, it is the controller's chroot, and routers (chrooted into the run
+ * directory) find it at "/" ENDPOINT_DIR. Only the controller's user may
+ * write in it (master/main.c own_rundir).
+ */
+#define ENDPOINT_DIR	"controller"
+
+/*
  * Listen on ipc://dir/ep with the opened socket s; a stale socket file left
- * by a killed controller is removed first. Messages longer than maxsz are
+ * by a killed controller is removed first. The socket file is made
+ * connectable by anyone who can reach dir (routers may run as another
+ * user): dir's permissions say who may connect. Messages longer than maxsz are
  * dropped by nng before they are buffered (nng's default is no limit, and
  * the peers are routers, which read the network); 0 for a socket that only
  * sends. Fatal on failure. Returns the socket's receive descriptor for

@@ -2,9 +2,10 @@
  * dnsrouter-router: started by the master as root with its config on fd 3,
  * a readiness pipe on fd 4 and its listening sockets from fd 5 (UDP, TCP
  * for each listen address). It chroots into the run directory and drops to
- * the configured user before it reads anything from the network.
+ * router-user (else user) before it reads anything from the network.
  */
 #include <sys/resource.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +13,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "endpoint.h"
 #include "log.h"
 #include "privsep.h"
 #include "router.h"
@@ -89,27 +91,6 @@ stop_cb(struct ev_loop *l, ev_signal *w, int revents)
 	ev_timer_start(l, &drain_w);
 }
 
-/*
- * Room for every TCP client and the sockets toward backends: while still
- * root, raise the descriptor limit (a soft limit of 1024 would cap
- * tcp-clients below its default).
- */
-static void
-raise_fd_limit(void)
-{
-	struct rlimit rl;
-	rlim_t want = (rlim_t)conf.tcp_clients + 1024;
-
-	if (getrlimit(RLIMIT_NOFILE, &rl) == -1 || rl.rlim_cur >= want)
-		return;
-	if (rl.rlim_max < want && geteuid() == 0)
-		rl.rlim_max = want;
-	rl.rlim_cur = rl.rlim_max < want ? rl.rlim_max : want;
-	if (setrlimit(RLIMIT_NOFILE, &rl) == -1 || rl.rlim_cur < want)
-		log_warnx("descriptor limit %llu is below tcp-clients + 1024: "
-		    "accepts may fail", (unsigned long long)rl.rlim_cur);
-}
-
 static void
 usage(void)
 {
@@ -121,7 +102,7 @@ usage(void)
 int
 main(int argc, char *argv[])
 {
-	static char name[32];
+	static char name[32], epdir[PATH_MAX];
 	char err[512];
 	ev_signal sigterm, sigint;
 	int ch, i, k, idx = -1, nsets = 1, verbose = 0, foreground = 0;
@@ -156,10 +137,25 @@ main(int argc, char *argv[])
 	signal(SIGHUP, SIG_IGN);
 	unblock_signal(SIGHUP);
 
-	raise_fd_limit();
-	/* Everything from the file system is in hand: lock ourselves in. */
-	endpoint_dir = geteuid() == 0 ? "" : conf.rundir;
-	priv_drop(conf.user, geteuid() == 0 ? conf.rundir : NULL);
+	/*
+	 * Room for every TCP client and the sockets toward backends (a soft
+	 * limit of 1024 would cap tcp-clients below its default); no cores.
+	 */
+	priv_rlimits((rlim_t)conf.tcp_clients + 1024);
+	/*
+	 * Everything from the file system is in hand: lock ourselves in. The
+	 * controller's endpoints are in its directory, which router-user
+	 * can reach but not write.
+	 */
+	if (geteuid() == 0)
+		endpoint_dir = "/" ENDPOINT_DIR;
+	else {
+		snprintf(epdir, sizeof(epdir), "%.100s/%s", conf.rundir,
+		    ENDPOINT_DIR);
+		endpoint_dir = epdir;
+	}
+	priv_drop(conf.router_user[0] != '\0' ? conf.router_user : conf.user,
+	    geteuid() == 0 ? conf.rundir : NULL);
 
 	if ((loop = ev_default_loop(EVFLAG_AUTO)) == NULL)
 		fatalx("cannot start libev");

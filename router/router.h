@@ -25,7 +25,7 @@
 
 extern struct ev_loop	*loop;
 extern struct config	 conf;
-extern const char	*endpoint_dir;	/* nng endpoints: "" in the chroot */
+extern const char	*endpoint_dir;	/* the controller's endpoints: "/controller" in the chroot */
 
 /* Tell the master this router serves (first table in hand). */
 void router_ready(void);

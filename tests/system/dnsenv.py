@@ -432,6 +432,12 @@ class Dnsrouter:
     def pid(self):
         return self.proc.pid if self.proc else None
 
+    @property
+    def epdir(self):
+        """Where the controller listens (its chroot): rundir/controller."""
+        return os.path.join(self.rundir, "controller") if self.rundir \
+            else None
+
     def listen_spec(self):
         if ":" in self.addr:
             return "[%s]:%d" % (self.addr, self.port)

@@ -7,7 +7,7 @@ The SP protocol over IPC: each side sends an 8-byte greeting
 one byte 0x01, its length as a big-endian u64, and its bytes. A req0
 message starts with a 4-byte request ID (top bit set) that rep0 echoes.
 
-    reply = request("/run/dnsrouter/control.ipc", body)
+    reply = request("/run/dnsrouter/controller/control.ipc", body)
     with FakeRep(path, lambda body: answer) as f: ...   # a fake controller
 """
 

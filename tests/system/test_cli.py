@@ -138,7 +138,7 @@ def test_second_dnsrouter_on_the_same_rundir_refuses(build_dir, tmp_path,
     one's nng endpoints, which restarted routers would need."""
     r = make_router(["%s,^[ab]\\.miek" % spec(backend_a)])
     r.wait_ready("a.miek.nl.", "TXT")
-    endpoints = sorted(f for f in os.listdir(r.rundir) if f.endswith(".ipc"))
+    endpoints = sorted(f for f in os.listdir(r.epdir) if f.endswith(".ipc"))
     assert endpoints
     conf = tmp_path / "second.conf"
     conf.write_text(r.config_text().replace(
@@ -149,6 +149,6 @@ def test_second_dnsrouter_on_the_same_rundir_refuses(build_dir, tmp_path,
                         timeout=10)
     assert cp.returncode != 0
     assert "in use by another dnsrouter" in cp.stderr, cp.stderr
-    assert sorted(f for f in os.listdir(r.rundir)
+    assert sorted(f for f in os.listdir(r.epdir)
                   if f.endswith(".ipc")) == endpoints
     assert query(r.port, "a.miek.nl.", "TXT").rcode() == dns.rcode.NOERROR

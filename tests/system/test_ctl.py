@@ -283,7 +283,7 @@ def test_status_when_dnsrouter_is_not_running_says_so(build_dir, tmp_path):
     cp = ctl(build_dir, "status", conf=str(conf), check=False)
     assert cp.returncode == 1
     assert "cannot reach the controller" in cp.stderr
-    assert str(tmp_path / "control.ipc") in cp.stderr
+    assert str(tmp_path / "controller" / "control.ipc") in cp.stderr
 
 
 def _hdr(version, mtype, length):
@@ -295,7 +295,8 @@ def test_status_names_a_controller_of_another_protocol_version(
     conf = tmp_path / "c.conf"
     conf.write_text("rundir %s\n" % tmp_path)
     # A controller from before the status messages (protocol version 1).
-    with nngipc.FakeRep(str(tmp_path / "control.ipc"),
+    (tmp_path / "controller").mkdir()
+    with nngipc.FakeRep(str(tmp_path / "controller" / "control.ipc"),
                         lambda body: _hdr(1, 5, 16)) as fake:
         cp = ctl(build_dir, "status", conf=str(conf), check=False)
     assert cp.returncode == 1
@@ -308,7 +309,7 @@ def test_controller_answers_a_request_of_another_version_with_an_error(
         build_dir, backend_a, make_router):
     r = make_router(["%s,^[ab]\\.miek" % spec(backend_a)])
     r.wait_ready("a.miek.nl.", "TXT")
-    path = os.path.join(r.rundir, "control.ipc")
+    path = os.path.join(r.epdir, "control.ipc")
     reply = nngipc.request(path, _hdr(1, 4, 16))
     magic, version, mtype, length, _ = struct.unpack("!IHHII", reply[:16])
     assert (magic, mtype, length) == (0x444e5352, 6, len(reply))

@@ -32,8 +32,9 @@ def test_example_config_parses(build_dir, tmp_path):
     lines = [re.sub(r"^#(?=[a-z])", "", l) for l in ex.splitlines()]
     lines = [l for l in lines if not l.startswith("routes ")
              and not l.startswith("#listen")]
-    # the example's user need not exist on this machine
-    lines = ["user root" if l.startswith("user ") else l for l in lines]
+    # the example's users need not exist on this machine
+    lines = [l.split()[0] + " root" if l.startswith(("user ", "router-user "))
+             else l for l in lines]
     p = tmp_path / "example.conf"
     p.write_text("\n".join(lines) + "\n")
     cp = subprocess.run([os.path.join(build_dir, "dnsrouter"), "-n", "-f",

@@ -80,3 +80,27 @@ def test_etcd_over_tls_refused_without_proper_credentials(
     assert "etcd: watching" not in r.log()
     # etcd itself is fine: a client with the right credentials gets it
     assert "^c\\.miek" in e.ctl("get", "/dnsrouter/c")
+
+
+def test_etcd_ca_replaced_then_sighup_is_used_from_the_chroot(
+        tmp_path, backend_b, pki, tls_etcd, etcd_router):
+    """The controller is chrooted: it read the CA file before, and reads it
+    again, through the directory it opened then, on a SIGHUP that leaves
+    its settings alone. A CA that does not sign etcd's certificate, then
+    the right one put in its place: etcd's routes arrive after the SIGHUP."""
+    e = tls_etcd
+    e.ctl("put", "/dnsrouter/c", "%s,^c\\.miek" % spec(backend_b))
+    other = EtcdTLS(tmp_path / "other-pki", cn="other")
+    ca = tmp_path / "ca.pem"
+    ca.write_bytes(open(other.ca, "rb").read())
+    r = etcd_router(e.url, wait=False,
+                    more=tls_lines(str(ca), pki.client_cert, pki.client_key))
+    why = wait_logged(r, "; retrying", 0, 10)
+    assert "certificate" in why, why
+    tmp = tmp_path / "ca.pem.new"
+    tmp.write_bytes(open(pki.ca, "rb").read())
+    tmp.rename(ca)
+    mark = len(r.log())
+    r.reload()
+    wait_logged(r, "etcd: watching %s/dnsrouter/ " % e.url, mark, 15)
+    wait_answer(r, "c.miek.nl.", "cc", timeout=5)

@@ -1,11 +1,17 @@
-"""Privilege separation: the master stays root, routers and the controller
-run as the configured user (routers chrooted into the run directory), with
-no supplementary groups, no capabilities and no_new_privs."""
+"""Privilege separation: the master stays root, the controller runs as
+user chrooted into rundir/controller (where it listens), routers as
+router-user (else user) chrooted into the run directory, where they can
+reach the controller's endpoints but write nothing; no supplementary
+groups, no capabilities, no_new_privs, no core dumps."""
 
+import errno
+import json
 import os
 import pwd
 import re
+import resource
 import signal
+import socket
 import stat
 import subprocess
 
@@ -14,12 +20,22 @@ import pytest
 
 from conftest import spec
 from dnsenv import free_port, pid_alive, query, wait_for
+from etcdenv import etcd, etcd_router, wait_answer  # noqa: F401
 from helpers import txts
-from procs import ids, root_of, status, wait_routers
+from procs import ids, roles, root_of, status, wait_routers
 
 
 def nobody():
     pw = pwd.getpwnam("nobody")
+    return pw.pw_uid, pw.pw_gid
+
+
+# The second user routers run as (router-user): a system user Debian has.
+ROUTER_USER = "daemon"
+
+
+def router_user():
+    pw = pwd.getpwnam(ROUTER_USER)
     return pw.pw_uid, pw.pw_gid
 
 
@@ -65,17 +81,29 @@ def test_children_run_as_user_routers_chrooted(as_nobody):
     assert txts(query(r.port, "b.miek.nl.", "TXT")) == ["bb"]
 
 
-def test_rundir_belongs_to_user(as_nobody):
+def test_rundir_layout_routers_read_controller_writes(as_nobody):
+    """rundir (the routers' chroot) is root's, so routers can write nothing
+    in it; the controller's endpoints live in rundir/controller, which is
+    the controller's user's; both are closed to others (mode 0750, group
+    the routers')."""
     r = as_nobody
     uid, gid = nobody()
     st = os.stat(r.rundir)
+    assert (st.st_uid, st.st_gid) == (0, gid)
+    assert stat.S_IMODE(st.st_mode) == 0o750
+    st = os.stat(r.epdir)
     assert (st.st_uid, st.st_gid) == (uid, gid)
     assert stat.S_IMODE(st.st_mode) == 0o750
-    # the nng endpoints live there, made by the controller as nobody
-    ipc = [f for f in os.listdir(r.rundir) if f.endswith(".ipc")]
-    assert ipc, os.listdir(r.rundir)
+    # the nng endpoints live there, made by the controller as nobody, and
+    # anyone who can reach them may connect (the directory decides)
+    ipc = sorted(f for f in os.listdir(r.epdir) if f.endswith(".ipc"))
+    assert ipc == ["control.ipc", "hsdb.ipc", "report.ipc", "snapshot.ipc",
+                   "table.ipc"]
     for f in ipc:
-        assert os.stat(os.path.join(r.rundir, f)).st_uid == uid
+        st = os.stat(os.path.join(r.epdir, f))
+        assert stat.S_ISSOCK(st.st_mode) and st.st_uid == uid
+        assert stat.S_IMODE(st.st_mode) == 0o666
+    assert not [f for f in os.listdir(r.rundir) if f.endswith(".ipc")]
 
 
 def test_restarted_router_drops_privileges_too(as_nobody):
@@ -195,7 +223,7 @@ def test_children_get_a_minimal_environment(make_router, backend_a):
     for pid, name in kids.items():
         env = environ(pid)
         allowed = {"PATH", "TZ", "DNSROUTER_IO_URING", "ASAN_OPTIONS",
-                   "UBSAN_OPTIONS", "LSAN_OPTIONS"}
+                   "UBSAN_OPTIONS", "LSAN_OPTIONS", "DNSROUTER_COREDUMP"}
         assert set(env) <= allowed, "%s: %s" % (name, sorted(env))
         assert env.get("TZ") == "UTC", env
         assert env.get("DNSROUTER_IO_URING") == "0", env
@@ -220,3 +248,305 @@ def test_lock_file_symlink_is_refused(build_dir, tmp_path):
     assert p.returncode != 0
     assert "dnsrouter.lock" in p.stderr, p.stderr
     assert not victim.exists()
+
+
+@pytest.fixture
+def two_users(public_tmp, make_router, backend_a):
+    """Controller as nobody, routers as daemon (router-user)."""
+    r = make_router(["%s,^[ab]\\.miek" % spec(backend_a)], user="nobody",
+                    workers=2, workdir=os.path.join(public_tmp, "r"),
+                    extra="router-user %s" % ROUTER_USER)
+    r.wait_ready("a.miek.nl.", "TXT")
+    return r
+
+
+def test_routers_run_as_router_user_controller_as_user(two_users):
+    r = two_users
+    ruid, rgid = router_user()
+    uid, gid = nobody()
+    ro = wait_routers(r, 2)
+    for idx, pid in ro["router"].items():
+        assert_dropped(pid, ruid, rgid, "router #%d" % idx)
+        assert root_of(pid) == r.rundir
+    assert_dropped(ro["controller"][0], uid, gid, "controller")
+    # the routers' group opens the directories to them
+    assert os.stat(r.rundir).st_gid == rgid
+    st = os.stat(r.epdir)
+    assert (st.st_uid, st.st_gid) == (uid, rgid)
+    assert txts(query(r.port, "b.miek.nl.", "TXT")) == ["bb"]
+
+
+def narrow_routes(r):
+    """Replace the routes file (by rename) with one routing a. only, and
+    SIGHUP: b. is REFUSED once the controller's new table reaches every
+    router."""
+    backend = r.routes[0].split(",")[0]
+    r.write_routes(["%s,^a\\.miek" % backend])
+    r.reload()
+    wait_answer(r, "b.miek.nl.", "REFUSED", timeout=5)
+    wait_answer(r, "a.miek.nl.", "aa", timeout=5)
+
+
+def as_process(root, uid, gid, fn):
+    """Run fn() in a forked child chrooted into root (chdir "/") as
+    uid/gid with no other groups, as a router is; return its result (a
+    JSON-able value)."""
+    rd, wr = os.pipe()
+    child = os.fork()
+    if child == 0:
+        try:
+            os.close(rd)
+            os.chroot(root)
+            os.chdir("/")
+            os.setgroups([gid])
+            os.setresgid(gid, gid, gid)
+            os.setresuid(uid, uid, uid)
+            out = fn()
+        except BaseException as e:      # noqa: B902 (the child reports)
+            out = {"error": repr(e)}
+        os.write(wr, json.dumps(out).encode())
+        os._exit(0)
+    os.close(wr)
+    data = b""
+    while True:
+        chunk = os.read(rd, 65536)
+        if not chunk:
+            break
+        data += chunk
+    os.close(rd)
+    os.waitpid(child, 0)
+    return json.loads(data)
+
+
+def what_a_router_may_do():
+    """From inside a router's chroot: try to take over the controller's
+    endpoints. Each entry: "ok" or the errno's name."""
+    out = {}
+
+    def attempt(name, f):
+        try:
+            f()
+            out[name] = "ok"
+        except OSError as e:
+            out[name] = errno.errorcode.get(e.errno, str(e.errno))
+
+    def listen():
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            s.bind("/controller/planted.ipc")
+        finally:
+            s.close()
+
+    def connect():
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            s.connect("/controller/table.ipc")
+        finally:
+            s.close()
+
+    attempt("connect", connect)     # first: the rest may break it
+    attempt("create", lambda: open("/controller/planted", "w").close())
+    attempt("unlink", lambda: os.unlink("/controller/table.ipc"))
+    attempt("rename", lambda: os.rename("/controller/report.ipc",
+                                        "/controller/moved"))
+    attempt("listen", listen)
+    attempt("create in its root", lambda: open("/planted", "w").close())
+    return out
+
+
+def test_router_cannot_replace_the_controllers_endpoints(two_users):
+    """A router (its uid, gid and chroot) can connect to the controller's
+    endpoints but can neither remove them nor listen in their place: the
+    directory is the controller's user's, routers run as router-user."""
+    r = two_users
+    ruid, rgid = router_user()
+    pid = wait_routers(r, 2)["router"][0]
+    got = as_process(root_of(pid), ruid, rgid, what_a_router_may_do)
+    assert got == {"create": "EACCES", "unlink": "EACCES", "rename": "EACCES",
+                   "listen": "EACCES", "create in its root": "EACCES",
+                   "connect": "ok"}, got
+    assert sorted(f for f in os.listdir(r.epdir)) == \
+        ["control.ipc", "hsdb.ipc", "report.ipc", "snapshot.ipc", "table.ipc"]
+    # and the routers still hear from the controller
+    narrow_routes(r)
+
+
+def test_same_uid_routers_cannot_write_their_chroot(as_nobody):
+    """Without router-user, routers and controller share a uid and the
+    endpoints' directory is theirs (the weaker guarantee, dnsrouter(8));
+    the chroot itself, with the lock file, is root's."""
+    r = as_nobody
+    uid, gid = nobody()
+    pid = wait_routers(r, 2)["router"][0]
+    got = as_process(root_of(pid), uid, gid, what_a_router_may_do)
+    assert got["create in its root"] == "EACCES", got
+    assert got["connect"] == "ok", got
+
+
+def test_controller_runs_in_its_own_chroot(as_nobody):
+    """The controller is chrooted into rundir/controller (chdir "/"), not
+    the routers' view; the routes file, outside it, is still followed: a
+    new file put in place by rename and a SIGHUP reach the routers."""
+    r = as_nobody
+    ctl = wait_routers(r, 2)["controller"][0]
+    assert root_of(ctl) == r.epdir, root_of(ctl)
+    assert os.readlink("/proc/%d/cwd" % ctl) == r.epdir
+    for pid in wait_routers(r, 2)["router"].values():
+        assert root_of(pid) == r.rundir
+    narrow_routes(r)
+
+
+def test_chrooted_controller_reaches_etcd_by_host_name(backend_a, backend_b,
+                                                       etcd, etcd_router):
+    """etcd named by host name: resolved before the chroot (glibc could not
+    afterwards), the name kept in the URL; the listing and the watch both
+    work from inside the chroot."""
+    url = etcd.url.replace("127.0.0.1", "localhost")
+    assert "localhost" in url
+    etcd.put("/dnsrouter/a", "%s,^a\\.miek" % spec(backend_a))
+    r = etcd_router(url)
+    ctl = roles(r.pid)["controller"][0]
+    assert root_of(ctl) == r.epdir
+    assert "localhost resolved to" in r.log(), r.log()
+    wait_answer(r, "a.miek.nl.", "aa", timeout=5)
+    etcd.put("/dnsrouter/c", "%s,^c\\.miek" % spec(backend_b))
+    wait_answer(r, "c.miek.nl.", "cc", timeout=5)
+
+
+def test_unknown_router_user_is_a_config_error(build_dir, tmp_path):
+    conf = tmp_path / "dnsrouter.conf"
+    conf.write_text("listen 127.0.0.1:5299\nworkers 1\nuser nobody\n"
+                    "router-user no-such-router-xyzzy\n"
+                    "rundir /tmp/drnorouter\n")
+    binary = os.path.join(build_dir, "dnsrouter")
+    for args in (["-n"], ["-d"]):
+        p = subprocess.run([binary] + args + ["-f", str(conf)],
+                           stdin=subprocess.DEVNULL, capture_output=True,
+                           text=True, timeout=10)
+        out = p.stdout + p.stderr
+        assert p.returncode == 1, (args, out)
+        assert "%s:4: router-user 'no-such-router-xyzzy': no such user" \
+            % conf in out, (args, out)
+    assert not os.path.exists("/tmp/drnorouter")
+
+
+def test_router_user_set_on_reload_applies_to_new_routers(as_nobody):
+    """router-user is the routers' alone: a reload that sets it rolls the
+    routers (the new ones run as router-user and reach the controller
+    through the directory's new group) and leaves the controller be."""
+    r = as_nobody
+    ruid, rgid = router_user()
+    before = wait_routers(r, 2)
+    r.rewrite_config(extra="router-user %s" % ROUTER_USER)
+    r.reload()
+
+    def rolled():
+        ro = roles(r.pid)
+        pids = list(ro["router"].values())
+        if len(pids) != 2 or ro["other"]:
+            return False
+        try:
+            return all(ids(p, "Uid") == [ruid] * 4 for p in pids) and ro
+        except OSError:
+            return False
+    now = wait_for(rolled, 15, 0.05, "routers as %s" % ROUTER_USER)
+    assert now["controller"] == before["controller"]
+    for idx, pid in now["router"].items():
+        assert_dropped(pid, ruid, rgid, "router #%d" % idx)
+    assert os.stat(r.epdir).st_gid == rgid
+    narrow_routes(r)
+
+
+def limits(pid):
+    """/proc/<pid>/limits as {name: (soft, hard)} (strings)."""
+    out = {}
+    with open("/proc/%d/limits" % pid) as f:
+        next(f)
+        for line in f:
+            v = line[26:].split()
+            out[line[:26].strip()] = (v[0], v[1])
+    return out
+
+
+def asan_keeps_cores():
+    """Sanitizer builds set their own core limit to 0 as they start
+    (ASan's disable_coredump): ask them not to, so what is measured is
+    dnsrouter's doing, whatever the build."""
+    opts = os.environ.get("ASAN_OPTIONS", "")
+    return {"ASAN_OPTIONS": (opts + ":" if opts else "") +
+            "disable_coredump=0"}
+
+
+@pytest.fixture
+def loose_limits():
+    """Start dnsrouter with cores allowed and 1024 descriptors (what a
+    shell often gives); restored afterwards."""
+    core = resource.getrlimit(resource.RLIMIT_CORE)
+    nofile = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_CORE, (resource.RLIM_INFINITY,
+                                              resource.RLIM_INFINITY))
+    resource.setrlimit(resource.RLIMIT_NOFILE, (1024, nofile[1]))
+    yield
+    resource.setrlimit(resource.RLIMIT_CORE, core)
+    resource.setrlimit(resource.RLIMIT_NOFILE, nofile)
+
+
+def test_children_dump_no_core_and_get_descriptors_for_the_config(
+        loose_limits, public_tmp, make_router, backend_a):
+    """A core of a router holds queries, one of the controller etcd
+    credentials and TLS keys: none by default. Descriptors: routers get
+    tcp-clients + 1024, the controller 4096 (health checks in flight,
+    /metrics, etcd)."""
+    r = make_router(["%s,^[ab]\\.miek" % spec(backend_a)], user="nobody",
+                    workers=1, workdir=os.path.join(public_tmp, "r"),
+                    extra="tcp-clients 3000", env=asan_keeps_cores())
+    r.wait_ready("a.miek.nl.", "TXT")
+    ro = wait_routers(r, 1)
+    router, ctl = ro["router"][0], ro["controller"][0]
+    for pid in (router, ctl):
+        assert limits(pid)["Max core file size"] == ("0", "0"), limits(pid)
+    soft, hard = limits(router)["Max open files"]
+    assert int(soft) >= 4024, limits(router)
+    soft, hard = limits(ctl)["Max open files"]
+    assert int(soft) >= 4096, limits(ctl)
+    # the master keeps what it was given
+    assert limits(r.pid)["Max core file size"] == ("unlimited", "unlimited")
+
+
+def test_coredump_wanted_keeps_the_limit_and_makes_children_dumpable(
+        loose_limits, public_tmp, make_router, backend_a):
+    """DNSROUTER_COREDUMP=1 (sanitizer runs, debugging): the children keep
+    the inherited core limit and are dumpable again after the uid change
+    (/proc/PID is then their user's)."""
+    uid, _ = nobody()
+    r = make_router(["%s,^[ab]\\.miek" % spec(backend_a)], user="nobody",
+                    workers=1, workdir=os.path.join(public_tmp, "r"),
+                    env=dict(asan_keeps_cores(), DNSROUTER_COREDUMP="1"))
+    r.wait_ready("a.miek.nl.", "TXT")
+    ro = wait_routers(r, 1)
+    for pid in (ro["router"][0], ro["controller"][0]):
+        assert limits(pid)["Max core file size"] == \
+            ("unlimited", "unlimited"), limits(pid)
+        assert os.stat("/proc/%d" % pid).st_uid == uid
+
+
+def test_controller_directory_symlink_is_refused(build_dir, tmp_path):
+    """The master sets the owner of rundir/controller as root: a symbolic
+    link planted there (by a child of an older dnsrouter, whose user owned
+    the run directory) must not make it chown another directory."""
+    rundir = tmp_path / "run"
+    rundir.mkdir()
+    victim = tmp_path / "victim"
+    victim.mkdir()
+    os.symlink(str(victim), str(rundir / "controller"))
+    conf = tmp_path / "dnsrouter.conf"
+    routes = tmp_path / "routes"
+    routes.write_text("")
+    conf.write_text("listen 127.0.0.1:%d\nworkers 1\nuser nobody\nrundir %s\n"
+                    "routes %s\n" % (free_port(), rundir, routes))
+    p = subprocess.run([os.path.join(str(build_dir), "dnsrouter"), "-d",
+                        "-f", str(conf)], capture_output=True, text=True,
+                       timeout=10)
+    assert p.returncode != 0
+    assert "controller: not a directory" in p.stderr, p.stderr
+    assert os.stat(str(victim)).st_uid == 0

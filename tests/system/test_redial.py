@@ -111,7 +111,7 @@ def hang_up_during_handshake(r, eps, times=3):
         for ep in eps:
             for _ in range(times):
                 s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-                s.connect(os.path.join(r.rundir, ep))
+                s.connect(os.path.join(r.epdir, ep))
                 s.close()
     finally:
         os.kill(ctl, signal.SIGCONT)

@@ -237,7 +237,7 @@ def test_controller_refuses_huge_messages_on_its_endpoints(make_router,
     r = make_router(["%s,^[ab]\\.miek" % spec(backend_a)])
     r.wait_ready("a.miek.nl.", "TXT")
     before = roles(r.pid)["controller"]
-    path = os.path.join(r.rundir, ep)
+    path = os.path.join(r.epdir, ep)
     assert nngipc.announce(path, proto, 1 << 30), \
         "%s waits for a 1 GiB message instead of refusing it" % ep
     assert roles(r.pid)["controller"] == before

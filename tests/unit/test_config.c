@@ -991,6 +991,7 @@ test_write_round_trips_every_key(void **state)
 	    "listen 0.0.0.0\n"
 	    "workers 13\n"
 	    "user _dnsrouter\n"
+	    "router-user _dnsrouter-router\n"
 	    "rundir /var/run/dr\n"
 	    "etcd http://10.0.0.1:2379\n"
 	    "etcd https://[2001:db8::2]:2379\n"
