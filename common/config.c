@@ -763,6 +763,82 @@ config_write(const struct config *cf, FILE *fp)
 	return ferror(fp) ? -1 : 0;
 }
 
+static const struct {
+	const char	*key;
+	int		 readers;
+} key_readers[] = {
+	/* the routers' own: their sockets, how many, whom they answer */
+	{ "workers", CONFIG_FOR_ROUTERS },
+	{ "router-user", CONFIG_FOR_ROUTERS },
+	{ "allow-query", CONFIG_FOR_ROUTERS },
+	{ "allow-transfer", CONFIG_FOR_ROUTERS },
+	{ "acl-drop", CONFIG_FOR_ROUTERS },
+	{ "tcp-", CONFIG_FOR_ROUTERS },		/* ending in '-': a prefix */
+	{ "rrl-", CONFIG_FOR_ROUTERS },
+	/* the controller's: where routes come from, how backends are judged */
+	{ "etcd", CONFIG_FOR_CONTROLLER },
+	{ "etcd-", CONFIG_FOR_CONTROLLER },
+	{ "routes", CONFIG_FOR_CONTROLLER },
+	{ "health-", CONFIG_FOR_CONTROLLER },
+	{ "metrics", CONFIG_FOR_CONTROLLER },
+	/* both: listen (the controller spots routes pointing back at it) */
+	{ "listen", CONFIG_FOR_ROUTERS | CONFIG_FOR_CONTROLLER },
+	{ "user", CONFIG_FOR_ROUTERS | CONFIG_FOR_CONTROLLER },
+	{ "rundir", CONFIG_FOR_ROUTERS | CONFIG_FOR_CONTROLLER },
+	{ "timeout", CONFIG_FOR_ROUTERS | CONFIG_FOR_CONTROLLER },
+	{ "seccomp", CONFIG_FOR_ROUTERS | CONFIG_FOR_CONTROLLER },
+	/* the master's alone */
+	{ "pidfile", 0 },
+};
+
+int
+config_key_readers(const char *key)
+{
+	size_t i, n;
+
+	for (i = 0; i < sizeof(key_readers) / sizeof(key_readers[0]); i++) {
+		n = strlen(key_readers[i].key);
+		if (strncmp(key, key_readers[i].key, n) == 0 &&
+		    (key[n] == '\0' || key_readers[i].key[n - 1] == '-'))
+			return key_readers[i].readers;
+	}
+	return CONFIG_FOR_ROUTERS | CONFIG_FOR_CONTROLLER;
+}
+
+char *
+config_text_for(const struct config *cf, int readers)
+{
+	char *buf = NULL, *line, *next, *out, key[64];
+	size_t len = 0, n;
+	FILE *fp;
+
+	if ((fp = open_memstream(&buf, &len)) == NULL)
+		return NULL;
+	if (config_write(cf, fp) != 0) {
+		fclose(fp);
+		free(buf);
+		return NULL;
+	}
+	if (fclose(fp) != 0) {
+		free(buf);
+		return NULL;
+	}
+	out = buf;
+	for (line = buf; *line != '\0'; line = next) {
+		next = strchr(line, '\n');
+		next = next != NULL ? next + 1 : line + strlen(line);
+		n = strcspn(line, " \n");
+		snprintf(key, sizeof(key), "%.*s", (int)(n < 63 ? n : 63), line);
+		if ((config_key_readers(key) & readers) == 0)
+			continue;
+		n = (size_t)(next - line);
+		memmove(out, line, n);
+		out += n;
+	}
+	*out = '\0';
+	return buf;
+}
+
 int
 config_read_fd(struct config *cf, int fd, char *err, size_t errlen)
 {

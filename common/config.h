@@ -120,6 +120,21 @@ int config_validate(const struct config *cf, char *err, size_t errlen);
 /* Write cf as a config file that config_parse reads back to the same state. */
 int config_write(const struct config *cf, FILE *fp);
 
+/*
+ * Who reads a key, and so which children a change of it replaces on
+ * reload (the master reads them all). The one list: a key missing from it
+ * counts as read by both, so a new key restarts everything until listed.
+ */
+#define CONFIG_FOR_ROUTERS	0x1
+#define CONFIG_FOR_CONTROLLER	0x2
+int config_key_readers(const char *key);
+
+/*
+ * config_write's text with only the lines of keys that readers read
+ * (malloc'd): what the master compares on reload. NULL on failure.
+ */
+char *config_text_for(const struct config *cf, int readers);
+
 /* Parse a duration such as "1000ms", "5s", "2m" into milliseconds; -1 on error. */
 int config_duration(const char *s, unsigned *ms);
 

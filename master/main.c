@@ -254,70 +254,20 @@ stop_cb(struct ev_loop *l, ev_signal *w, int revents)
 	children_stop(all_stopped);
 }
 
-static int
-listen_equal(const struct config *a, const struct config *b)
-{
-	int i;
-
-	if (a->nlisten != b->nlisten)
-		return 0;
-	for (i = 0; i < a->nlisten; i++)
-		if (!addr_equal((const struct sockaddr *)&a->listen[i].addr,
-		    (const struct sockaddr *)&b->listen[i].addr))
-			return 0;
-	return 1;
-}
-
-/* Routers depend on these settings; the rest matter to the controller only. */
-static int
-routers_differ(const struct config *a, const struct config *b)
-{
-	return !listen_equal(a, b) || a->workers != b->workers ||
-	    a->timeout_ms != b->timeout_ms || strcmp(a->user, b->user) != 0 ||
-	    strcmp(a->router_user, b->router_user) != 0 ||
-	    strcmp(a->rundir, b->rundir) != 0;
-}
-
 /*
- * The text a child is given (config_write), without the routers' own keys:
- * everything the controller may read. Comparing it, rather than a list of
- * fields, means a key added later restarts the controller by default.
+ * Whether a new configuration changes what the routers (or the controller)
+ * read: the config text each is given, less the keys it does not read
+ * (config_key_readers, one list for every key).
  */
-static char *
-controller_text(const struct config *cf)
-{
-	char *buf = NULL, *line, *next, *out;
-	size_t len = 0;
-	FILE *fp;
-
-	if ((fp = open_memstream(&buf, &len)) == NULL)
-		fatal("open_memstream");
-	if (config_write(cf, fp) != 0 || fclose(fp) != 0)
-		fatalx("cannot write the configuration");
-	out = buf;
-	for (line = buf; *line != '\0'; line = next) {
-		size_t n;
-
-		next = strchr(line, '\n');
-		next = next != NULL ? next + 1 : line + strlen(line);
-		if (strncmp(line, "listen ", 7) == 0 ||
-		    strncmp(line, "workers ", 8) == 0 ||
-		    strncmp(line, "router-user ", 12) == 0)
-			continue;
-		n = (size_t)(next - line);
-		memmove(out, line, n);
-		out += n;
-	}
-	*out = '\0';
-	return buf;
-}
-
 static int
-controller_differs(const struct config *a, const struct config *b)
+text_differs(const struct config *a, const struct config *b, int readers)
 {
-	char *ta = controller_text(a), *tb = controller_text(b);
-	int differ = strcmp(ta, tb) != 0;
+	char *ta = config_text_for(a, readers), *tb = config_text_for(b, readers);
+	int differ;
 
+	if (ta == NULL || tb == NULL)
+		fatalx("cannot write the configuration");
+	differ = strcmp(ta, tb) != 0;
 	free(ta);
 	free(tb);
 	return differ;
@@ -359,8 +309,8 @@ hup_cb(struct ev_loop *l, ev_signal *w, int revents)
 		free(ncf);
 		return;
 	}
-	rchg = routers_differ(conf, ncf);
-	cchg = controller_differs(conf, ncf);
+	rchg = text_differs(conf, ncf, CONFIG_FOR_ROUTERS);
+	cchg = text_differs(conf, ncf, CONFIG_FOR_CONTROLLER);
 	nls = ls == &lsets[0] ? &lsets[1] : &lsets[0];
 	if (listeners_open(ncf, ls, nls, err, sizeof(err)) != 0) {
 		log_warnx("reload: %s; keeping the running configuration", err);

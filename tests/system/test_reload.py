@@ -149,6 +149,33 @@ def test_timeout_change_rolls_routers_and_applies(served, make_named):
         assert took < 0.8, "SERVFAIL after %.2fs with timeout 200ms" % took
 
 
+def test_a_routers_key_change_rolls_routers_and_applies(served):
+    """allow-query, rrl-*, tcp-* are read by routers only: a change rolls
+    the routers (it used to leave them on the old value: only listen,
+    workers, timeout, user and rundir were compared) and leaves the
+    controller alone."""
+    r = served()
+    before = roles(r.pid)
+    r.rewrite_config(extra="allow-query 10.0.0.0/8")
+    reload_and_wait(r)
+    assert "routers roll one at a time" in r.log()
+    after = wait_routers(r, 2, exclude=list(before["router"].values()))
+    assert after["controller"] == before["controller"]
+    for _ in range(8):
+        assert query(r.port, "a.miek.nl.", "TXT").rcode() == dns.rcode.REFUSED
+
+
+def test_a_controller_key_change_leaves_routers_alone(served):
+    r = served()
+    before = roles(r.pid)
+    r.rewrite_config(extra="health-rise 3")
+    reload_and_wait(r)
+    after = wait_routers(r, 2)
+    assert after["router"] == before["router"]
+    assert after["controller"] != before["controller"]
+    assert answers(r.port)
+
+
 def test_sighup_burst_coalesces(served):
     r = served(workers=2)
     p2 = free_port()

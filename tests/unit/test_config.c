@@ -979,6 +979,93 @@ test_write_round_trips_defaults(void **state)
 	assert_config_equal(&a, &b);
 }
 
+/*
+ * Who reads each key config_write emits: the reload decision. A key that
+ * config_write gains must get a line here (and in config.c's list).
+ */
+static void
+test_every_written_key_has_its_readers(void **state)
+{
+	static const struct { const char *key; int readers; } want[] = {
+		{ "listen", CONFIG_FOR_ROUTERS | CONFIG_FOR_CONTROLLER },
+		{ "workers", CONFIG_FOR_ROUTERS },
+		{ "user", CONFIG_FOR_ROUTERS | CONFIG_FOR_CONTROLLER },
+		{ "router-user", CONFIG_FOR_ROUTERS },
+		{ "rundir", CONFIG_FOR_ROUTERS | CONFIG_FOR_CONTROLLER },
+		{ "etcd", CONFIG_FOR_CONTROLLER },
+		{ "etcd-prefix", CONFIG_FOR_CONTROLLER },
+		{ "etcd-user", CONFIG_FOR_CONTROLLER },
+		{ "etcd-password", CONFIG_FOR_CONTROLLER },
+		{ "etcd-cacert", CONFIG_FOR_CONTROLLER },
+		{ "etcd-cert", CONFIG_FOR_CONTROLLER },
+		{ "etcd-key", CONFIG_FOR_CONTROLLER },
+		{ "routes", CONFIG_FOR_CONTROLLER },
+		{ "timeout", CONFIG_FOR_ROUTERS | CONFIG_FOR_CONTROLLER },
+		{ "health-interval", CONFIG_FOR_CONTROLLER },
+		{ "health-query", CONFIG_FOR_CONTROLLER },
+		{ "health-rise", CONFIG_FOR_CONTROLLER },
+		{ "health-fall", CONFIG_FOR_CONTROLLER },
+		{ "health-passive-window", CONFIG_FOR_CONTROLLER },
+		{ "health-passive-min-attempts", CONFIG_FOR_CONTROLLER },
+		{ "health-passive-failure-percent", CONFIG_FOR_CONTROLLER },
+		{ "metrics", CONFIG_FOR_CONTROLLER },
+		{ "pidfile", 0 },
+		{ "allow-query", CONFIG_FOR_ROUTERS },
+		{ "allow-transfer", CONFIG_FOR_ROUTERS },
+		{ "acl-drop", CONFIG_FOR_ROUTERS },
+		{ "tcp-clients", CONFIG_FOR_ROUTERS },
+		{ "tcp-clients-per-ip", CONFIG_FOR_ROUTERS },
+		{ "tcp-initial-timeout", CONFIG_FOR_ROUTERS },
+		{ "tcp-idle-timeout", CONFIG_FOR_ROUTERS },
+		{ "rrl-responses-per-second", CONFIG_FOR_ROUTERS },
+		{ "rrl-errors-per-second", CONFIG_FOR_ROUTERS },
+		{ "rrl-nxdomains-per-second", CONFIG_FOR_ROUTERS },
+		{ "rrl-window", CONFIG_FOR_ROUTERS },
+		{ "rrl-slip", CONFIG_FOR_ROUTERS },
+		{ "rrl-ipv4-prefix-length", CONFIG_FOR_ROUTERS },
+		{ "rrl-ipv6-prefix-length", CONFIG_FOR_ROUTERS },
+		{ "rrl-exempt", CONFIG_FOR_ROUTERS },
+		{ "rrl-log-only", CONFIG_FOR_ROUTERS },
+		{ "seccomp", CONFIG_FOR_ROUTERS | CONFIG_FOR_CONTROLLER },
+	};
+	struct config cf;
+	char *text, *line, *r, *c;
+	size_t i, n;
+
+	(void)state;
+	parse_ok(&cf, "listen 127.0.0.1:53\netcd http://127.0.0.1:2379\n"
+	    "router-user other\netcd-user u\netcd-password p\n"
+	    "etcd-cacert /ca\netcd-cert /c\netcd-key /k\nroutes /r\n"
+	    "metrics 127.0.0.1:9153\n");
+	assert_non_null(text = config_text_for(&cf, ~0));
+	for (line = text; *line != '\0'; line += strcspn(line, "\n") + 1) {
+		n = strcspn(line, " \n");
+		for (i = 0; i < sizeof(want) / sizeof(want[0]); i++)
+			if (strlen(want[i].key) == n &&
+			    strncmp(line, want[i].key, n) == 0)
+				break;
+		if (i == sizeof(want) / sizeof(want[0]))
+			fail_msg("config_write emits '%.*s', which this test "
+			    "does not know: say who reads it", (int)n, line);
+		if (config_key_readers(want[i].key) != want[i].readers)
+			fail_msg("%s: readers %d, want %d", want[i].key,
+			    config_key_readers(want[i].key), want[i].readers);
+	}
+	free(text);
+	/* What each child is given to compare holds its keys only. */
+	assert_non_null(r = config_text_for(&cf, CONFIG_FOR_ROUTERS));
+	assert_non_null(c = config_text_for(&cf, CONFIG_FOR_CONTROLLER));
+	assert_non_null(strstr(r, "allow-query "));
+	assert_null(strstr(r, "etcd"));
+	assert_null(strstr(r, "pidfile"));
+	assert_non_null(strstr(c, "etcd-prefix "));
+	assert_null(strstr(c, "rrl-"));
+	assert_non_null(strstr(c, "\nlisten ") != NULL ? strstr(c, "\nlisten ") :
+	    strstr(c, "listen "));
+	free(r);
+	free(c);
+}
+
 static void
 test_write_round_trips_every_key(void **state)
 {
@@ -1155,6 +1242,7 @@ main(void)
 		cmocka_unit_test(test_etcd_user_without_password_is_invalid),
 		cmocka_unit_test(test_write_round_trips_defaults),
 		cmocka_unit_test(test_write_round_trips_every_key),
+		cmocka_unit_test(test_every_written_key_has_its_readers),
 		cmocka_unit_test(test_acl_lists),
 		cmocka_unit_test(test_write_round_trips_unusual_health_queries),
 	};
