@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include "child.h"
 #include "config.h"
 #include "control.h"
 #include "dbcompile.h"
@@ -33,8 +34,6 @@
 #include "stall.h"
 #include "util.h"
 
-#define CONTROLLER_FD_CONFIG	3
-#define CONTROLLER_FD_READY	4	/* one byte here once serving */
 #define COALESCE_FIRST		0.001	/* a lone change goes out at once */
 #define COALESCE_GAP		0.020	/* a burst: one table per 20 ms at most */
 /*
@@ -204,9 +203,9 @@ main(int argc, char *argv[])
 		}
 	}
 	log_init(foreground, verbose, "dnsrouter-controller");
-	if (config_read_fd(&conf, CONTROLLER_FD_CONFIG, err, sizeof(err)) != 0)
+	if (config_read_fd(&conf, CHILD_FD_CONFIG, err, sizeof(err)) != 0)
 		fatalx("%s", err);
-	close(CONTROLLER_FD_CONFIG);
+	close(CHILD_FD_CONFIG);
 	signal(SIGPIPE, SIG_IGN);
 	metrics_init(&conf);
 	metrics_http_bind(&conf);
@@ -256,9 +255,7 @@ main(int argc, char *argv[])
 	/* The master started us with SIGHUP blocked: a reload can come now. */
 	unblock_signal(SIGHUP);
 	sandbox_enter(SANDBOX_CONTROLLER, conf.seccomp);
-	if (write(CONTROLLER_FD_READY, "R", 1) != 1)
-		log_debug("master not listening for readiness");
-	close(CONTROLLER_FD_READY);
+	child_ready();
 	stall_init(loop);
 	ev_run(loop, 0);
 

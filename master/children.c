@@ -235,13 +235,19 @@ spawn(struct slot *s)
 	fds[nfds++] = config_fd;
 	fds[nfds++] = pfd[1];
 	if (s->index != SLOT_CONTROLLER) {
+		int k;
+
 		for (set = router; set < lsocks->nsets; set += workers)
 			nsets++;
 		for (l = 0; l < lsocks->nlisten; l++)
-			for (set = router; set < lsocks->nsets; set += workers) {
-				fds[nfds++] = LISTENER_FD(lsocks, set, l, 0);
-				fds[nfds++] = LISTENER_FD(lsocks, set, l, 1);
+			for (k = 0, set = router; set < lsocks->nsets;
+			    k++, set += workers) {
+				fds[child_listen_fd(l, k, nsets, 0) -
+				    CHILD_FD_CONFIG] = LISTENER_FD(lsocks, set, l, 0);
+				fds[child_listen_fd(l, k, nsets, 1) -
+				    CHILD_FD_CONFIG] = LISTENER_FD(lsocks, set, l, 1);
 			}
+		nfds += 2 * lsocks->nlisten * nsets;
 	}
 	if (s->index == SLOT_CONTROLLER)
 		argv[argc++] = controller_path;

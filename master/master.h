@@ -6,14 +6,7 @@
 
 #include "config.h"
 
-/*
- * What a child finds when it starts: its config (text, in a memfd) at fd 3,
- * a pipe at fd 4 on which it writes one byte once it is serving, and for
- * routers the listening sockets from fd 5 on, UDP then TCP per address.
- */
-#define CHILD_FD_CONFIG		3
-#define CHILD_FD_READY		4
-#define CHILD_FD_LISTEN		5
+#include "child.h"	/* what a child finds at which descriptor */
 
 /*
  * Every listening socket: per set, per listen address, UDP then TCP. A set

@@ -52,9 +52,7 @@ void
 router_ready(void)
 {
 	start_serving();
-	if (write(ROUTER_FD_READY, "R", 1) != 1)
-		log_debug("%s: master not listening", __func__);
-	close(ROUTER_FD_READY);
+	child_ready();
 }
 
 static void
@@ -129,9 +127,9 @@ main(int argc, char *argv[])
 		usage();
 	snprintf(name, sizeof(name), "dnsrouter-router#%d", idx);
 	log_init(foreground, verbose, name);
-	if (config_read_fd(&conf, ROUTER_FD_CONFIG, err, sizeof(err)) != 0)
+	if (config_read_fd(&conf, CHILD_FD_CONFIG, err, sizeof(err)) != 0)
 		fatalx("%s", err);
-	close(ROUTER_FD_CONFIG);
+	close(CHILD_FD_CONFIG);
 	signal(SIGPIPE, SIG_IGN);
 	/* Reloading is the master's and the controller's: a router keeps on. */
 	signal(SIGHUP, SIG_IGN);
@@ -164,10 +162,8 @@ main(int argc, char *argv[])
 	upstream_init();
 	for (i = 0; i < conf.nlisten; i++)
 		for (k = 0; k < nsets; k++) {
-			int fd = ROUTER_FD_LISTEN + 2 * (i * nsets + k);
-
-			udp_init(fd);
-			tcp_init(fd + 1);
+			udp_init(child_listen_fd(i, k, nsets, 0));
+			tcp_init(child_listen_fd(i, k, nsets, 1));
 		}
 	ev_timer_init(&table_wait_w, table_wait_cb, TABLE_WAIT, 0.);
 	ev_timer_start(loop, &table_wait_w);

@@ -15,9 +15,7 @@
 #include "report.h"
 #include "routetable.h"
 
-#define ROUTER_FD_CONFIG	3	/* memfd with the master's config */
-#define ROUTER_FD_READY		4	/* one byte here once serving */
-#define ROUTER_FD_LISTEN	5	/* then UDP, TCP per listen address per set */
+#include "child.h"	/* CHILD_FD_*: what the master hands over */
 
 #define QUERY_MAX		16384	/* in-flight queries per router */
 #define QUERY_INLINE		512	/* query bytes kept without malloc */
