@@ -15,7 +15,8 @@ PYTHON    ?= /usr/bin/python3
 CFLAGS    ?= -O2 -g
 WARN       = -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
              -Wpointer-arith -Wcast-qual
-CPPFLAGS  += -D_GNU_SOURCE -Icommon -Iproto -Irouter -Icontroller -Ictl \
+# Each program sees its own folder, common/ and proto/ (see below).
+CPPFLAGS  += -D_GNU_SOURCE -Icommon -Iproto \
              -DDNSROUTER_VERSION='"$(VERSION)"' -DLIBEXECDIR='"$(LIBEXECDIR)"'
 ALL_CFLAGS = -std=gnu11 $(WARN) $(CFLAGS) $(EXTRA_CFLAGS) -MMD -MP
 
@@ -39,27 +40,32 @@ URING_LIBS   = $(shell pkg-config --libs liburing)
 endif
 
 COMMON_SRC     = common/log.c common/addr.c common/config.c common/dnswire.c \
-                 common/util.c common/privsep.c common/sandbox.c common/base64.c common/netmask.c common/strmap.c common/tcpout.c common/hsdb.c common/hsjob.c proto/proto.c proto/endpoint.c proto/routetable.c proto/report.c \
+                 common/util.c common/privsep.c common/sandbox.c common/base64.c common/netmask.c common/strmap.c common/etcd_api.c common/route_value.c common/tcpout.c common/hsdb.c common/hsjob.c proto/proto.c proto/endpoint.c proto/routetable.c proto/report.c \
                  proto/status.c proto/hsdbmsg.c proto/child.c
 MASTER_SRC     = $(wildcard master/*.c)
 ROUTER_SRC     = $(wildcard router/*.c)
 CONTROLLER_SRC = $(wildcard controller/*.c)
 CTL_SRC        = $(wildcard ctl/*.c)
-# dnsrouterctl speaks to etcd with the controller's code.
-CTL_SHARED     = controller/etcd_api.c controller/route_value.c
 UNIT_SRC       = $(wildcard tests/unit/test_*.c)
 
 obj = $(patsubst %.c,$(B)/%.o,$(1))
 COMMON_OBJ = $(call obj,$(COMMON_SRC))
 UNIT_BIN   = $(patsubst tests/unit/%.c,$(B)/tests/%,$(UNIT_SRC))
 # Unit tests link the modules they test, not the programs' main().
-UNIT_OBJ   = $(call obj,router/matcher.c router/rrl.c controller/route_value.c \
-             controller/registry.c controller/etcd_api.c ctl/shard.c)
+UNIT_OBJ   = $(call obj,router/matcher.c router/rrl.c \
+             controller/registry.c ctl/shard.c)
 UNIT_OBJ  += $(call obj,controller/passive.c)
 
 PROGS = $(B)/dnsrouter $(B)/dnsrouter-router $(B)/dnsrouter-controller $(B)/dnsrouterctl
 
 all: $(PROGS)
+
+# A program's own headers are its folder's; unit tests reach every module.
+$(B)/master/%.o:     CPPFLAGS += -Imaster
+$(B)/router/%.o:     CPPFLAGS += -Irouter
+$(B)/controller/%.o: CPPFLAGS += -Icontroller
+$(B)/ctl/%.o:        CPPFLAGS += -Ictl
+$(B)/tests/%:        CPPFLAGS += -Irouter -Icontroller -Ictl
 
 $(B)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -87,7 +93,7 @@ $(B)/dnsrouter-controller: $(call obj,$(CONTROLLER_SRC)) $(B)/libcommon.a
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $(filter-out %.h,$^) $(EV_LIBS) $(NNG_LIBS) \
 	    $(PCRE2_LIBS) $(JANSSON_LIBS) $(LDNS_LIBS) $(CURL_LIBS) $(MHD_LIBS) $(HS_LIBS) $(SECCOMP_LIBS)
 
-$(B)/dnsrouterctl: $(call obj,$(CTL_SRC) $(CTL_SHARED)) $(B)/libcommon.a
+$(B)/dnsrouterctl: $(call obj,$(CTL_SRC)) $(B)/libcommon.a
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $(filter-out %.h,$^) $(NNG_LIBS) \
 	    $(PCRE2_LIBS) $(JANSSON_LIBS) $(LDNS_LIBS) $(CURL_LIBS)
 

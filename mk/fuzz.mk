@@ -29,8 +29,8 @@ FUZZ_OBJ_fuzz_routetable  = $(call fuzzobj,proto/proto.c proto/routetable.c)
 FUZZ_OBJ_fuzz_report      = $(call fuzzobj,proto/proto.c proto/report.c)
 FUZZ_OBJ_fuzz_status      = $(call fuzzobj,proto/proto.c proto/routetable.c \
                             proto/status.c)
-FUZZ_OBJ_fuzz_route_value = $(call fuzzobj,controller/route_value.c common/addr.c)
-FUZZ_OBJ_fuzz_etcd        = $(call fuzzobj,controller/etcd_api.c common/base64.c \
+FUZZ_OBJ_fuzz_route_value = $(call fuzzobj,common/route_value.c common/addr.c)
+FUZZ_OBJ_fuzz_etcd        = $(call fuzzobj,common/etcd_api.c common/base64.c \
                             common/log.c common/util.c)
 FUZZ_OBJ_fuzz_config      = $(call fuzzobj,common/config.c common/addr.c \
                             common/dnswire.c common/netmask.c)

@@ -1,5 +1,5 @@
 /*
- * controller/etcd_api: the parsers of etcd's JSON gateway replies, which
+ * common/etcd_api: the parsers of etcd's JSON gateway replies, which
  * come from the network: range (and etcd_kv_decode over its kvs), token,
  * lease, error messages, and the reply buffer curl appends to.
  *

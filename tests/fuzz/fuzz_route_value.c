@@ -1,5 +1,5 @@
 /*
- * controller/route_value: route_value_parse of a registration as it comes
+ * common/route_value: route_value_parse of a registration as it comes
  * from etcd or the routes file, in both forms ("ip:port,regexp" and JSON).
  * A value that parses is written back as JSON and must parse to the same.
  */

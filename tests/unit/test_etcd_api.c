@@ -1,4 +1,4 @@
-/* controller/etcd_api: request bodies and reply parsing of etcd's JSON gateway. */
+/* common/etcd_api: request bodies and reply parsing of etcd's JSON gateway. */
 #include <jansson.h>
 #include <stdarg.h>
 #include <stddef.h>

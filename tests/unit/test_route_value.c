@@ -1,5 +1,5 @@
 /*
- * controller/route_value: route registrations as backends write them into
+ * common/route_value: route registrations as backends write them into
  * etcd or the routes file, in the 2014 form "ip:port,regexp" or as JSON.
  */
 #include <stdarg.h>
