@@ -2,6 +2,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -194,67 +195,6 @@ write_acl(FILE *fp, const char *key, const struct config_acl *acl)
 	fprintf(fp, "\n");
 }
 
-/* Keys whose value is a list of words. */
-static int
-multi_word_key(const char *key)
-{
-	return strcmp(key, "health-query") == 0 ||
-	    strcmp(key, "allow-query") == 0 ||
-	    strcmp(key, "allow-transfer") == 0 ||
-	    strcmp(key, "rrl-exempt") == 0;
-}
-
-/* The numeric keys: name, bounds, where it goes, what an error says. */
-struct uint_key {
-	const char	*key;
-	unsigned	 lo, hi;
-	size_t		 off;
-	int		 duration;	/* value in ms, written with "ms" */
-	const char	*why;
-};
-
-static const struct uint_key uint_keys[] = {
-	{ "health-passive-window", 100, 10000,
-	    offsetof(struct config, health_passive_window_ms), 1,
-	    "must be a duration from 100ms to 10s, e.g. 1s" },
-	{ "health-passive-min-attempts", 0, 1000000,
-	    offsetof(struct config, health_passive_min_attempts), 0,
-	    "must be a number from 0 (no passive health) to 1000000" },
-	{ "health-passive-failure-percent", 1, 100,
-	    offsetof(struct config, health_passive_failure_percent), 0,
-	    "must be a number from 1 to 100" },
-	{ "tcp-clients", 1, 65536, offsetof(struct config, tcp_clients), 0,
-	    "must be a number from 1 to 65536" },
-	{ "tcp-clients-per-ip", 0, 65536,
-	    offsetof(struct config, tcp_clients_per_ip), 0,
-	    "must be a number from 0 (no limit) to 65536" },
-	{ "tcp-initial-timeout", 100, 300000,
-	    offsetof(struct config, tcp_initial_timeout_ms), 1,
-	    "must be a duration from 100ms to 300s, e.g. 5s" },
-	{ "tcp-idle-timeout", 100, 3600000,
-	    offsetof(struct config, tcp_idle_timeout_ms), 1,
-	    "must be a duration from 100ms to 1h, e.g. 10s" },
-	{ "rrl-responses-per-second", 0, 1000000,
-	    offsetof(struct config, rrl_responses), 0,
-	    "must be a number from 0 (off) to 1000000" },
-	{ "rrl-errors-per-second", 0, 1000000,
-	    offsetof(struct config, rrl_errors), 0,
-	    "must be a number from 0 (as rrl-responses-per-second) to 1000000" },
-	{ "rrl-nxdomains-per-second", 0, 1000000,
-	    offsetof(struct config, rrl_nxdomains), 0,
-	    "must be a number from 0 (as rrl-responses-per-second) to 1000000" },
-	{ "rrl-window", 1, 3600, offsetof(struct config, rrl_window), 0,
-	    "must be a number of seconds from 1 to 3600" },
-	{ "rrl-slip", 0, 10, offsetof(struct config, rrl_slip), 0,
-	    "must be a number from 0 (never) to 10" },
-	{ "rrl-ipv4-prefix-length", 0, 32,
-	    offsetof(struct config, rrl_ipv4_prefix), 0,
-	    "must be a number from 0 to 32" },
-	{ "rrl-ipv6-prefix-length", 0, 128,
-	    offsetof(struct config, rrl_ipv6_prefix), 0,
-	    "must be a number from 0 to 128" },
-};
-
 static int
 parse_health_query(struct config *cf, char *value, const char **why)
 {
@@ -302,190 +242,375 @@ parse_health_query(struct config *cf, char *value, const char **why)
 	return 0;
 }
 
+/* What config_parse remembers across lines: repeatable keys start over. */
+struct parse_state {
+	int	seen_listen, seen_etcd;
+};
+
+struct config_key;
+typedef int	(*key_parse_fn)(struct config *, const struct config_key *,
+		    char *, struct parse_state *, const char **);
+typedef void	(*key_write_fn)(const struct config *, const struct config_key *,
+		    FILE *);
+
+enum key_kind {
+	K_UINT,		/* unsigned in [lo, hi] */
+	K_DURATION,	/* milliseconds in [lo, hi], written with "ms" */
+	K_STR,		/* a string of at most size - 1 bytes */
+	K_PATH,		/* the same, absolute */
+	K_BOOL,		/* yes or no */
+	K_ACL,		/* prefixes, or any, or none; later lines add */
+	K_CUSTOM,	/* parse and write say */
+};
+
+/*
+ * Every key, in the order config_write writes them: its readers (what a
+ * change of it restarts on reload), how its value is parsed and written,
+ * where it goes in struct config, and what an error says.
+ */
+struct config_key {
+	const char	*name;
+	int		 readers;
+	enum key_kind	 kind;
+	size_t		 off, size;	/* field; size for strings */
+	unsigned	 lo, hi;	/* K_UINT, K_DURATION */
+	int		 words;		/* the value may hold several words */
+	int		 omit_empty;	/* K_STR, K_PATH: not written when empty */
+	const char	*why;		/* a bad value */
+	const char	*why_long;	/* K_STR, K_PATH: one too long */
+	key_parse_fn	 parse;		/* K_CUSTOM */
+	key_write_fn	 write;		/* K_CUSTOM */
+};
+
+#define R	CONFIG_FOR_ROUTERS
+#define C	CONFIG_FOR_CONTROLLER
+#define F(f)	offsetof(struct config, f), sizeof(((struct config *)0)->f)
+
 static int
-config_line(struct config *cf, char *key, char *value, int *seen_listen,
-    int *seen_etcd, const char **why)
+parse_listen(struct config *cf, const struct config_key *k, char *value,
+    struct parse_state *st, const char **why)
 {
-	unsigned u;
+	(void)k;
+	if (!st->seen_listen) {
+		cf->nlisten = 0;	/* the file's addresses replace the default */
+		st->seen_listen = 1;
+	}
+	if (cf->nlisten == CONFIG_MAX_LISTEN) {
+		*why = "too many listen addresses";
+		return -1;
+	}
+	if (addr_parse(value, strlen(value), 53, &cf->listen[cf->nlisten].addr,
+	    &cf->listen[cf->nlisten].addrlen, why) != 0)
+		return -1;
+	cf->nlisten++;
+	return 0;
+}
 
-	if (strcmp(key, "listen") == 0) {
-		if (!*seen_listen) {
-			cf->nlisten = 0;
-			*seen_listen = 1;
-		}
-		if (cf->nlisten == CONFIG_MAX_LISTEN) {
-			*why = "too many listen addresses";
-			return -1;
-		}
-		if (addr_parse(value, strlen(value), 53,
-		    &cf->listen[cf->nlisten].addr,
-		    &cf->listen[cf->nlisten].addrlen, why) != 0)
-			return -1;
-		cf->nlisten++;
-	} else if (strcmp(key, "workers") == 0) {
-		if (parse_uint(value, 1, CONFIG_MAX_WORKERS, &u) != 0) {
-			*why = "workers must be a number from 1 to 64";
-			return -1;
-		}
-		cf->workers = (int)u;
-	} else if (strcmp(key, "user") == 0) {
-		if (copy_str(cf->user, sizeof(cf->user), value) != 0) {
-			*why = "user name too long";
-			return -1;
-		}
-	} else if (strcmp(key, "router-user") == 0) {
-		if (copy_str(cf->router_user, sizeof(cf->router_user),
-		    value) != 0) {
-			*why = "user name too long";
-			return -1;
-		}
-	} else if (strcmp(key, "rundir") == 0) {
-		if (value[0] != '/') {
-			*why = "rundir must be an absolute path";
-			return -1;
-		}
-		/* nng ipc paths are limited by sun_path (108 bytes). */
-		if (strlen(value) > 80) {
-			*why = "rundir path too long (at most 80 characters)";
-			return -1;
-		}
-		copy_str(cf->rundir, sizeof(cf->rundir), value);
-	} else if (strcmp(key, "etcd") == 0) {
-		if (!*seen_etcd) {
-			cf->netcd = 0;
-			*seen_etcd = 1;
-		}
-		if (cf->netcd == CONFIG_MAX_ETCD) {
-			*why = "too many etcd endpoints";
-			return -1;
-		}
-		if (strncmp(value, "http://", 7) != 0 &&
-		    strncmp(value, "https://", 8) != 0) {
-			*why = "etcd endpoint must be an http:// or https:// URL";
-			return -1;
-		}
-		if (copy_str(cf->etcd[cf->netcd], CONFIG_STRLEN, value) != 0) {
-			*why = "etcd URL too long";
-			return -1;
-		}
-		cf->netcd++;
-	} else if (strcmp(key, "etcd-prefix") == 0) {
-		if (value[0] != '/') {
-			*why = "etcd-prefix must start with '/'";
-			return -1;
-		}
-		if (copy_str(cf->etcd_prefix, sizeof(cf->etcd_prefix), value) != 0) {
-			*why = "etcd-prefix too long";
-			return -1;
-		}
-	} else if (strcmp(key, "etcd-user") == 0) {
-		if (copy_str(cf->etcd_user, sizeof(cf->etcd_user), value) != 0) {
-			*why = "user name too long";
-			return -1;
-		}
-	} else if (strcmp(key, "etcd-password") == 0) {
-		if (copy_str(cf->etcd_password, sizeof(cf->etcd_password), value) != 0) {
-			*why = "password too long";
-			return -1;
-		}
-	} else if (strcmp(key, "etcd-cacert") == 0 ||
-	    strcmp(key, "etcd-cert") == 0 || strcmp(key, "etcd-key") == 0) {
-		char *dst = strcmp(key, "etcd-cacert") == 0 ? cf->etcd_cacert :
-		    strcmp(key, "etcd-cert") == 0 ? cf->etcd_cert : cf->etcd_key;
+static void
+write_listen(const struct config *cf, const struct config_key *k, FILE *fp)
+{
+	char a[ADDR_STRLEN];
+	int i;
 
-		if (value[0] != '/') {
-			*why = "must be an absolute path";
-			return -1;
-		}
-		if (copy_str(dst, PATH_MAX, value) != 0) {
-			*why = "path too long";
-			return -1;
-		}
-	} else if (strcmp(key, "routes") == 0) {
-		if (copy_str(cf->routes, sizeof(cf->routes), value) != 0) {
-			*why = "path too long";
-			return -1;
-		}
-	} else if (strcmp(key, "timeout") == 0) {
-		if (config_duration(value, &u) != 0 || u < 10 || u > 60000) {
-			*why = "timeout must be a duration from 10ms to 60s, e.g. 1000ms";
-			return -1;
-		}
-		cf->timeout_ms = u;
-	} else if (strcmp(key, "health-interval") == 0) {
-		if (config_duration(value, &u) != 0 || u < 100 || u > 3600000) {
-			*why = "health-interval must be a duration from 100ms to 1h, e.g. 5s";
-			return -1;
-		}
-		cf->health_interval_ms = u;
-	} else if (strcmp(key, "health-query") == 0) {
-		return parse_health_query(cf, value, why);
-	} else if (strcmp(key, "health-rise") == 0 ||
-	    strcmp(key, "health-fall") == 0) {
-		if (parse_uint(value, 1, 100, &u) != 0) {
-			*why = "must be a number from 1 to 100";
-			return -1;
-		}
-		if (key[7] == 'r')
-			cf->health_rise = u;
-		else
-			cf->health_fall = u;
-	} else if (strcmp(key, "metrics") == 0) {
-		if (strcmp(value, "off") == 0 || strcmp(value, "none") == 0) {
-			cf->metricslen = 0;
-			return 0;
-		}
-		if (addr_parse(value, strlen(value), 9153, &cf->metrics,
-		    &cf->metricslen, why) != 0)
-			return -1;
-	} else if (strcmp(key, "allow-query") == 0) {
-		return parse_acl(&cf->allow_query, value, why);
-	} else if (strcmp(key, "allow-transfer") == 0) {
-		return parse_acl(&cf->allow_transfer, value, why);
-	} else if (strcmp(key, "rrl-exempt") == 0) {
-		return parse_acl(&cf->rrl_exempt, value, why);
-	} else if (strcmp(key, "acl-drop") == 0) {
-		return parse_bool(value, &cf->acl_drop, why);
-	} else if (strcmp(key, "rrl-log-only") == 0) {
-		return parse_bool(value, &cf->rrl_log_only, why);
-	} else if (strcmp(key, "seccomp") == 0) {
-		if (strcmp(value, "on") == 0 || strcmp(value, "yes") == 0)
-			cf->seccomp = CONFIG_SECCOMP_ON;
-		else if (strcmp(value, "off") == 0 || strcmp(value, "no") == 0)
-			cf->seccomp = CONFIG_SECCOMP_OFF;
-		else if (strcmp(value, "log") == 0)
-			cf->seccomp = CONFIG_SECCOMP_LOG;
-		else {
-			*why = "must be on, off or log";
-			return -1;
-		}
-	} else if (strcmp(key, "pidfile") == 0) {
-		if (value[0] != '/') {
-			*why = "pidfile must be an absolute path";
-			return -1;
-		}
-		copy_str(cf->pidfile, sizeof(cf->pidfile), value);
-	} else {
-		size_t i;
+	for (i = 0; i < cf->nlisten; i++)
+		fprintf(fp, "%s %s\n", k->name, addr_format((const struct
+		    sockaddr *)&cf->listen[i].addr, a, sizeof(a)));
+}
 
-		for (i = 0; i < sizeof(uint_keys) / sizeof(uint_keys[0]); i++) {
-			const struct uint_key *k = &uint_keys[i];
+static int
+parse_rundir(struct config *cf, const struct config_key *k, char *value,
+    struct parse_state *st, const char **why)
+{
+	(void)k; (void)st;
+	if (value[0] != '/') {
+		*why = "rundir must be an absolute path";
+		return -1;
+	}
+	/* nng ipc paths are limited by sun_path (108 bytes). */
+	if (strlen(value) > 80) {
+		*why = "rundir path too long (at most 80 characters)";
+		return -1;
+	}
+	copy_str(cf->rundir, sizeof(cf->rundir), value);
+	return 0;
+}
 
-			if (strcmp(key, k->key) != 0)
-				continue;
-			if ((k->duration ? config_duration(value, &u) :
-			    parse_uint(value, 0, UINT32_MAX, &u)) != 0 ||
-			    u < k->lo || u > k->hi) {
-				*why = k->why;
-				return -1;
-			}
-			*(unsigned *)(void *)((char *)cf + k->off) = u;
-			return 0;
-		}
-		*why = "unknown key";
+static void
+write_rundir(const struct config *cf, const struct config_key *k, FILE *fp)
+{
+	fprintf(fp, "%s %s\n", k->name, cf->rundir);
+}
+
+static int
+parse_etcd(struct config *cf, const struct config_key *k, char *value,
+    struct parse_state *st, const char **why)
+{
+	(void)k;
+	if (!st->seen_etcd) {
+		cf->netcd = 0;
+		st->seen_etcd = 1;
+	}
+	if (cf->netcd == CONFIG_MAX_ETCD) {
+		*why = "too many etcd endpoints";
+		return -1;
+	}
+	if (strncmp(value, "http://", 7) != 0 &&
+	    strncmp(value, "https://", 8) != 0) {
+		*why = "etcd endpoint must be an http:// or https:// URL";
+		return -1;
+	}
+	if (copy_str(cf->etcd[cf->netcd], CONFIG_STRLEN, value) != 0) {
+		*why = "etcd URL too long";
+		return -1;
+	}
+	cf->netcd++;
+	return 0;
+}
+
+static void
+write_etcd(const struct config *cf, const struct config_key *k, FILE *fp)
+{
+	int i;
+
+	for (i = 0; i < cf->netcd; i++)
+		fprintf(fp, "%s %s\n", k->name, cf->etcd[i]);
+}
+
+static int
+parse_health_query_key(struct config *cf, const struct config_key *k,
+    char *value, struct parse_state *st, const char **why)
+{
+	(void)k; (void)st;
+	return parse_health_query(cf, value, why);
+}
+
+static void
+write_health_query(const struct config *cf, const struct config_key *k,
+    FILE *fp)
+{
+	char cls[16], typ[16];
+
+	fprintf(fp, "%s %s %s %s\n", k->name, cf->health_qname,
+	    dns_class_name(cf->health_qclass, cls, sizeof(cls)),
+	    dns_type_name(cf->health_qtype, typ, sizeof(typ)));
+}
+
+static int
+parse_metrics(struct config *cf, const struct config_key *k, char *value,
+    struct parse_state *st, const char **why)
+{
+	(void)k; (void)st;
+	if (strcmp(value, "off") == 0 || strcmp(value, "none") == 0) {
+		cf->metricslen = 0;
+		return 0;
+	}
+	return addr_parse(value, strlen(value), 9153, &cf->metrics,
+	    &cf->metricslen, why);
+}
+
+static void
+write_metrics(const struct config *cf, const struct config_key *k, FILE *fp)
+{
+	char a[ADDR_STRLEN];
+
+	if (cf->metricslen != 0)
+		fprintf(fp, "%s %s\n", k->name, addr_format((const struct
+		    sockaddr *)&cf->metrics, a, sizeof(a)));
+}
+
+static int
+parse_seccomp(struct config *cf, const struct config_key *k, char *value,
+    struct parse_state *st, const char **why)
+{
+	(void)k; (void)st;
+	if (strcmp(value, "on") == 0 || strcmp(value, "yes") == 0)
+		cf->seccomp = CONFIG_SECCOMP_ON;
+	else if (strcmp(value, "off") == 0 || strcmp(value, "no") == 0)
+		cf->seccomp = CONFIG_SECCOMP_OFF;
+	else if (strcmp(value, "log") == 0)
+		cf->seccomp = CONFIG_SECCOMP_LOG;
+	else {
+		*why = "must be on, off or log";
 		return -1;
 	}
 	return 0;
+}
+
+static void
+write_seccomp(const struct config *cf, const struct config_key *k, FILE *fp)
+{
+	fprintf(fp, "%s %s\n", k->name, cf->seccomp == CONFIG_SECCOMP_ON ? "on" :
+	    cf->seccomp == CONFIG_SECCOMP_LOG ? "log" : "off");
+}
+
+#define CUSTOM(p, w)	K_CUSTOM, 0, 0, 0, 0, 0, 0, NULL, NULL, p, w
+#define CUSTOM_WORDS(p, w) K_CUSTOM, 0, 0, 0, 0, 1, 0, NULL, NULL, p, w
+#define UINT(f, lo, hi, why)	K_UINT, F(f), lo, hi, 0, 0, why, NULL, NULL, NULL
+#define DURATION(f, lo, hi, why) K_DURATION, F(f), lo, hi, 0, 0, why, NULL, NULL, NULL
+#define STR(f, omit, why)	K_STR, F(f), 0, 0, 0, omit, NULL, why, NULL, NULL
+#define PATH(f, omit, why, why_long) K_PATH, F(f), 0, 0, 0, omit, why, why_long, NULL, NULL
+#define BOOL(f)		K_BOOL, F(f), 0, 0, 0, 0, NULL, NULL, NULL, NULL
+#define ACL(f)		K_ACL, F(f), 0, 0, 1, 0, NULL, NULL, NULL, NULL
+
+static const struct config_key keys[] = {
+	/* both: listen, for the controller spots routes pointing back at us */
+	{ "listen", R | C, CUSTOM(parse_listen, write_listen) },
+	{ "workers", R, UINT(workers, 1, CONFIG_MAX_WORKERS,
+	    "workers must be a number from 1 to 64") },
+	{ "user", R | C, STR(user, 0, "user name too long") },
+	{ "router-user", R, STR(router_user, 1, "user name too long") },
+	{ "rundir", R | C, CUSTOM(parse_rundir, write_rundir) },
+	{ "etcd", C, CUSTOM(parse_etcd, write_etcd) },
+	{ "etcd-prefix", C, PATH(etcd_prefix, 0, "etcd-prefix must start with '/'",
+	    "etcd-prefix too long") },
+	{ "etcd-user", C, STR(etcd_user, 1, "user name too long") },
+	{ "etcd-password", C, STR(etcd_password, 1, "password too long") },
+	{ "etcd-cacert", C, PATH(etcd_cacert, 1, "must be an absolute path",
+	    "path too long") },
+	{ "etcd-cert", C, PATH(etcd_cert, 1, "must be an absolute path",
+	    "path too long") },
+	{ "etcd-key", C, PATH(etcd_key, 1, "must be an absolute path",
+	    "path too long") },
+	{ "routes", C, STR(routes, 1, "path too long") },
+	{ "timeout", R | C, DURATION(timeout_ms, 10, 60000,
+	    "timeout must be a duration from 10ms to 60s, e.g. 1000ms") },
+	{ "health-interval", C, DURATION(health_interval_ms, 100, 3600000,
+	    "health-interval must be a duration from 100ms to 1h, e.g. 5s") },
+	{ "health-query", C, CUSTOM_WORDS(parse_health_query_key,
+	    write_health_query) },
+	{ "health-rise", C, UINT(health_rise, 1, 100,
+	    "must be a number from 1 to 100") },
+	{ "health-fall", C, UINT(health_fall, 1, 100,
+	    "must be a number from 1 to 100") },
+	{ "health-passive-window", C, DURATION(health_passive_window_ms, 100,
+	    10000, "must be a duration from 100ms to 10s, e.g. 1s") },
+	{ "health-passive-min-attempts", C, UINT(health_passive_min_attempts, 0,
+	    1000000, "must be a number from 0 (no passive health) to 1000000") },
+	{ "health-passive-failure-percent", C, UINT(
+	    health_passive_failure_percent, 1, 100,
+	    "must be a number from 1 to 100") },
+	{ "metrics", C, CUSTOM(parse_metrics, write_metrics) },
+	{ "pidfile", 0, PATH(pidfile, 0, "pidfile must be an absolute path",
+	    "path too long") },
+	{ "allow-query", R, ACL(allow_query) },
+	{ "allow-transfer", R, ACL(allow_transfer) },
+	{ "acl-drop", R, BOOL(acl_drop) },
+	{ "tcp-clients", R, UINT(tcp_clients, 1, 65536,
+	    "must be a number from 1 to 65536") },
+	{ "tcp-clients-per-ip", R, UINT(tcp_clients_per_ip, 0, 65536,
+	    "must be a number from 0 (no limit) to 65536") },
+	{ "tcp-initial-timeout", R, DURATION(tcp_initial_timeout_ms, 100, 300000,
+	    "must be a duration from 100ms to 300s, e.g. 5s") },
+	{ "tcp-idle-timeout", R, DURATION(tcp_idle_timeout_ms, 100, 3600000,
+	    "must be a duration from 100ms to 1h, e.g. 10s") },
+	{ "rrl-responses-per-second", R, UINT(rrl_responses, 0, 1000000,
+	    "must be a number from 0 (off) to 1000000") },
+	{ "rrl-errors-per-second", R, UINT(rrl_errors, 0, 1000000,
+	    "must be a number from 0 (as rrl-responses-per-second) to 1000000") },
+	{ "rrl-nxdomains-per-second", R, UINT(rrl_nxdomains, 0, 1000000,
+	    "must be a number from 0 (as rrl-responses-per-second) to 1000000") },
+	{ "rrl-window", R, UINT(rrl_window, 1, 3600,
+	    "must be a number of seconds from 1 to 3600") },
+	{ "rrl-slip", R, UINT(rrl_slip, 0, 10, "must be a number from 0 (never) "
+	    "to 10") },
+	{ "rrl-ipv4-prefix-length", R, UINT(rrl_ipv4_prefix, 0, 32,
+	    "must be a number from 0 to 32") },
+	{ "rrl-ipv6-prefix-length", R, UINT(rrl_ipv6_prefix, 0, 128,
+	    "must be a number from 0 to 128") },
+	{ "rrl-exempt", R, ACL(rrl_exempt) },
+	{ "rrl-log-only", R, BOOL(rrl_log_only) },
+	{ "seccomp", R | C, CUSTOM(parse_seccomp, write_seccomp) },
+};
+
+#undef R
+#undef C
+
+#define NKEYS	(sizeof(keys) / sizeof(keys[0]))
+
+static const struct config_key *
+key_find(const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < NKEYS; i++)
+		if (strcmp(keys[i].name, name) == 0)
+			return &keys[i];
+	return NULL;
+}
+
+/* The field of k in cf. */
+#define FIELD(cf, k)	((void *)((char *)(cf) + (k)->off))
+#define CFIELD(cf, k)	((const void *)((const char *)(cf) + (k)->off))
+
+static int
+key_parse(struct config *cf, const struct config_key *k, char *value,
+    struct parse_state *st, const char **why)
+{
+	unsigned u;
+
+	switch (k->kind) {
+	case K_UINT:
+	case K_DURATION:
+		if ((k->kind == K_DURATION ? config_duration(value, &u) :
+		    parse_uint(value, 0, UINT32_MAX, &u)) != 0 ||
+		    u < k->lo || u > k->hi) {
+			*why = k->why;
+			return -1;
+		}
+		/* workers is an int: the same bits for these values */
+		*(unsigned *)FIELD(cf, k) = u;
+		return 0;
+	case K_PATH:
+		if (value[0] != '/') {
+			*why = k->why;
+			return -1;
+		}
+		/* FALLTHROUGH */
+	case K_STR:
+		if (copy_str(FIELD(cf, k), k->size, value) != 0) {
+			*why = k->why_long;
+			return -1;
+		}
+		return 0;
+	case K_BOOL:
+		return parse_bool(value, FIELD(cf, k), why);
+	case K_ACL:
+		return parse_acl(FIELD(cf, k), value, why);
+	case K_CUSTOM:
+		return k->parse(cf, k, value, st, why);
+	}
+	*why = "unknown key";
+	return -1;
+}
+
+static void
+key_write(const struct config *cf, const struct config_key *k, FILE *fp)
+{
+	const char *s;
+
+	switch (k->kind) {
+	case K_UINT:
+	case K_DURATION:
+		fprintf(fp, "%s %u%s\n", k->name, *(const unsigned *)CFIELD(cf, k),
+		    k->kind == K_DURATION ? "ms" : "");
+		return;
+	case K_STR:
+	case K_PATH:
+		s = CFIELD(cf, k);
+		if (s[0] != '\0' || !k->omit_empty)
+			fprintf(fp, "%s %s\n", k->name, s);
+		return;
+	case K_BOOL:
+		fprintf(fp, "%s %s\n", k->name, *(const int *)CFIELD(cf, k) ?
+		    "yes" : "no");
+		return;
+	case K_ACL:
+		write_acl(fp, k->name, CFIELD(cf, k));
+		return;
+	case K_CUSTOM:
+		k->write(cf, k, fp);
+		return;
+	}
 }
 
 int
@@ -493,7 +618,9 @@ config_parse(struct config *cf, const char *name, const char *text, size_t len,
     char *err, size_t errlen)
 {
 	const char *p = text, *end = text + len;
-	int lineno = 0, seen_listen = 0, seen_etcd = 0;
+	struct parse_state st = { 0, 0 };
+	const struct config_key *k;
+	int lineno = 0;
 
 	while (p < end) {
 		const char *nl = memchr(p, '\n', (size_t)(end - p));
@@ -541,18 +668,19 @@ config_parse(struct config *cf, const char *name, const char *text, size_t len,
 			    lineno, key);
 			return -1;
 		}
-		if (!multi_word_key(key) && strpbrk(value, " \t")) {
+		if ((k = key_find(key)) == NULL) {
+			snprintf(err, errlen, "%s:%d: unknown key '%s'", name,
+			    lineno, key);
+			return -1;
+		}
+		if (!k->words && strpbrk(value, " \t")) {
 			snprintf(err, errlen, "%s:%d: %s: expected one value, got '%s'",
 			    name, lineno, key, value);
 			return -1;
 		}
-		if (config_line(cf, key, value, &seen_listen, &seen_etcd, &why) != 0) {
-			if (strcmp(why, "unknown key") == 0)
-				snprintf(err, errlen, "%s:%d: unknown key '%s'",
-				    name, lineno, key);
-			else
-				snprintf(err, errlen, "%s:%d: %s '%s': %s", name,
-				    lineno, key, value, why);
+		if (key_parse(cf, k, value, &st, &why) != 0) {
+			snprintf(err, errlen, "%s:%d: %s '%s': %s", name, lineno,
+			    key, value, why);
 			return -1;
 		}
 	}
@@ -710,99 +838,19 @@ config_validate(const struct config *cf, char *err, size_t errlen)
 int
 config_write(const struct config *cf, FILE *fp)
 {
-	char a[ADDR_STRLEN], cls[16], typ[16];
-	int i;
+	size_t i;
 
-	for (i = 0; i < cf->nlisten; i++)
-		fprintf(fp, "listen %s\n", addr_format((const struct sockaddr *)
-		    &cf->listen[i].addr, a, sizeof(a)));
-	fprintf(fp, "workers %d\n", cf->workers);
-	fprintf(fp, "user %s\n", cf->user);
-	if (cf->router_user[0] != '\0')
-		fprintf(fp, "router-user %s\n", cf->router_user);
-	fprintf(fp, "rundir %s\n", cf->rundir);
-	for (i = 0; i < cf->netcd; i++)
-		fprintf(fp, "etcd %s\n", cf->etcd[i]);
-	fprintf(fp, "etcd-prefix %s\n", cf->etcd_prefix);
-	if (cf->etcd_user[0] != '\0')
-		fprintf(fp, "etcd-user %s\n", cf->etcd_user);
-	if (cf->etcd_password[0] != '\0')
-		fprintf(fp, "etcd-password %s\n", cf->etcd_password);
-	if (cf->etcd_cacert[0] != '\0')
-		fprintf(fp, "etcd-cacert %s\n", cf->etcd_cacert);
-	if (cf->etcd_cert[0] != '\0')
-		fprintf(fp, "etcd-cert %s\n", cf->etcd_cert);
-	if (cf->etcd_key[0] != '\0')
-		fprintf(fp, "etcd-key %s\n", cf->etcd_key);
-	if (cf->routes[0] != '\0')
-		fprintf(fp, "routes %s\n", cf->routes);
-	fprintf(fp, "timeout %ums\n", cf->timeout_ms);
-	fprintf(fp, "health-interval %ums\n", cf->health_interval_ms);
-	fprintf(fp, "health-query %s %s %s\n", cf->health_qname,
-	    dns_class_name(cf->health_qclass, cls, sizeof(cls)),
-	    dns_type_name(cf->health_qtype, typ, sizeof(typ)));
-	fprintf(fp, "health-rise %u\n", cf->health_rise);
-	fprintf(fp, "health-fall %u\n", cf->health_fall);
-	if (cf->metricslen != 0)
-		fprintf(fp, "metrics %s\n", addr_format((const struct sockaddr *)
-		    &cf->metrics, a, sizeof(a)));
-	fprintf(fp, "pidfile %s\n", cf->pidfile);
-	write_acl(fp, "allow-query", &cf->allow_query);
-	write_acl(fp, "allow-transfer", &cf->allow_transfer);
-	fprintf(fp, "acl-drop %s\n", cf->acl_drop ? "yes" : "no");
-	for (i = 0; i < (int)(sizeof(uint_keys) / sizeof(uint_keys[0])); i++) {
-		const struct uint_key *k = &uint_keys[i];
-
-		fprintf(fp, "%s %u%s\n", k->key, *(const unsigned *)(const void *)
-		    ((const char *)cf + k->off), k->duration ? "ms" : "");
-	}
-	write_acl(fp, "rrl-exempt", &cf->rrl_exempt);
-	fprintf(fp, "rrl-log-only %s\n", cf->rrl_log_only ? "yes" : "no");
-	fprintf(fp, "seccomp %s\n", cf->seccomp == CONFIG_SECCOMP_ON ? "on" :
-	    cf->seccomp == CONFIG_SECCOMP_LOG ? "log" : "off");
+	for (i = 0; i < NKEYS; i++)
+		key_write(cf, &keys[i], fp);
 	return ferror(fp) ? -1 : 0;
 }
-
-static const struct {
-	const char	*key;
-	int		 readers;
-} key_readers[] = {
-	/* the routers' own: their sockets, how many, whom they answer */
-	{ "workers", CONFIG_FOR_ROUTERS },
-	{ "router-user", CONFIG_FOR_ROUTERS },
-	{ "allow-query", CONFIG_FOR_ROUTERS },
-	{ "allow-transfer", CONFIG_FOR_ROUTERS },
-	{ "acl-drop", CONFIG_FOR_ROUTERS },
-	{ "tcp-", CONFIG_FOR_ROUTERS },		/* ending in '-': a prefix */
-	{ "rrl-", CONFIG_FOR_ROUTERS },
-	/* the controller's: where routes come from, how backends are judged */
-	{ "etcd", CONFIG_FOR_CONTROLLER },
-	{ "etcd-", CONFIG_FOR_CONTROLLER },
-	{ "routes", CONFIG_FOR_CONTROLLER },
-	{ "health-", CONFIG_FOR_CONTROLLER },
-	{ "metrics", CONFIG_FOR_CONTROLLER },
-	/* both: listen (the controller spots routes pointing back at it) */
-	{ "listen", CONFIG_FOR_ROUTERS | CONFIG_FOR_CONTROLLER },
-	{ "user", CONFIG_FOR_ROUTERS | CONFIG_FOR_CONTROLLER },
-	{ "rundir", CONFIG_FOR_ROUTERS | CONFIG_FOR_CONTROLLER },
-	{ "timeout", CONFIG_FOR_ROUTERS | CONFIG_FOR_CONTROLLER },
-	{ "seccomp", CONFIG_FOR_ROUTERS | CONFIG_FOR_CONTROLLER },
-	/* the master's alone */
-	{ "pidfile", 0 },
-};
 
 int
 config_key_readers(const char *key)
 {
-	size_t i, n;
+	const struct config_key *k = key_find(key);
 
-	for (i = 0; i < sizeof(key_readers) / sizeof(key_readers[0]); i++) {
-		n = strlen(key_readers[i].key);
-		if (strncmp(key, key_readers[i].key, n) == 0 &&
-		    (key[n] == '\0' || key_readers[i].key[n - 1] == '-'))
-			return key_readers[i].readers;
-	}
-	return CONFIG_FOR_ROUTERS | CONFIG_FOR_CONTROLLER;
+	return k != NULL ? k->readers : CONFIG_FOR_ROUTERS | CONFIG_FOR_CONTROLLER;
 }
 
 char *

@@ -9,9 +9,10 @@ from conftest import REPO
 
 
 def parser_keys():
+    """The names in config.c's table of keys (static ... keys[] = {...};)."""
     src = open(os.path.join(REPO, "common", "config.c")).read()
-    keys = set(re.findall(r'strcmp\(key, "([a-z0-9-]+)"\)', src))
-    keys |= set(re.findall(r'\{ "([a-z0-9-]+)", \d', src))
+    table = re.search(r"config_key keys\[\] = \{(.*?)\n\};", src, re.S).group(1)
+    keys = set(re.findall(r'^\s*\{ "([a-z0-9-]+)",', table, re.M))
     assert "listen" in keys and "tcp-clients" in keys, keys
     return keys
 
