@@ -16,7 +16,8 @@
 #include "log.h"
 #include "proto.h"
 #include "publish.h"
-#include "status.h"
+#include "error.h"
+#include "statusmsg.h"
 
 static struct ev_loop		*cloop;
 static const struct config	*ccf;

@@ -16,7 +16,8 @@
 #include "ctl.h"
 #include "endpoint.h"
 #include "proto.h"
-#include "status.h"
+#include "error.h"
+#include "statusmsg.h"
 
 #define ASK_TIMEOUT_MS	3000
 
@@ -71,7 +72,7 @@ ask(const char *rundir, size_t *len)
 static int
 decode(const uint8_t *buf, size_t len, struct status *st)
 {
-	char msg[STATUS_MAX_ERROR + 1];
+	char msg[ERROR_MAX + 1];
 	const char *why;
 	int v = proto_hdr_version(buf, len);
 

@@ -28,7 +28,7 @@ FUZZ_OBJ_fuzz_query       = $(call fuzzobj,common/dnswire.c)
 FUZZ_OBJ_fuzz_routetable  = $(call fuzzobj,proto/proto.c proto/routetable.c)
 FUZZ_OBJ_fuzz_report      = $(call fuzzobj,proto/proto.c proto/report.c)
 FUZZ_OBJ_fuzz_status      = $(call fuzzobj,proto/proto.c proto/routetable.c \
-                            proto/status.c)
+                            proto/statusmsg.c proto/error.c)
 FUZZ_OBJ_fuzz_route_value = $(call fuzzobj,common/route_value.c common/addr.c)
 FUZZ_OBJ_fuzz_etcd        = $(call fuzzobj,common/etcd_api.c common/base64.c \
                             common/log.c common/util.c)

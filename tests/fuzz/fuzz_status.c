@@ -6,7 +6,8 @@
  */
 #include "fuzz.h"
 #include "routetable.h"
-#include "status.h"
+#include "error.h"
+#include "statusmsg.h"
 
 static void
 check_hdr(const uint8_t *buf, size_t len)
@@ -63,7 +64,7 @@ check_status(const uint8_t *buf, size_t len)
 static void
 check_error(const uint8_t *buf, size_t len)
 {
-	char msg[STATUS_MAX_ERROR + 1], small[8];
+	char msg[ERROR_MAX + 1], small[8];
 	const char *why = NULL;
 
 	if (error_decode(buf, len, msg, sizeof(msg), &why) != 0) {

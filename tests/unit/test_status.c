@@ -11,7 +11,8 @@
 
 #include "proto.h"
 #include "routetable.h"
-#include "status.h"
+#include "error.h"
+#include "statusmsg.h"
 
 /* A two-backend, one-route table, encoded. */
 static void

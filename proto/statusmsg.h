@@ -8,10 +8,10 @@
  *   endpoint_len u16, endpoint[endpoint_len] (the etcd URL in use),
  *   table_len u32, table[table_len]: a complete PROTO_TABLE message, the
  *   one the routers were last sent (table_len 0 before the first one).
- * PROTO_ERROR, after the proto header: the reason, text without a NUL.
+ * A request the controller cannot serve gets PROTO_ERROR (error.h).
  */
-#ifndef DNSROUTER_STATUS_H
-#define DNSROUTER_STATUS_H
+#ifndef DNSROUTER_STATUSMSG_H
+#define DNSROUTER_STATUSMSG_H
 
 #include <stddef.h>
 #include <stdint.h>
@@ -21,7 +21,6 @@
 #define STATUS_ETCD_CONFIGURED	0x01
 #define STATUS_ETCD_CONNECTED	0x02	/* the watch is established */
 #define STATUS_MAX_ENDPOINT	1024
-#define STATUS_MAX_ERROR	1024
 
 struct status {
 	uint32_t	 flags;
@@ -51,11 +50,5 @@ int status_decode(const uint8_t *buf, size_t len, struct status *s,
 /* Free what status_decode allocated. */
 void status_free(struct status *s);
 
-/* Encode a PROTO_ERROR message with reason msg into a malloc'd buffer; -1 on failure. */
-int error_encode(const char *msg, uint8_t **out, size_t *outlen);
-
-/* Decode a PROTO_ERROR message's reason into msg (NUL-terminated); -1 with why. */
-int error_decode(const uint8_t *buf, size_t len, char *msg, size_t msglen,
-    const char **why);
 
 #endif

@@ -1,9 +1,9 @@
-/* Encoding and validating decoding of status requests, answers and errors. */
+/* Encoding and validating decoding of status answers. */
 #include <stdlib.h>
 #include <string.h>
 
 #include "proto.h"
-#include "status.h"
+#include "statusmsg.h"
 
 #define FIXED_LEN	(4 + 4 + 8 + 2)	/* flags, reserved, revision, endpoint_len */
 
@@ -91,51 +91,4 @@ status_free(struct status *s)
 	if (s->table != NULL)
 		rt_free(s->table);
 	s->table = NULL;
-}
-
-int
-error_encode(const char *msg, uint8_t **out, size_t *outlen)
-{
-	size_t n = strlen(msg), len;
-	uint8_t *buf;
-
-	if (n > STATUS_MAX_ERROR)
-		n = STATUS_MAX_ERROR;
-	len = PROTO_HDRLEN + n;
-	if ((buf = malloc(len)) == NULL)
-		return -1;
-	proto_put_hdr(buf, PROTO_ERROR, (uint32_t)len);
-	memcpy(buf + PROTO_HDRLEN, msg, n);
-	*out = buf;
-	*outlen = len;
-	return 0;
-}
-
-int
-error_decode(const uint8_t *buf, size_t len, char *msg, size_t msglen,
-    const char **why)
-{
-	size_t n;
-	int type;
-
-	if (msglen == 0) {
-		*why = "no room for the message";
-		return -1;
-	}
-	if ((type = proto_check_hdr(buf, len, why)) < 0)
-		return -1;
-	if (type != PROTO_ERROR) {
-		*why = "not an error message";
-		return -1;
-	}
-	n = len - PROTO_HDRLEN;
-	if (n > STATUS_MAX_ERROR || memchr(buf + PROTO_HDRLEN, '\0', n) != NULL) {
-		*why = "bad error message";
-		return -1;
-	}
-	if (n >= msglen)
-		n = msglen - 1;
-	memcpy(msg, buf + PROTO_HDRLEN, n);
-	msg[n] = '\0';
-	return 0;
 }
