@@ -70,7 +70,6 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
-import bench  # noqa: E402
 from bench import (CLK_TCK, DNSDIST, DNSPERF, QUERIES, BenchError,  # noqa
                    Dnsdist, cpu_ticks, comm, dnsdist_conf, dnsdist_version,
                    dnsrouter_routes, filler_patterns, check_fillers,
