@@ -135,6 +135,8 @@ bench:
 	@sh mk/deps.sh bench
 	$(MAKE) all
 	$(PYTHON) bench/bench.py --build $(abspath $(B)) $(BENCH_ARGS)
+	$(PYTHON) bench/startup.py --build $(abspath $(B)) \
+	    $(filter --quick,$(BENCH_ARGS)) $(STARTUP_ARGS)
 
 install: all
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(LIBEXECDIR)
