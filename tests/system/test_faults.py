@@ -368,8 +368,6 @@ def dnsperf_qps(port, qfile, seconds=1):
     return float(m.group(1))
 
 
-@pytest.mark.xfail(strict=True, reason="router compiles its own Hyperscan "
-                   "database (issue 11)")
 def test_router_restarted_with_10000_routes_is_at_full_speed_at_once(
         build_dir, make_router, backend_a, backend_b, tmp_path):
     """One router (workers 1) with 10,000 routes: 9,998 fillers of
