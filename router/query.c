@@ -5,6 +5,7 @@
  * another backend, and answers back to the client.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -133,27 +134,21 @@ query_new(void)
 	inflight++;
 	q->up_sock = -1;
 	q->utcp = NULL;
-	q->conn = NULL;
 	q->attempts = 0;
 	q->failed_backend = -1;
 	return q;
 }
 
+/* The handle and as much of the client's address as it holds. */
 static void
-send_to_client(int lfd, const struct sockaddr *client, socklen_t clientlen,
-    struct tcpconn *conn, const uint8_t *buf, size_t len)
+client_copy(struct client *dst, const struct client *src)
 {
-	if (conn != NULL) {
-		tcp_send(conn, buf, len);
-		return;
-	}
-	udp_send(lfd, client, clientlen, buf, len);
+	memcpy(dst, src, offsetof(struct client, addr) + src->addrlen);
 }
 
 void
 query_answer_error(const uint8_t *pkt, size_t len, const struct dns_question *q,
-    int rcode, int lfd, const struct sockaddr *client, socklen_t clientlen,
-    struct tcpconn *conn)
+    int rcode, const struct client *c)
 {
 	uint8_t out[DNS_HDRLEN + DNS_NAME_WIRE_MAX + 4 + 11];
 	size_t n;
@@ -176,13 +171,12 @@ query_answer_error(const uint8_t *pkt, size_t len, const struct dns_question *q,
 		rcount[RG_NOTIMP]++;
 		break;
 	}
-	send_to_client(lfd, client, clientlen, conn, out, n);
+	c->ops->send(c, out, n);
 }
 
 void
 query_dispatch(const uint8_t *pkt, size_t len, const struct dns_question *dq,
-    int lfd, const struct sockaddr *client, socklen_t clientlen,
-    struct tcpconn *conn)
+    const struct client *c)
 {
 	struct rtable *t = table_current();
 	struct query *q;
@@ -227,21 +221,13 @@ query_dispatch(const uint8_t *pkt, size_t len, const struct dns_question *dq,
 	table_ref(t);
 	q->route = route;
 	q->backend = b;
-	if (conn != NULL) {
-		q->proto = QP_TCP;
-		q->conn = conn;
-	} else {
-		q->proto = QP_UDP;
-		q->lfd = lfd;
-		memcpy(&q->client, client, clientlen);
-		q->clientlen = clientlen;
-	}
+	client_copy(&q->client, c);
 	attempt_start(q);
 	return;
 answer:
-	query_answer_error(pkt, len, dq, rcode, lfd, client, clientlen, conn);
-	if (conn != NULL)
-		tcp_query_done(conn);
+	query_answer_error(pkt, len, dq, rcode, c);
+	if (c->ops->done != NULL)
+		c->ops->done(c);
 }
 
 static void
@@ -255,7 +241,7 @@ attempt_start(struct query *q)
 	q->deadline = q->sent + timeout_s;
 	q->table->bc[q->backend].queries++;
 	fifo_append(q);
-	if (q->proto == QP_UDP)
+	if (!q->client.ops->tcp)
 		rc = upstream_send(q, (const struct sockaddr *)&b->addr, b->addrlen);
 	else
 		rc = upstream_tcp_send(q, (const struct sockaddr *)&b->addr, b->addrlen);
@@ -280,8 +266,7 @@ answer_servfail(struct query *q)
 	dq.qname_len = q->qname_len;
 	dq.edns = q->edns;
 	dns_set_id(q->pkt, q->client_id);
-	query_answer_error(q->pkt, q->len, &dq, DNS_RCODE_SERVFAIL, q->lfd,
-	    (const struct sockaddr *)&q->client, q->clientlen, q->conn);
+	query_answer_error(q->pkt, q->len, &dq, DNS_RCODE_SERVFAIL, &q->client);
 }
 
 /*
@@ -345,16 +330,22 @@ query_deliver(struct query *q, uint8_t *reply, size_t len)
 	bc->bucket[report_bucket(us)]++;
 	bc->latency_us += us;
 	dns_set_id(reply, q->client_id);
-	send_to_client(q->lfd, (const struct sockaddr *)&q->client,
-	    q->clientlen, q->conn, reply, len);
+	q->client.ops->send(&q->client, reply, len);
 	query_free(q);
 }
 
+/*
+ * The client hears of it last, once the slot is free again: its done may
+ * read more of its queries.
+ */
 static void
 query_free(struct query *q)
 {
-	struct tcpconn *conn = q->conn;
+	struct client c;
+	int done = q->client.ops->done != NULL;
 
+	if (done)
+		client_copy(&c, &q->client);
 	fifo_remove(q);
 	release_upstream(q);
 	if (q->table != NULL) {
@@ -364,11 +355,10 @@ query_free(struct query *q)
 	if (q->pkt != q->inline_pkt)
 		free(q->pkt);
 	q->pkt = NULL;
-	q->conn = NULL;
 	q->active = 0;
 	inflight--;
 	q->next = free_head;
 	free_head = query_index(q);
-	if (conn != NULL)
-		tcp_query_done(conn);
+	if (done)
+		c.ops->done(&c);
 }

@@ -84,11 +84,34 @@ enum route_status table_route(struct rtable *t, const char *name, size_t len,
  */
 int table_pick(struct rtable *t, uint32_t route, int exclude);
 
-struct tcpconn;
+/*
+ * Where a query came from and how its answer goes back: filled in by the
+ * transport that read the query (udp.c, tcp.c) and copied into the query,
+ * so that query.c answers without naming a transport (Unbound's
+ * comm_reply, Knot's transport table). The rules that differ between
+ * transports stay behind the ops: RRL and batching for UDP, framing and
+ * output limits for TCP, and which upstream transport forwards the query.
+ */
+struct client;
+
+struct client_ops {
+	/* Send an answer of len bytes (the client's ID in place) to c. */
+	void (*send)(const struct client *c, const uint8_t *buf, size_t len);
+	/* One query of c is over, answered or not; NULL: nothing to do. */
+	void (*done)(const struct client *c);
+	/* Its queries go to backends over TCP (else UDP). */
+	int tcp;
+};
+
+struct client {
+	const struct client_ops	*ops;
+	void			*conn;		/* the transport's connection, or NULL */
+	int			 fd;		/* the socket to answer from, or -1 */
+	socklen_t		 addrlen;
+	struct sockaddr_storage	 addr;		/* the client; addrlen bytes of it */
+};
 
 /* query.c: in-flight queries, IDs, timeouts, retries, answers */
-enum query_proto { QP_UDP, QP_TCP };
-
 struct query {
 	uint32_t		 next, prev;	/* timeout list or free list */
 	double			 deadline;
@@ -98,20 +121,16 @@ struct query {
 	int32_t			 backend;
 	int32_t			 failed_backend; /* earlier attempt's, or -1 */
 	uint8_t			 attempts;
-	uint8_t			 proto;
 	uint8_t			 active;
 	uint8_t			 edns;
 	uint16_t		 client_id;
 	uint16_t		 up_id;
-	int16_t			 up_sock;	/* UDP upstream socket, or -1 */
 	uint16_t		 qend;		/* end of question in pkt */
 	uint16_t		 qname_len;
 	uint16_t		 len;
+	int16_t			 up_sock;	/* UDP upstream socket, or -1 */
 	struct uconn		*utcp;		/* TCP upstream connection, or NULL */
-	struct tcpconn		*conn;		/* TCP client, or NULL */
-	int			 lfd;		/* UDP listener to answer from */
-	socklen_t		 clientlen;
-	struct sockaddr_storage	 client;
+	struct client		 client;	/* only addrlen bytes of its address set */
 	uint8_t			*pkt;		/* inline or malloc'd */
 	uint8_t			 inline_pkt[QUERY_INLINE];
 };
@@ -121,27 +140,26 @@ void query_init(void);
 uint32_t query_inflight(void);
 /*
  * Route and forward the query pkt (len bytes) that dns_parse_query accepted
- * into q, or answer it at once (REFUSED, SERVFAIL). Exactly one of lfd
- * (with client) and conn is set.
+ * into q, or answer it at once (REFUSED, SERVFAIL), through client c (copied:
+ * c need not outlive the call).
  */
 void query_dispatch(const uint8_t *pkt, size_t len, const struct dns_question *q,
-    int lfd, const struct sockaddr *client, socklen_t clientlen,
-    struct tcpconn *conn);
-/* Answer a packet dns_parse_query rejected with rcode (UDP or TCP). */
+    const struct client *c);
+/* Answer a packet dns_parse_query rejected with rcode, through c. */
 void query_answer_error(const uint8_t *pkt, size_t len,
-    const struct dns_question *q, int rcode, int lfd,
-    const struct sockaddr *client, socklen_t clientlen, struct tcpconn *conn);
+    const struct dns_question *q, int rcode, const struct client *c);
 /* The query with index idx (from an upstream ID map), or NULL. */
 struct query *query_get(uint32_t idx);
 uint32_t query_index(const struct query *q);
 /* A backend reply that passed the checks: send it to the client, free q. */
 void query_deliver(struct query *q, uint8_t *reply, size_t len);
-/* The current attempt failed (send error, TCP error): retry or SERVFAIL. */
 /*
- * backend_fault: 1 when the backend failed (timeout, broken connection,
- * unreachable), counted against it and reported to the controller's health
- * checks; 0 when the router could not send (its own buffers, IDs or
- * connections exhausted): the attempt is taken back, not blamed.
+ * The current attempt failed (timeout, send error, TCP error): retry or
+ * SERVFAIL. backend_fault: 1 when the backend failed (timeout, broken
+ * connection, unreachable), counted against it and reported to the
+ * controller's health checks; 0 when the router could not send (its own
+ * buffers, IDs or connections exhausted): the attempt is taken back, not
+ * blamed.
  */
 void query_attempt_failed(struct query *q, int backend_fault);
 /* Nonzero when reply carries q's question. */
@@ -205,10 +223,7 @@ void report_shutdown(void);
 
 /* udp.c: client-side UDP listeners */
 void udp_init(int fd);
-/* Queue an answer to a UDP client; it leaves before the loop next blocks. */
-void udp_send(int lfd, const struct sockaddr *to, socklen_t tolen,
-    const uint8_t *buf, size_t len);
-/* Send the queued answers now. */
+/* Send the queued answers now (they leave before the loop blocks anyway). */
 void udp_flush(void);
 /* Start reading queries (once there is a table) / stop for good. */
 void udp_start(void);
@@ -218,9 +233,5 @@ void udp_stop(void);
 void tcp_init(int fd);
 void tcp_start(void);
 void tcp_stop(void);
-/* Queue a DNS message (len bytes, no length prefix) to conn. */
-void tcp_send(struct tcpconn *conn, const uint8_t *msg, size_t len);
-/* One query of conn finished (answered or given up). */
-void tcp_query_done(struct tcpconn *conn);
 
 #endif
