@@ -132,8 +132,7 @@ query_new(void)
 	q->next = q->prev = NIL;
 	q->active = 1;
 	inflight++;
-	q->up_sock = -1;
-	q->utcp = NULL;
+	q->up_conn = NULL;
 	q->attempts = 0;
 	q->failed_backend = -1;
 	return q;
@@ -234,26 +233,24 @@ static void
 attempt_start(struct query *q)
 {
 	const struct rt_backend *b = &q->table->rt->backends[q->backend];
-	int rc;
+	enum upstream_result rc;
 
 	q->attempts++;
 	q->sent = ev_now(loop);
 	q->deadline = q->sent + timeout_s;
 	q->table->bc[q->backend].queries++;
 	fifo_append(q);
-	if (!q->client.ops->tcp)
-		rc = upstream_send(q, (const struct sockaddr *)&b->addr, b->addrlen);
-	else
-		rc = upstream_tcp_send(q, (const struct sockaddr *)&b->addr, b->addrlen);
-	if (rc < 0)
-		query_attempt_failed(q, rc == -2);
+	rc = q->client.ops->upstream->send(q, (const struct sockaddr *)&b->addr,
+	    b->addrlen);
+	if (rc != UPSTREAM_SENT)
+		query_attempt_failed(q, rc == UPSTREAM_UNREACHABLE);
 }
 
 static void
 release_upstream(struct query *q)
 {
-	upstream_release(q);
-	upstream_tcp_release(q);
+	if (q->up_conn != NULL)
+		q->client.ops->upstream->release(q);
 }
 
 static void

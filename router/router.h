@@ -93,14 +93,34 @@ int table_pick(struct rtable *t, uint32_t route, int exclude);
  * output limits for TCP, and which upstream transport forwards the query.
  */
 struct client;
+struct query;
+
+/*
+ * Toward backends: one per transport (upstream.c, upstream_tcp.c). A send
+ * either takes the query (its answer or failure comes back later through
+ * query_deliver or query_attempt_failed) or says why not.
+ */
+enum upstream_result {
+	UPSTREAM_SENT,		/* queued or written */
+	UPSTREAM_BUSY,		/* the router's own limit: no socket, ID or slot */
+	UPSTREAM_UNREACHABLE,	/* the backend refused or cannot be reached */
+};
+
+struct upstream_ops {
+	/* Give q a fresh ID and send it to the backend at to. */
+	enum upstream_result (*send)(struct query *q, const struct sockaddr *to,
+	    socklen_t tolen);
+	/* q is done with what send gave it (q->up_conn non-NULL): ID, slot. */
+	void (*release)(struct query *q);
+};
 
 struct client_ops {
 	/* Send an answer of len bytes (the client's ID in place) to c. */
 	void (*send)(const struct client *c, const uint8_t *buf, size_t len);
 	/* One query of c is over, answered or not; NULL: nothing to do. */
 	void (*done)(const struct client *c);
-	/* Its queries go to backends over TCP (else UDP). */
-	int tcp;
+	/* The transport its queries go to backends over. */
+	const struct upstream_ops *upstream;
 };
 
 struct client {
@@ -128,8 +148,7 @@ struct query {
 	uint16_t		 qend;		/* end of question in pkt */
 	uint16_t		 qname_len;
 	uint16_t		 len;
-	int16_t			 up_sock;	/* UDP upstream socket, or -1 */
-	struct uconn		*utcp;		/* TCP upstream connection, or NULL */
+	void			*up_conn;	/* the upstream's for this attempt, or NULL */
 	struct client		 client;	/* only addrlen bytes of its address set */
 	uint8_t			*pkt;		/* inline or malloc'd */
 	uint8_t			 inline_pkt[QUERY_INLINE];
@@ -175,24 +194,15 @@ void sendbatch_shutdown(void);
  */
 void sendbatch(int fd, struct mmsghdr *m, unsigned n, int *res);
 
-/* upstream.c: UDP sockets toward backends, on random ports, renewed */
+/*
+ * upstream.c: UDP sockets toward backends, on random ports, renewed.
+ * Queued queries leave in one batch per socket before the loop next blocks.
+ */
 void upstream_init(void);
-/*
- * Give q a fresh ID and queue it for its backend; queued queries leave in
- * one batch per socket before the loop next blocks. -1 if the router cannot
- * send it (no socket, no free ID).
- */
-int upstream_send(struct query *q, const struct sockaddr *to, socklen_t tolen);
-/* The query is done with its socket: release the ID. */
-void upstream_release(struct query *q);
+extern const struct upstream_ops upstream_udp;
 
-/*
- * upstream_tcp.c: persistent pipelined TCP connections toward backends.
- * -1 if the router cannot send q (connections full, no free ID), -2 if the
- * backend refused or cannot be reached.
- */
-int upstream_tcp_send(struct query *q, const struct sockaddr *to, socklen_t tolen);
-void upstream_tcp_release(struct query *q);
+/* upstream_tcp.c: persistent pipelined TCP connections toward backends */
+extern const struct upstream_ops upstream_tcp;
 
 /* compile.c: a router's own Hyperscan database, built in a thread */
 struct hsdb;

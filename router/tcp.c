@@ -82,7 +82,7 @@ static void	tcp_query_done(const struct client *);
 static const struct client_ops tcp_client_ops = {
 	.send = tcp_send,
 	.done = tcp_query_done,
-	.tcp = 1,		/* a query over TCP goes to its backend over TCP */
+	.upstream = &upstream_tcp,	/* a query over TCP goes over TCP */
 };
 
 static void

@@ -60,7 +60,7 @@ static void	udp_send(const struct client *, const uint8_t *, size_t);
 static const struct client_ops udp_client_ops = {
 	.send = udp_send,
 	.done = NULL,		/* a datagram holds nothing once answered */
-	.tcp = 0,
+	.upstream = &upstream_udp,
 };
 
 static void

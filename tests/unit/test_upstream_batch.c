@@ -72,9 +72,7 @@ client_send(const struct client *c, const uint8_t *buf, size_t len)
 }
 
 /* A UDP client as udp.c fills it in. */
-static const struct client_ops client_ops = { client_send, NULL, 0 };
-int upstream_tcp_send(struct query *q, const struct sockaddr *to, socklen_t tl) { (void)q; (void)to; (void)tl; fail(); return -1; }
-void upstream_tcp_release(struct query *q) { (void)q; }
+static const struct client_ops client_ops = { client_send, NULL, &upstream_udp };
 
 /* One route with two healthy backends. */
 static struct rt_backend backends[2];
