@@ -133,6 +133,7 @@ query_new(void)
 	q->active = 1;
 	inflight++;
 	q->up_conn = NULL;
+	q->client.ops = NULL;		/* until dispatch hands it the client */
 	q->attempts = 0;
 	q->failed_backend = -1;
 	return q;
@@ -338,8 +339,10 @@ query_deliver(struct query *q, uint8_t *reply, size_t len)
 static void
 query_free(struct query *q)
 {
+	const struct client_ops *ops = q->client.ops;
 	struct client c;
-	int done = q->client.ops->done != NULL;
+	/* No ops: freed before it took its client (dispatch's malloc failed). */
+	int done = ops != NULL && ops->done != NULL;
 
 	if (done)
 		client_copy(&c, &q->client);
