@@ -109,6 +109,14 @@ $(B)/tests/test_upstream_batch: tests/unit/test_upstream_batch.c \
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $(filter-out %.h,$^) $(CMOCKA_LIBS) $(EV_LIBS)
 
+# query.c's state machine against stub client and upstream transports, on a
+# real libev loop: links the router's own query.c and nothing else of it
+# (malloc wrapped, so a test can make one fail).
+$(B)/tests/test_query: tests/unit/test_query.c $(call obj,router/query.c) \
+    $(B)/libcommon.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) $(LDFLAGS) -Wl,--wrap=malloc -o $@ $(filter-out %.h,$^) $(CMOCKA_LIBS) $(EV_LIBS)
+
 deps:
 	@sh mk/deps.sh build
 

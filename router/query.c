@@ -5,6 +5,7 @@
  * another backend, and answers back to the client.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -131,29 +132,23 @@ query_new(void)
 	q->next = q->prev = NIL;
 	q->active = 1;
 	inflight++;
-	q->up_sock = -1;
-	q->utcp = NULL;
-	q->conn = NULL;
+	q->up_conn = NULL;
+	q->client.ops = NULL;		/* until dispatch hands it the client */
 	q->attempts = 0;
 	q->failed_backend = -1;
 	return q;
 }
 
+/* The handle and as much of the client's address as it holds. */
 static void
-send_to_client(int lfd, const struct sockaddr *client, socklen_t clientlen,
-    struct tcpconn *conn, const uint8_t *buf, size_t len)
+client_copy(struct client *dst, const struct client *src)
 {
-	if (conn != NULL) {
-		tcp_send(conn, buf, len);
-		return;
-	}
-	udp_send(lfd, client, clientlen, buf, len);
+	memcpy(dst, src, offsetof(struct client, addr) + src->addrlen);
 }
 
 void
 query_answer_error(const uint8_t *pkt, size_t len, const struct dns_question *q,
-    int rcode, int lfd, const struct sockaddr *client, socklen_t clientlen,
-    struct tcpconn *conn)
+    int rcode, const struct client *c)
 {
 	uint8_t out[DNS_HDRLEN + DNS_NAME_WIRE_MAX + 4 + 11];
 	size_t n;
@@ -176,13 +171,12 @@ query_answer_error(const uint8_t *pkt, size_t len, const struct dns_question *q,
 		rcount[RG_NOTIMP]++;
 		break;
 	}
-	send_to_client(lfd, client, clientlen, conn, out, n);
+	c->ops->send(c, out, n);
 }
 
 void
 query_dispatch(const uint8_t *pkt, size_t len, const struct dns_question *dq,
-    int lfd, const struct sockaddr *client, socklen_t clientlen,
-    struct tcpconn *conn)
+    const struct client *c)
 {
 	struct rtable *t = table_current();
 	struct query *q;
@@ -227,47 +221,37 @@ query_dispatch(const uint8_t *pkt, size_t len, const struct dns_question *dq,
 	table_ref(t);
 	q->route = route;
 	q->backend = b;
-	if (conn != NULL) {
-		q->proto = QP_TCP;
-		q->conn = conn;
-	} else {
-		q->proto = QP_UDP;
-		q->lfd = lfd;
-		memcpy(&q->client, client, clientlen);
-		q->clientlen = clientlen;
-	}
+	client_copy(&q->client, c);
 	attempt_start(q);
 	return;
 answer:
-	query_answer_error(pkt, len, dq, rcode, lfd, client, clientlen, conn);
-	if (conn != NULL)
-		tcp_query_done(conn);
+	query_answer_error(pkt, len, dq, rcode, c);
+	if (c->ops->done != NULL)
+		c->ops->done(c);
 }
 
 static void
 attempt_start(struct query *q)
 {
 	const struct rt_backend *b = &q->table->rt->backends[q->backend];
-	int rc;
+	enum upstream_result rc;
 
 	q->attempts++;
 	q->sent = ev_now(loop);
 	q->deadline = q->sent + timeout_s;
 	q->table->bc[q->backend].queries++;
 	fifo_append(q);
-	if (q->proto == QP_UDP)
-		rc = upstream_send(q, (const struct sockaddr *)&b->addr, b->addrlen);
-	else
-		rc = upstream_tcp_send(q, (const struct sockaddr *)&b->addr, b->addrlen);
-	if (rc < 0)
-		query_attempt_failed(q, rc == -2);
+	rc = q->client.ops->upstream->send(q, (const struct sockaddr *)&b->addr,
+	    b->addrlen);
+	if (rc != UPSTREAM_SENT)
+		query_attempt_failed(q, rc == UPSTREAM_UNREACHABLE);
 }
 
 static void
 release_upstream(struct query *q)
 {
-	upstream_release(q);
-	upstream_tcp_release(q);
+	if (q->up_conn != NULL)
+		q->client.ops->upstream->release(q);
 }
 
 static void
@@ -280,8 +264,7 @@ answer_servfail(struct query *q)
 	dq.qname_len = q->qname_len;
 	dq.edns = q->edns;
 	dns_set_id(q->pkt, q->client_id);
-	query_answer_error(q->pkt, q->len, &dq, DNS_RCODE_SERVFAIL, q->lfd,
-	    (const struct sockaddr *)&q->client, q->clientlen, q->conn);
+	query_answer_error(q->pkt, q->len, &dq, DNS_RCODE_SERVFAIL, &q->client);
 }
 
 /*
@@ -345,16 +328,24 @@ query_deliver(struct query *q, uint8_t *reply, size_t len)
 	bc->bucket[report_bucket(us)]++;
 	bc->latency_us += us;
 	dns_set_id(reply, q->client_id);
-	send_to_client(q->lfd, (const struct sockaddr *)&q->client,
-	    q->clientlen, q->conn, reply, len);
+	q->client.ops->send(&q->client, reply, len);
 	query_free(q);
 }
 
+/*
+ * The client hears of it last, once the slot is free again: its done may
+ * read more of its queries.
+ */
 static void
 query_free(struct query *q)
 {
-	struct tcpconn *conn = q->conn;
+	const struct client_ops *ops = q->client.ops;
+	struct client c;
+	/* No ops: freed before it took its client (dispatch's malloc failed). */
+	int done = ops != NULL && ops->done != NULL;
 
+	if (done)
+		client_copy(&c, &q->client);
 	fifo_remove(q);
 	release_upstream(q);
 	if (q->table != NULL) {
@@ -364,11 +355,10 @@ query_free(struct query *q)
 	if (q->pkt != q->inline_pkt)
 		free(q->pkt);
 	q->pkt = NULL;
-	q->conn = NULL;
 	q->active = 0;
 	inflight--;
 	q->next = free_head;
 	free_head = query_index(q);
-	if (conn != NULL)
-		tcp_query_done(conn);
+	if (done)
+		c.ops->done(&c);
 }

@@ -82,11 +82,54 @@ enum route_status table_route(struct rtable *t, const char *name, size_t len,
  */
 int table_pick(struct rtable *t, uint32_t route, int exclude);
 
-struct tcpconn;
+/*
+ * Where a query came from and how its answer goes back: filled in by the
+ * transport that read the query (udp.c, tcp.c) and copied into the query,
+ * so that query.c answers without naming a transport (Unbound's
+ * comm_reply, Knot's transport table). The rules that differ between
+ * transports stay behind the ops: RRL and batching for UDP, framing and
+ * output limits for TCP, and which upstream transport forwards the query.
+ */
+struct client;
+struct query;
+
+/*
+ * Toward backends: one per transport (upstream.c, upstream_tcp.c). A send
+ * either takes the query (its answer or failure comes back later through
+ * query_deliver or query_attempt_failed) or says why not.
+ */
+enum upstream_result {
+	UPSTREAM_SENT,		/* queued or written */
+	UPSTREAM_BUSY,		/* the router's own limit: no socket, ID or slot */
+	UPSTREAM_UNREACHABLE,	/* the backend refused or cannot be reached */
+};
+
+struct upstream_ops {
+	/* Give q a fresh ID and send it to the backend at to. */
+	enum upstream_result (*send)(struct query *q, const struct sockaddr *to,
+	    socklen_t tolen);
+	/* q is done with what send gave it (q->up_conn non-NULL): ID, slot. */
+	void (*release)(struct query *q);
+};
+
+struct client_ops {
+	/* Send an answer of len bytes (the client's ID in place) to c. */
+	void (*send)(const struct client *c, const uint8_t *buf, size_t len);
+	/* One query of c is over, answered or not; NULL: nothing to do. */
+	void (*done)(const struct client *c);
+	/* The transport its queries go to backends over. */
+	const struct upstream_ops *upstream;
+};
+
+struct client {
+	const struct client_ops	*ops;
+	void			*conn;		/* the transport's connection, or NULL */
+	int			 fd;		/* the socket to answer from, or -1 */
+	socklen_t		 addrlen;
+	struct sockaddr_storage	 addr;		/* the client; addrlen bytes of it */
+};
 
 /* query.c: in-flight queries, IDs, timeouts, retries, answers */
-enum query_proto { QP_UDP, QP_TCP };
-
 struct query {
 	uint32_t		 next, prev;	/* timeout list or free list */
 	double			 deadline;
@@ -96,20 +139,15 @@ struct query {
 	int32_t			 backend;
 	int32_t			 failed_backend; /* earlier attempt's, or -1 */
 	uint8_t			 attempts;
-	uint8_t			 proto;
 	uint8_t			 active;
 	uint8_t			 edns;
 	uint16_t		 client_id;
 	uint16_t		 up_id;
-	int16_t			 up_sock;	/* UDP upstream socket, or -1 */
 	uint16_t		 qend;		/* end of question in pkt */
 	uint16_t		 qname_len;
 	uint16_t		 len;
-	struct uconn		*utcp;		/* TCP upstream connection, or NULL */
-	struct tcpconn		*conn;		/* TCP client, or NULL */
-	int			 lfd;		/* UDP listener to answer from */
-	socklen_t		 clientlen;
-	struct sockaddr_storage	 client;
+	void			*up_conn;	/* the upstream's for this attempt, or NULL */
+	struct client		 client;	/* only addrlen bytes of its address set */
 	uint8_t			*pkt;		/* inline or malloc'd */
 	uint8_t			 inline_pkt[QUERY_INLINE];
 };
@@ -119,27 +157,26 @@ void query_init(void);
 uint32_t query_inflight(void);
 /*
  * Route and forward the query pkt (len bytes) that dns_parse_query accepted
- * into q, or answer it at once (REFUSED, SERVFAIL). Exactly one of lfd
- * (with client) and conn is set.
+ * into q, or answer it at once (REFUSED, SERVFAIL), through client c (copied:
+ * c need not outlive the call).
  */
 void query_dispatch(const uint8_t *pkt, size_t len, const struct dns_question *q,
-    int lfd, const struct sockaddr *client, socklen_t clientlen,
-    struct tcpconn *conn);
-/* Answer a packet dns_parse_query rejected with rcode (UDP or TCP). */
+    const struct client *c);
+/* Answer a packet dns_parse_query rejected with rcode, through c. */
 void query_answer_error(const uint8_t *pkt, size_t len,
-    const struct dns_question *q, int rcode, int lfd,
-    const struct sockaddr *client, socklen_t clientlen, struct tcpconn *conn);
+    const struct dns_question *q, int rcode, const struct client *c);
 /* The query with index idx (from an upstream ID map), or NULL. */
 struct query *query_get(uint32_t idx);
 uint32_t query_index(const struct query *q);
 /* A backend reply that passed the checks: send it to the client, free q. */
 void query_deliver(struct query *q, uint8_t *reply, size_t len);
-/* The current attempt failed (send error, TCP error): retry or SERVFAIL. */
 /*
- * backend_fault: 1 when the backend failed (timeout, broken connection,
- * unreachable), counted against it and reported to the controller's health
- * checks; 0 when the router could not send (its own buffers, IDs or
- * connections exhausted): the attempt is taken back, not blamed.
+ * The current attempt failed (timeout, send error, TCP error): retry or
+ * SERVFAIL. backend_fault: 1 when the backend failed (timeout, broken
+ * connection, unreachable), counted against it and reported to the
+ * controller's health checks; 0 when the router could not send (its own
+ * buffers, IDs or connections exhausted): the attempt is taken back, not
+ * blamed.
  */
 void query_attempt_failed(struct query *q, int backend_fault);
 /* Nonzero when reply carries q's question. */
@@ -155,24 +192,15 @@ void sendbatch_shutdown(void);
  */
 void sendbatch(int fd, struct mmsghdr *m, unsigned n, int *res);
 
-/* upstream.c: UDP sockets toward backends, on random ports, renewed */
+/*
+ * upstream.c: UDP sockets toward backends, on random ports, renewed.
+ * Queued queries leave in one batch per socket before the loop next blocks.
+ */
 void upstream_init(void);
-/*
- * Give q a fresh ID and queue it for its backend; queued queries leave in
- * one batch per socket before the loop next blocks. -1 if the router cannot
- * send it (no socket, no free ID).
- */
-int upstream_send(struct query *q, const struct sockaddr *to, socklen_t tolen);
-/* The query is done with its socket: release the ID. */
-void upstream_release(struct query *q);
+extern const struct upstream_ops upstream_udp;
 
-/*
- * upstream_tcp.c: persistent pipelined TCP connections toward backends.
- * -1 if the router cannot send q (connections full, no free ID), -2 if the
- * backend refused or cannot be reached.
- */
-int upstream_tcp_send(struct query *q, const struct sockaddr *to, socklen_t tolen);
-void upstream_tcp_release(struct query *q);
+/* upstream_tcp.c: persistent pipelined TCP connections toward backends */
+extern const struct upstream_ops upstream_tcp;
 
 /* compile.c: a router's own Hyperscan database, built in a thread */
 struct hsdb;
@@ -203,10 +231,7 @@ void report_shutdown(void);
 
 /* udp.c: client-side UDP listeners */
 void udp_init(int fd);
-/* Queue an answer to a UDP client; it leaves before the loop next blocks. */
-void udp_send(int lfd, const struct sockaddr *to, socklen_t tolen,
-    const uint8_t *buf, size_t len);
-/* Send the queued answers now. */
+/* Send the queued answers now (they leave before the loop blocks anyway). */
 void udp_flush(void);
 /* Start reading queries (once there is a table) / stop for good. */
 void udp_start(void);
@@ -216,9 +241,5 @@ void udp_stop(void);
 void tcp_init(int fd);
 void tcp_start(void);
 void tcp_stop(void);
-/* Queue a DNS message (len bytes, no length prefix) to conn. */
-void tcp_send(struct tcpconn *conn, const uint8_t *msg, size_t len);
-/* One query of conn finished (answered or given up). */
-void tcp_query_done(struct tcpconn *conn);
 
 #endif

@@ -57,6 +57,7 @@ struct tcpconn {
 	struct tcpconn	*hnext;
 	uint32_t	 hbucket;
 	uint8_t		 peer[17];	/* family byte, then the address */
+	struct client	 client;	/* the handle its queries carry */
 };
 
 struct tlisten {
@@ -75,6 +76,14 @@ static void	conn_check_close(struct tcpconn *);
 static void	conn_kill(struct tcpconn *);
 static void	conn_arm(struct tcpconn *);
 static void	conn_update_read(struct tcpconn *);
+static void	tcp_send(const struct client *, const uint8_t *, size_t);
+static void	tcp_query_done(const struct client *);
+
+static const struct client_ops tcp_client_ops = {
+	.send = tcp_send,
+	.done = tcp_query_done,
+	.upstream = &upstream_tcp,	/* a query over TCP goes over TCP */
+};
 
 static void
 lru_unlink(struct tcpconn *c)
@@ -304,9 +313,11 @@ write_cb(struct ev_loop *l, ev_io *w, int revents)
 		conn_arm(c);
 }
 
-void
-tcp_send(struct tcpconn *c, const uint8_t *msg, size_t len)
+/* Queue a DNS message (len bytes, no length prefix) to the connection. */
+static void
+tcp_send(const struct client *cl, const uint8_t *msg, size_t len)
 {
+	struct tcpconn *c = cl->conn;
 	int was_empty;
 
 	if (c->fd == -1 || len > 65535)
@@ -336,8 +347,8 @@ handle_message(struct tcpconn *c, const uint8_t *msg, size_t len)
 	if (c->refused) {
 		rcount[RG_ACL_REFUSED]++;
 		if (dns_parse_query(msg, len, &q) != DNS_QUERY_DROP)
-			query_answer_error(msg, len, &q, DNS_RCODE_REFUSED, -1,
-			    NULL, 0, c);
+			query_answer_error(msg, len, &q, DNS_RCODE_REFUSED,
+			    &c->client);
 		return;
 	}
 	switch (dns_parse_query(msg, len, &q)) {
@@ -345,14 +356,14 @@ handle_message(struct tcpconn *c, const uint8_t *msg, size_t len)
 		rcount[RG_DROPPED]++;
 		return;
 	case DNS_QUERY_FORMERR:
-		query_answer_error(msg, len, &q, DNS_RCODE_FORMERR, -1, NULL, 0, c);
+		query_answer_error(msg, len, &q, DNS_RCODE_FORMERR, &c->client);
 		return;
 	case DNS_QUERY_NOTIMP:
-		query_answer_error(msg, len, &q, DNS_RCODE_NOTIMP, -1, NULL, 0, c);
+		query_answer_error(msg, len, &q, DNS_RCODE_NOTIMP, &c->client);
 		return;
 	case DNS_QUERY_OK:
 		c->inflight++;
-		query_dispatch(msg, len, &q, -1, NULL, 0, c);
+		query_dispatch(msg, len, &q, &c->client);
 		return;
 	}
 }
@@ -433,9 +444,12 @@ read_cb(struct ev_loop *l, ev_io *w, int revents)
 	conn_check_close(c);
 }
 
-void
-tcp_query_done(struct tcpconn *c)
+/* One query of the connection finished (answered or given up). */
+static void
+tcp_query_done(const struct client *cl)
 {
+	struct tcpconn *c = cl->conn;
+
 	c->inflight--;
 	if (c->fd != -1) {
 		if (c->inflight == 0 && tcpout_empty(&c->out))
@@ -516,6 +530,11 @@ accept_cb(struct ev_loop *l, ev_io *w, int revents)
 		ev_io_init(&c->ww, write_cb, fd, EV_WRITE);
 		ev_init(&c->timer, timer_cb);
 		c->rw.data = c->ww.data = c->timer.data = c;
+		c->client.ops = &tcp_client_ops;
+		c->client.conn = c;
+		c->client.fd = -1;	/* c->fd, while it lasts */
+		c->client.addrlen = sslen < sizeof(ss) ? sslen : sizeof(ss);
+		memcpy(&c->client.addr, &ss, sslen);
 		conn_update_read(c);
 		conn_arm(c);
 	}

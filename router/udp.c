@@ -52,7 +52,16 @@ static double			 rrl_logged;
 static uint8_t			qbuf[UDP_BATCH][UDP_BUFSZ];
 static struct mmsghdr		qmsg[UDP_BATCH];
 static struct iovec		qiov[UDP_BATCH];
-static struct sockaddr_storage	qfrom[UDP_BATCH];
+/* recvmmsg writes each sender's address straight into its client handle. */
+static struct client		qcl[UDP_BATCH];
+
+static void	udp_send(const struct client *, const uint8_t *, size_t);
+
+static const struct client_ops udp_client_ops = {
+	.send = udp_send,
+	.done = NULL,		/* a datagram holds nothing once answered */
+	.upstream = &upstream_udp,
+};
 
 static void
 udp_cb(struct ev_loop *l, ev_io *w, int revents)
@@ -63,8 +72,7 @@ udp_cb(struct ev_loop *l, ev_io *w, int revents)
 
 	(void)l; (void)revents;
 	for (i = 0; i < UDP_BATCH; i++) {
-		qmsg[i].msg_hdr.msg_name = &qfrom[i];
-		qmsg[i].msg_hdr.msg_namelen = sizeof(qfrom[i]);
+		qmsg[i].msg_hdr.msg_namelen = sizeof(qcl[i].addr);
 		qmsg[i].msg_hdr.msg_flags = 0;
 	}
 	n = recvmmsg(u->fd, qmsg, UDP_BATCH, MSG_DONTWAIT, NULL);
@@ -73,18 +81,19 @@ udp_cb(struct ev_loop *l, ev_io *w, int revents)
 	for (i = 0; i < n; i++) {
 		const uint8_t *pkt = qbuf[i];
 		size_t len = qmsg[i].msg_len;
-		const struct sockaddr *from = (struct sockaddr *)&qfrom[i];
-		socklen_t fromlen = qmsg[i].msg_hdr.msg_namelen;
+		struct client *c = &qcl[i];
+		const struct sockaddr *from = (struct sockaddr *)&c->addr;
 		int rcode;
 
+		c->fd = u->fd;
+		c->addrlen = qmsg[i].msg_hdr.msg_namelen;
 		if (!conf.allow_query.any &&
 		    !netmask_match(conf.allow_query.m, conf.allow_query.n, from)) {
 			rcount[RG_ACL_REFUSED]++;
 			if (conf.acl_drop ||
 			    dns_parse_query(pkt, len, &q) == DNS_QUERY_DROP)
 				continue;
-			query_answer_error(pkt, len, &q, DNS_RCODE_REFUSED, u->fd,
-			    from, fromlen, NULL);
+			query_answer_error(pkt, len, &q, DNS_RCODE_REFUSED, c);
 			continue;
 		}
 		switch (dns_parse_query(pkt, len, &q)) {
@@ -103,10 +112,10 @@ udp_cb(struct ev_loop *l, ev_io *w, int revents)
 				rcode = DNS_RCODE_FORMERR;
 				break;
 			}
-			query_dispatch(pkt, len, &q, u->fd, from, fromlen, NULL);
+			query_dispatch(pkt, len, &q, c);
 			continue;
 		}
-		query_answer_error(pkt, len, &q, rcode, u->fd, from, fromlen, NULL);
+		query_answer_error(pkt, len, &q, rcode, c);
 	}
 }
 
@@ -216,10 +225,13 @@ rate_limit(const struct sockaddr *to, const uint8_t *buf, size_t len,
 	return a;
 }
 
-void
-udp_send(int lfd, const struct sockaddr *to, socklen_t tolen,
-    const uint8_t *buf, size_t len)
+/* Queue an answer to a UDP client; it leaves before the loop next blocks. */
+static void
+udp_send(const struct client *c, const uint8_t *buf, size_t len)
 {
+	const struct sockaddr *to = (const struct sockaddr *)&c->addr;
+	socklen_t tolen = c->addrlen;
+	int lfd = c->fd;
 	uint8_t slip[DNS_HDRLEN + DNS_NAME_WIRE_MAX + 4];
 	size_t slen;
 
@@ -305,6 +317,9 @@ udp_init(int fd)
 		qiov[i].iov_len = UDP_BUFSZ;
 		qmsg[i].msg_hdr.msg_iov = &qiov[i];
 		qmsg[i].msg_hdr.msg_iovlen = 1;
+		qmsg[i].msg_hdr.msg_name = &qcl[i].addr;
+		qcl[i].ops = &udp_client_ops;
+		qcl[i].conn = NULL;
 	}
 }
 

@@ -70,6 +70,14 @@ static uint32_t		failq_head, failq_len;
 
 static void	reply_cb(struct ev_loop *, ev_io *, int);
 static void	flush_cb(struct ev_loop *, ev_prepare *, int);
+static enum upstream_result upstream_send(struct query *,
+		    const struct sockaddr *, socklen_t);
+static void	upstream_release(struct query *);
+
+const struct upstream_ops upstream_udp = {
+	.send = upstream_send,
+	.release = upstream_release,
+};
 
 static int
 usock_open(int fam)
@@ -251,7 +259,11 @@ id_used(const void *ctx, uint16_t id)
 	return ((const struct usock *)ctx)->idmap[id] != 0;
 }
 
-int
+/*
+ * Give q a fresh ID and queue it on the family's socket. Busy: no socket,
+ * no free ID. A send that fails later, in the batch, goes to failq.
+ */
+static enum upstream_result
 upstream_send(struct query *q, const struct sockaddr *to, socklen_t tolen)
 {
 	int fam = to->sa_family == AF_INET6, si;
@@ -262,17 +274,17 @@ upstream_send(struct query *q, const struct sockaddr *to, socklen_t tolen)
 		if (open_failed[fam] ||
 		    (si = active[fam] = usock_open(fam)) < 0) {
 			open_failed[fam] = 1;
-			return -1;
+			return UPSTREAM_BUSY;
 		}
 	}
 	s = &socks[si];
 	if (s->nq == SEND_BATCH)
 		flush_sock(s);		/* leaves it empty: failures wait in failq */
 	if (rnd_free_id(id_used, s, &id) != 0)
-		return -1;
+		return UPSTREAM_BUSY;
 	s->idmap[id] = query_index(q) + 1;
 	s->inflight++;
-	q->up_sock = (int16_t)(s - socks);
+	q->up_conn = s;
 	q->up_id = id;
 	dns_set_id(q->pkt, id);
 	s->qq[s->nq] = q;
@@ -284,20 +296,20 @@ upstream_send(struct query *q, const struct sockaddr *to, socklen_t tolen)
 	s->qmsg[s->nq].msg_hdr.msg_iov = &s->qiov[s->nq];
 	s->qmsg[s->nq].msg_hdr.msg_iovlen = 1;
 	s->nq++;
-	return 0;
+	return UPSTREAM_SENT;
 }
 
-void
+/* The query is done with its socket: release the ID. */
+static void
 upstream_release(struct query *q)
 {
-	struct usock *s;
+	struct usock *s = q->up_conn;
 
-	if (q->up_sock < 0)
+	if (s == NULL)
 		return;
-	s = &socks[q->up_sock];
 	s->idmap[q->up_id] = 0;
 	s->inflight--;
-	q->up_sock = -1;
+	q->up_conn = NULL;
 	if (s->retiring && s->inflight == 0)
 		usock_close(s);
 }

@@ -70,6 +70,14 @@ stall_after(void)
 
 static void	conn_io_cb(struct ev_loop *, ev_io *, int);
 static void	stall_arm(struct uconn *);
+static enum upstream_result upstream_tcp_send(struct query *,
+		    const struct sockaddr *, socklen_t);
+static void	upstream_tcp_release(struct query *);
+
+const struct upstream_ops upstream_tcp = {
+	.send = upstream_tcp_send,
+	.release = upstream_tcp_release,
+};
 
 static struct ubackend *
 backend_get(const struct sockaddr *to, socklen_t tolen)
@@ -164,8 +172,8 @@ conn_fail(struct uconn *c)
 			continue;
 		q = query_get(c->slot_q[i] - 1);
 		c->slot_q[i] = 0;
-		if (q != NULL && q->utcp == c) {
-			q->utcp = NULL;
+		if (q != NULL && q->up_conn == c) {
+			q->up_conn = NULL;
 			query_attempt_failed(q, 1);
 		}
 	}
@@ -260,7 +268,7 @@ handle_reply(struct uconn *c, uint8_t *msg, size_t len)
 		return;
 	}
 	q = query_get(c->slot_q[i] - 1);
-	if (q == NULL || q->utcp != c ||
+	if (q == NULL || q->up_conn != c ||
 	    !query_same_question(q, msg, len)) {
 		rcount[RG_BOGUS]++;
 		return;
@@ -367,7 +375,11 @@ id_used(const void *ctx, uint16_t id)
 	return slot_find(ctx, id) != SIZE_MAX;
 }
 
-int
+/*
+ * Queue q on the least busy connection to its backend. Busy: connections
+ * full or no free ID; unreachable: a new connection was refused.
+ */
+static enum upstream_result
 upstream_tcp_send(struct query *q, const struct sockaddr *to, socklen_t tolen)
 {
 	struct ubackend *b = backend_get(to, tolen);
@@ -377,9 +389,9 @@ upstream_tcp_send(struct query *q, const struct sockaddr *to, socklen_t tolen)
 	int refused = 0;
 
 	if ((c = conn_pick(b, &refused)) == NULL)
-		return refused ? -2 : -1;
+		return refused ? UPSTREAM_UNREACHABLE : UPSTREAM_BUSY;
 	if (rnd_free_id(id_used, c, &id) != 0)
-		return -1;
+		return UPSTREAM_BUSY;
 	for (i = id & (SLOTS - 1); c->slot_q[i] != 0; i = (i + 1) & (SLOTS - 1))
 		;
 	c->slot_q[i] = query_index(q) + 1;
@@ -387,25 +399,26 @@ upstream_tcp_send(struct query *q, const struct sockaddr *to, socklen_t tolen)
 	c->inflight++;
 	ev_timer_stop(loop, &c->idle_w);
 	q->up_id = id;
-	q->utcp = c;
+	q->up_conn = c;
 	dns_set_id(q->pkt, id);
 
 	tcpout_push(&c->out, q->pkt, q->len, query_index(q) + 1);
 	stall_arm(c);
 	/* Written when the socket is writable: queries of one loop pass share a writev. */
 	want(c);
-	return 0;
+	return UPSTREAM_SENT;
 }
 
-void
+/* The query is done with its connection: its slot, and its unsent bytes. */
+static void
 upstream_tcp_release(struct query *q)
 {
-	struct uconn *c = q->utcp;
+	struct uconn *c = q->up_conn;
 	size_t i;
 
 	if (c == NULL)
 		return;
-	q->utcp = NULL;
+	q->up_conn = NULL;
 	if ((i = slot_find(c, q->up_id)) != SIZE_MAX &&
 	    c->slot_q[i] == query_index(q) + 1)
 		slot_delete(c, i);
