@@ -127,10 +127,16 @@ hsjob_free(struct hsjob *j)
 {
 	if (j == NULL)
 		return;
-	if (j->busy) {
-		release(j);
-		hsdb_unref(j->result);
-	}
 	ev_async_stop(j->loop, &j->done_w);
+	if (j->busy) {
+		/*
+		 * A compile cannot be interrupted and can take many seconds:
+		 * leave it to die with the process, which is exiting, rather
+		 * than hold up its stop (the master kills a child that takes
+		 * more than 3 s). j stays for the thread to write into.
+		 */
+		pthread_detach(j->thread);
+		return;
+	}
 	free(j);
 }

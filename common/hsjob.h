@@ -27,7 +27,10 @@ int hsjob_start(struct hsjob *j, const char *const *patterns, size_t n);
 /* Nonzero while a job runs. */
 int hsjob_busy(const struct hsjob *j);
 
-/* Wait for a running job (its result is dropped) and free j. */
+/*
+ * Free j; a running job is left to end with the process (a compile cannot
+ * be interrupted): call this only on the way out.
+ */
 void hsjob_free(struct hsjob *j);
 
 #endif

@@ -30,6 +30,8 @@ static ev_io		 rep_w;
 static ev_timer		 again_w;
 static void		(*got)(struct hsdb *);
 static void		(*fallback)(void);
+static void		(*not_soon)(void);
+static int		 compiling;	/* the last answer: none yet, compiling */
 static uint64_t		 have;		/* id of the last database taken */
 static int		 asking;	/* a request is out, or will be */
 static int		 local;		/* databases do not fit: compile here */
@@ -58,6 +60,7 @@ give_up(const char *why)
 	asking = 0;
 	ev_timer_stop(loop, &again_w);
 	log_info("%s: %s: this router compiles its own database", __func__, why);
+	not_soon();
 	fallback();
 }
 
@@ -89,6 +92,8 @@ take(const uint8_t *buf, size_t len)
 	answered = 1;
 	switch (m.status) {
 	case HSDB_COMPILING:
+		compiling = 1;
+		not_soon();
 		ev_timer_stop(loop, &again_w);
 		ev_timer_set(&again_w, FETCH_AGAIN, 0.);
 		ev_timer_start(loop, &again_w);
@@ -103,6 +108,7 @@ take(const uint8_t *buf, size_t len)
 	case HSDB_DB:
 		break;
 	}
+	compiling = 0;
 	asking = 0;
 	ev_timer_stop(loop, &again_w);
 	db = hsdb_deserialize(m.blob, m.bloblen, m.pat, m.npat, m.bad, m.nbad,
@@ -136,12 +142,13 @@ rep_cb(struct ev_loop *l, ev_io *w, int revents)
 
 void
 dbfetch_init(const char *dir, void (*got_db)(struct hsdb *),
-    void (*compile_here)(void))
+    void (*compile_here)(void), void (*no_db_soon)(void))
 {
 	int rv;
 
 	got = got_db;
 	fallback = compile_here;
+	not_soon = no_db_soon;
 	if ((rv = nng_req0_open(&sock)) != 0)
 		fatalx("%s: open %s: %s", __func__, PROTO_EP_HSDB,
 		    nng_strerror(rv));
@@ -170,9 +177,9 @@ dbfetch_want(void)
 }
 
 int
-dbfetch_waiting(void)
+dbfetch_coming(void)
 {
-	return asking;
+	return asking && !compiling;
 }
 
 void

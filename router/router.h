@@ -216,11 +216,15 @@ void compile_shutdown(void);
  * router must compile for itself.
  */
 void dbfetch_init(const char *dir, void (*got_db)(struct hsdb *db),
-    void (*compile_here)(void));
+    void (*compile_here)(void), void (*no_db_soon)(void));
 /* The current table holds patterns its database lacks: ask for a newer one. */
 void dbfetch_want(void);
-/* Nonzero while an answer is awaited. */
-int dbfetch_waiting(void);
+/*
+ * Nonzero while a database may be on its way (asked, and the controller
+ * did not say it is still compiling); no_db_soon() is called when it says
+ * so, or when the router gives up and compiles itself.
+ */
+int dbfetch_coming(void);
 void dbfetch_shutdown(void);
 
 /* report.c: telling the controller what real traffic saw of each backend */

@@ -206,7 +206,7 @@ table_apply(const uint8_t *buf, size_t len)
 		 * moment for the database (it is on its way), while queries
 		 * queue in this router's sockets.
 		 */
-		if (matcher_pending(t->m) > DBWAIT_PENDING && dbfetch_waiting())
+		if (matcher_pending(t->m) > DBWAIT_PENDING && dbfetch_coming())
 			ev_timer_start(loop, &dbwait_w);
 		else
 			become_ready();
@@ -245,6 +245,17 @@ compiled(struct hsdb *db)
 		become_ready();
 	if (matcher_pending(m) > 0)
 		dbfetch_want();
+}
+
+/* The controller is compiling (it has none to give yet): serve meanwhile. */
+static void
+no_db_soon(void)
+{
+	if (have_table && !ready) {
+		log_info("the controller is still compiling the Hyperscan "
+		    "database: serving with the patterns matched one by one");
+		become_ready();
+	}
 }
 
 /* The controller's database does not reach us or does not fit. */
@@ -332,7 +343,7 @@ table_init(const char *dir)
 	ep_dir = dir;
 	compile_init(compiled);
 	ev_timer_init(&dbwait_w, dbwait_cb, DBWAIT, 0.);
-	dbfetch_init(dir, compiled, compile_here);
+	dbfetch_init(dir, compiled, compile_here, no_db_soon);
 	open_endpoint(&sub_sock, nng_sub0_open, PROTO_EP_TABLE, &sub_w, sub_cb);
 	if ((rv = nng_socket_set(sub_sock, NNG_OPT_SUB_SUBSCRIBE, "", 0)) != 0)
 		fatalx("%s: subscribe: %s", __func__, nng_strerror(rv));

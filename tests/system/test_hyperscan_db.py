@@ -15,6 +15,7 @@ sanitizer checks; Hyperscan itself is not instrumented).
 import os
 import re
 import signal
+import time
 import urllib.request
 
 import pytest
@@ -43,6 +44,19 @@ def table(n, backend_a, backend_b, extra=()):
     lines += ["%s,^[ab]\\.miek" % spec(backend_a),
               "%s,^[cd]\\.miek" % spec(backend_b)]
     return lines
+
+
+# bench/bench.py's filler shapes: 10,000 of them take Hyperscan seconds.
+SHAPES = [r"^x%d\.", r"\.zone%d\.example\.?$", r"^(foo|bar)%d\.",
+          r"^[q-z]{3}%d\.", r"^[a-d]\.miek%d\.", r"^[a-z0-9-]+\.shard%d\."]
+SLOW_WAIT = "no Hyperscan database from the controller after"
+
+
+def slow_table(n, backend_a, backend_b):
+    lines = ["%s,%s" % (spec(backend_a), SHAPES[i % len(SHAPES)] % i)
+             for i in range(n)]
+    return lines + ["%s,^[ab]\\.miek" % spec(backend_a),
+                    "%s,^[cd]\\.miek" % spec(backend_b)]
 
 
 def taken(r, npat):
@@ -131,3 +145,35 @@ def test_a_table_change_is_compiled_once_by_the_controller(
         assert s < 0.5, "router %d spent %.2fs of CPU on a table change" \
             % (pid, s)
     r.wait_ready("new.miek.nl.", "TXT", expect=3)   # NXDOMAIN from backend B
+
+
+def test_routers_starting_while_the_controller_compiles_serve_at_once(
+        make_router, backend_a, backend_b, nroutes):
+    """A fresh start: the controller has no database for seconds. Told so
+    ("compiling"), routers serve at once, matching one by one, rather than
+    wait a second with the queries queued."""
+    npat = nroutes + 2
+    r = make_router(slow_table(nroutes, backend_a, backend_b), workers=2)
+    r.wait_ready("a.miek.nl.", "TXT", timeout=30)
+    wait_for(lambda: len(taken(r, npat)) == 2, 120, 0.1,
+             "both routers taking the database")
+    log = r.log()
+    assert SLOW_WAIT not in log, [l for l in log.splitlines()
+                                  if SLOW_WAIT in l]
+    assert ROUTER_COMPILED not in log
+
+
+def test_a_controller_stops_at_once_while_it_compiles(
+        make_router, backend_a, backend_b, nroutes):
+    """SIGTERM in the middle of a compile of several seconds: the compile
+    is left to die with the process, which does not wait for it (the master
+    kills a child that takes more than 3 s)."""
+    # 20,000 patterns: about 5 s of compiling here, well past 3 s
+    r = make_router(slow_table(2 * nroutes, backend_a, backend_b), workers=1)
+    wait_for(lambda: "first route table received" in r.log(), 30, 0.02,
+             "a first table")
+    t0 = time.monotonic()
+    r.stop()
+    took = time.monotonic() - t0
+    assert "did not stop" not in r.log(), r.log()[-2000:]
+    assert took < 2.5, "stopping took %.1fs" % took
