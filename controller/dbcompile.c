@@ -18,6 +18,7 @@
 #include "hsjob.h"
 #include "log.h"
 #include "proto.h"
+#include "strmap.h"
 #include "util.h"
 
 static struct ev_loop	*dloop;
@@ -34,7 +35,12 @@ static uint64_t		 next_hash;
 static uint64_t		 db_id, db_hash;
 static uint8_t		*db_msg;
 static size_t		 db_len;
+/* Its patterns (keys point into db_msg), to tell a table it covers. */
+static struct hsdb_msg	 db_view;
+static struct strmap	 db_pats;
 static struct dbcompile_stats stats;
+
+static void	want(const char *const *, size_t, uint64_t);
 
 static uint64_t
 patterns_hash(const char *const *pats, size_t n)
@@ -107,9 +113,20 @@ done(struct hsdb *db, double seconds, void *arg)
 		stats.failures++;
 		failed = 1;
 	} else {
+		const char *why;
+		uint32_t k;
+
+		hsdb_msg_free(&db_view);
+		strmap_clear(&db_pats);
 		free(db_msg);
 		db_msg = msg;
 		db_len = len;
+		if (hsdb_decode(db_msg, db_len, &db_view, &why) != 0)
+			fatalx("%s: own database message: %s", __func__, why);
+		for (k = 0; k < db_view.npat; k++)
+			strmap_put(&db_pats, db_view.pat[k], strlen(db_view.pat[k]), 1);
+		for (k = 0; k < db_view.nbad; k++)
+			strmap_put(&db_pats, db_view.bad[k], strlen(db_view.bad[k]), 1);
 		db_id = proto_get64(msg + PROTO_HDRLEN);
 		db_hash = job_hash;
 		failed = 0;
@@ -127,10 +144,45 @@ done(struct hsdb *db, double seconds, void *arg)
 	hsdb_unref(db);
 next:
 	if (next_pat != NULL) {
-		if (next_hash != db_hash || failed)
+		if (failed)
 			start((const char *const *)next_pat, next_n, next_hash);
+		else
+			want((const char *const *)next_pat, next_n, next_hash);
 		next_free();
 	}
+}
+
+/*
+ * Whether the newest database holds every one of pats: routers then need
+ * no other (the patterns it holds beyond the table's match nothing that
+ * counts). Removing routes so costs no compile, as long as the database
+ * does not grow to more than twice the table.
+ */
+static int
+covered(const char *const *pats, size_t n)
+{
+	size_t i, v;
+
+	if (db_msg == NULL || (size_t)db_view.npat + db_view.nbad > 2 * n + 64)
+		return 0;
+	for (i = 0; i < n; i++)
+		if (!strmap_get(&db_pats, pats[i], strlen(pats[i]), &v))
+			return 0;
+	return 1;
+}
+
+/* The latest table's patterns: compile them unless that is needless. */
+static void
+want(const char *const *pats, size_t n, uint64_t hash)
+{
+	if (db_msg != NULL && hash == db_hash)
+		return;
+	if (covered(pats, n)) {
+		log_debug("%s: the newest database holds all %zu patterns",
+		    __func__, n);
+		return;
+	}
+	start(pats, n, hash);
 }
 
 void
@@ -155,8 +207,8 @@ dbcompile_table(const struct rt_table *t)
 			next_n = t->nroutes;
 			next_hash = hash;
 		}
-	} else if (db_msg == NULL || hash != db_hash)
-		start(pats, t->nroutes, hash);
+	} else
+		want(pats, t->nroutes, hash);
 	free(pats);
 }
 
@@ -221,6 +273,7 @@ dbcompile_init(struct ev_loop *loop, const char *rundir)
 	    ENDPOINT_REQ_MAXSZ);
 	ev_io_init(&rep_w, rep_cb, fd, EV_READ);
 	ev_io_start(loop, &rep_w);
+	strmap_init(&db_pats, 0);
 	if (hsdb_available())
 		job = hsjob_new(loop, done, NULL);
 	else
@@ -242,6 +295,8 @@ dbcompile_shutdown(void)
 	hsjob_free(job);
 	job = NULL;
 	next_free();
+	hsdb_msg_free(&db_view);
+	strmap_free(&db_pats);
 	free(db_msg);
 	db_msg = NULL;
 }

@@ -146,6 +146,17 @@ def test_a_table_change_is_compiled_once_by_the_controller(
             % (pid, s)
     r.wait_ready("new.miek.nl.", "TXT", expect=3)   # NXDOMAIN from backend B
 
+    # Removing it needs no compile: the newest database holds every
+    # pattern left (before, a removal cost a full compile too).
+    before = {pid: cpu_seconds(pid) for pid in routers}
+    r.write_routes(table(nroutes, backend_a, backend_b))
+    r.reload()
+    r.wait_ready("new.miek.nl.", "TXT", expect=5)   # REFUSED: no route
+    assert metric(mport, "dnsrouter_hyperscan_compiles_total") == 2
+    assert len(compiled(r, npat)) == 1 and not taken(r, npat + 2)
+    for pid in routers:
+        assert cpu_seconds(pid) - before[pid] < 0.5
+
 
 def test_routers_starting_while_the_controller_compiles_serve_at_once(
         make_router, backend_a, backend_b, nroutes):
