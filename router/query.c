@@ -86,12 +86,29 @@ fifo_remove(struct query *q)
 		ev_timer_stop(loop, &timeout_w);
 }
 
+/*
+ * A timeout this late means the router itself did not run (SIGSTOP, a
+ * stall): replies may be waiting unread in its sockets, and the poll that
+ * woke it may have reported none (epoll_wait fails with EINTR after a stop
+ * signal). One pass of I/O first, then the timeouts.
+ */
+#define STALL_LATE	0.02
+
 static void
 timeout_cb(struct ev_loop *l, ev_timer *w, int revents)
 {
+	static double io_first_at = -1.0;	/* the last such pass */
 	double now = ev_now(l);
 
 	(void)revents;
+	if (fifo_head != NIL && now - queries[fifo_head].deadline > STALL_LATE &&
+	    now - io_first_at > STALL_LATE) {
+		io_first_at = now;
+		ev_timer_stop(l, w);
+		ev_timer_set(w, 0.001, 0.);
+		ev_timer_start(l, w);
+		return;
+	}
 	/* Retries append to the tail, so this loop always ends. */
 	while (fifo_head != NIL && queries[fifo_head].deadline <= now + 0.0005) {
 		struct query *q = &queries[fifo_head];

@@ -18,6 +18,14 @@
 #include "child.h"	/* CHILD_FD_*: what the master hands over */
 
 #define QUERY_MAX		16384	/* in-flight queries per router */
+/*
+ * libev priority of the backends' reply watchers: above the timeouts'
+ * (default 0). After a stall (SIGSTOP, a slow pass) a reply and its
+ * query's timeout are pending in the same pass, and libev runs the last
+ * queued of a priority first: the timeout, which answered SERVFAIL to a
+ * query whose reply was waiting.
+ */
+#define REPLY_PRI		1
 #define QUERY_INLINE		512	/* query bytes kept without malloc */
 #define TCP_MAX_PIPELINE	64	/* in-flight queries per TCP client */
 

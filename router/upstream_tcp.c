@@ -341,6 +341,7 @@ conn_open(struct ubackend *b, int *refused)
 	c->b = b;
 	c->rbuf = xmalloc(RBUF_SIZE);
 	ev_io_init(&c->w, conn_io_cb, fd, EV_READ);
+	ev_set_priority(&c->w, REPLY_PRI);	/* replies before timeouts */
 	c->w.data = c;
 	ev_io_start(loop, &c->w);
 	ev_init(&c->idle_w, idle_cb);

@@ -196,3 +196,45 @@ def test_checks_take_down_a_backend_that_still_answers_traffic(make_router):
         if load is not None:
             load.stop()
         fb.close()
+
+
+
+def test_a_stalled_router_delivers_the_reply_that_came_meanwhile(
+        make_router):
+    """A router stopped (SIGSTOP) past its timeout wakes with a query's
+    deadline gone and the backend's reply waiting in its upstream socket:
+    the reply goes to the client. libev ran the timeout first (both pending
+    in one pass, and it runs the last queued first) and the router answered
+    SERVFAIL for a query its backend had answered."""
+    import os
+    import signal
+    from fakebackend import make_reply
+    from procs import wait_routers
+    fb = FakeBackend()
+    try:
+        r = make_router(["%s,^c\\.miek" % fb.spec], workers=1,
+                        timeout="200ms")
+        wait_for(lambda: "first route table" in r.log(), 10, 0.02,
+                 "the router's table")
+        router = wait_routers(r, 1)["router"][0]
+        for _ in range(3):
+            c = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            c.settimeout(5)
+            try:
+                c.sendto(dns.message.make_query("c.miek.nl.", "TXT")
+                         .to_wire(), ("127.0.0.1", r.port))
+                fwd, src = fb.recv_query()
+                os.kill(router, signal.SIGSTOP)
+                try:
+                    fb.send(make_reply(fwd, "late-but-there"), src)
+                    time.sleep(0.5)
+                finally:
+                    os.kill(router, signal.SIGCONT)
+                ans = dns.message.from_wire(c.recv(65535))
+            finally:
+                c.close()
+            assert ans.rcode() == dns.rcode.NOERROR, dns.rcode.to_text(
+                ans.rcode())
+            assert txts(ans) == ["late-but-there"]
+    finally:
+        fb.close()
