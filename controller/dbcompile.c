@@ -5,11 +5,16 @@
  * one runs is compiled after it, only the latest. The answer to routers is
  * encoded once per database and sent as it is to each that asks.
  */
+#include <sys/stat.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <nng/nng.h>
 #include <nng/protocol/reqrep0/rep.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "dbcompile.h"
 #include "endpoint.h"
@@ -39,6 +44,7 @@ static size_t		 db_len;
 static struct hsdb_msg	 db_view;
 static struct strmap	 db_pats;
 static struct dbcompile_stats stats;
+static char		 cache_path[PATH_MAX];
 
 static void	want(const char *const *, size_t, uint64_t);
 
@@ -81,6 +87,108 @@ start(const char *const *pats, size_t n, uint64_t hash)
 	log_debug("%s: compiling %zu patterns", __func__, n);
 }
 
+/* Make the encoded answer msg (malloc'd, taken) the newest database. */
+static int
+install(uint8_t *msg, size_t len)
+{
+	struct hsdb_msg m;
+	const char *why;
+	uint32_t k;
+
+	if (hsdb_decode(msg, len, &m, &why) != 0 || m.status != HSDB_DB) {
+		hsdb_msg_free(&m);
+		free(msg);
+		return -1;
+	}
+	hsdb_msg_free(&db_view);
+	strmap_clear(&db_pats);
+	free(db_msg);
+	db_msg = msg;
+	db_len = len;
+	db_view = m;
+	for (k = 0; k < db_view.npat; k++)
+		strmap_put(&db_pats, db_view.pat[k], strlen(db_view.pat[k]), 1);
+	for (k = 0; k < db_view.nbad; k++)
+		strmap_put(&db_pats, db_view.bad[k], strlen(db_view.bad[k]), 1);
+	db_id = m.id;
+	db_hash = 0;	/* the caller knows the table order, if any */
+	return 0;
+}
+
+/*
+ * The newest database is kept in the controller's directory, so that a
+ * controller started again (dnsrouter restarted, the controller killed)
+ * has one for the routers at once instead of compiling for seconds while
+ * they match one pattern at a time. Written aside and renamed.
+ */
+static void
+cache_save(void)
+{
+	char tmp[PATH_MAX + 8];
+	int fd;
+	ssize_t n;
+
+	if (cache_path[0] == '\0')
+		return;
+	snprintf(tmp, sizeof(tmp), "%s.tmp", cache_path);
+	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW |
+	    O_CLOEXEC, 0600)) == -1) {
+		log_warn("%s: %s", __func__, tmp);
+		return;
+	}
+	n = write(fd, db_msg, db_len);
+	if (close(fd) != 0 || n != (ssize_t)db_len || rename(tmp,
+	    cache_path) != 0) {
+		log_warn("%s: %s", __func__, cache_path);
+		(void)unlink(tmp);
+	}
+}
+
+/* The last run's database, if it decodes and fits this process. */
+static void
+cache_load(void)
+{
+	struct hsdb_msg m;
+	struct hsdb *db;
+	struct stat st;
+	const char *why = "short read";
+	uint8_t *buf;
+	int fd;
+
+	if ((fd = open(cache_path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) == -1)
+		return;
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) ||
+	    st.st_size <= 0 || st.st_size > (off_t)HSDB_MAX_LEN) {
+		close(fd);
+		return;
+	}
+	buf = xmalloc((size_t)st.st_size);
+	if (read(fd, buf, (size_t)st.st_size) != st.st_size ||
+	    hsdb_decode(buf, (size_t)st.st_size, &m, &why) != 0) {
+		log_warnx("%s: %s dropped: %s", __func__, cache_path, why);
+		close(fd);
+		free(buf);
+		return;
+	}
+	close(fd);
+	/* Hyperscan upgraded, another CPU: routers would refuse it too. */
+	db = m.status == HSDB_DB ? hsdb_deserialize(m.blob, m.bloblen, m.pat,
+	    m.npat, m.bad, m.nbad, &why) : NULL;
+	hsdb_msg_free(&m);
+	if (db == NULL) {
+		log_info("%s: %s does not fit: %s", __func__, cache_path, why);
+		free(buf);
+		return;
+	}
+	hsdb_unref(db);
+	if (install(buf, (size_t)st.st_size) == 0) {
+		stats.bytes = db_view.bloblen;
+		stats.patterns = (size_t)db_view.npat + db_view.nbad;
+		log_info("Hyperscan database of %zu patterns from the last run",
+		    stats.patterns);
+	}
+}
+
 static void
 done(struct hsdb *db, double seconds, void *arg)
 {
@@ -113,22 +221,10 @@ done(struct hsdb *db, double seconds, void *arg)
 		stats.failures++;
 		failed = 1;
 	} else {
-		const char *why;
-		uint32_t k;
-
-		hsdb_msg_free(&db_view);
-		strmap_clear(&db_pats);
-		free(db_msg);
-		db_msg = msg;
-		db_len = len;
-		if (hsdb_decode(db_msg, db_len, &db_view, &why) != 0)
-			fatalx("%s: own database message: %s", __func__, why);
-		for (k = 0; k < db_view.npat; k++)
-			strmap_put(&db_pats, db_view.pat[k], strlen(db_view.pat[k]), 1);
-		for (k = 0; k < db_view.nbad; k++)
-			strmap_put(&db_pats, db_view.bad[k], strlen(db_view.bad[k]), 1);
-		db_id = proto_get64(msg + PROTO_HDRLEN);
+		if (install(msg, len) != 0)
+			fatalx("%s: own database message does not decode", __func__);
 		db_hash = job_hash;
+		cache_save();
 		failed = 0;
 		stats.compiles++;
 		stats.seconds = seconds;
@@ -274,8 +370,12 @@ dbcompile_init(struct ev_loop *loop, const char *rundir)
 	ev_io_init(&rep_w, rep_cb, fd, EV_READ);
 	ev_io_start(loop, &rep_w);
 	strmap_init(&db_pats, 0);
-	if (hsdb_available())
+	if (hsdb_available()) {
 		job = hsjob_new(loop, done, NULL);
+		snprintf(cache_path, sizeof(cache_path), "%s/%s", rundir,
+		    DBCOMPILE_CACHE);
+		cache_load();
+	}
 	else
 		log_info("this CPU does not run Hyperscan: routers match route "
 		    "regexps one by one");

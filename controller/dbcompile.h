@@ -11,7 +11,10 @@
 
 #include "routetable.h"
 
-/* Listen on the run directory's database endpoint. */
+/* The newest database, kept beside the endpoints for the next start. */
+#define DBCOMPILE_CACHE		"hsdb.cache"
+
+/* Listen on the run directory's database endpoint; read the last run's database. */
 void dbcompile_init(struct ev_loop *loop, const char *rundir);
 /* A table goes out: compile its patterns unless the newest database has them. */
 void dbcompile_table(const struct rt_table *t);

@@ -482,7 +482,9 @@ class Dnsrouter:
             raise ProcessError("%s is missing: build with make (set "
                                "DNSROUTER_BUILD)" % self.binary)
         os.makedirs(self.workdir, exist_ok=True)
-        self.rundir = tempfile.mkdtemp(prefix="dr", dir="/tmp")
+        self.rundir = getattr(self, "_kept_rundir", None) or \
+            tempfile.mkdtemp(prefix="dr", dir="/tmp")
+        self._kept_rundir = None
         self.write_routes(self.routes)
         with open(self.conf_path, "w") as f:
             f.write(self.config_text())
@@ -559,10 +561,12 @@ class Dnsrouter:
         """SIGHUP to the master: re-read config; controller re-reads routes."""
         os.kill(self.proc.pid, signal.SIGHUP)
 
-    def stop(self, timeout=10.0, check=True):
+    def stop(self, timeout=10.0, check=True, keep_rundir=False):
         """SIGTERM the master and wait (bounded). With check, raise
         ProcessError if the master did not exit 0 in time or if any child it
-        had is still alive afterwards (leftovers are SIGKILLed first)."""
+        had is still alive afterwards (leftovers are SIGKILLed first). With
+        keep_rundir the next start() uses the same run directory (a
+        restart of the service); the stop after that removes it."""
         if self.proc is None:
             return
         problems = []
@@ -593,9 +597,11 @@ class Dnsrouter:
         if self._stderr:
             self._stderr.close()
             self._stderr = None
-        if self.rundir:
+        if self.rundir and keep_rundir:
+            self._kept_rundir = self.rundir
+        elif self.rundir:
             shutil.rmtree(self.rundir, ignore_errors=True)
-            self.rundir = None
+        self.rundir = None
         if check and problems:
             raise ProcessError("; ".join(problems) + "\n--- dnsrouter log:\n"
                                + self.log()[-4000:])

@@ -188,3 +188,26 @@ def test_a_controller_stops_at_once_while_it_compiles(
     took = time.monotonic() - t0
     assert "did not stop" not in r.log(), r.log()[-2000:]
     assert took < 2.5, "stopping took %.1fs" % took
+
+
+def test_a_restarted_dnsrouter_has_the_last_database_at_once(
+        make_router, backend_a, backend_b, nroutes):
+    """The controller keeps its newest database in its directory
+    (rundir/controller/hsdb.cache): dnsrouter stopped and started again
+    (a service restart) serves its routers that one, instead of compiling
+    for seconds while they match one pattern at a time."""
+    npat = nroutes + 2
+    r = make_router(slow_table(nroutes, backend_a, backend_b), workers=2)
+    r.wait_ready("a.miek.nl.", "TXT", timeout=30)
+    wait_for(lambda: compiled(r, npat), 120, 0.1, "the first compile")
+    r.stop(keep_rundir=True)
+    mark = len(r.log())
+    r.start()
+    r.wait_ready("a.miek.nl.", "TXT", timeout=30)
+    wait_for(lambda: len(TAKEN.findall(r.log()[mark:])) == 2, 10, 0.05,
+             "both routers taking the database")
+    log = r.log()[mark:]
+    assert "Hyperscan database of %d patterns from the last run" % npat \
+        in log, log[-2000:]
+    assert not COMPILED.search(log), "compiled again: %s" % log[-2000:]
+    assert SLOW_WAIT not in log and "still compiling" not in log
