@@ -26,7 +26,7 @@ enum check_phase { CK_IDLE, CK_WRITE, CK_READLEN, CK_READBODY };
 struct hb {
 	struct sockaddr_storage	 addr;
 	socklen_t		 addrlen;
-	char			 name[ADDR_STRLEN];
+	char			 name[ADDR_STRLEN];	/* empty until hb_name() */
 	int			 up;
 	unsigned		 npass, nfail;
 	struct passive		 pw;		/* real traffic, see passive.h */
@@ -134,12 +134,25 @@ check_end(struct hb *b)
 	b->phase = CK_IDLE;
 }
 
+/*
+ * The address as text, formatted the first time a message needs it: tens
+ * of thousands of backends registered at once cost a pass of the loop
+ * each, and most are never named.
+ */
+static const char *
+hb_name(struct hb *b)
+{
+	if (b->name[0] == '\0')
+		addr_format((struct sockaddr *)&b->addr, b->name, sizeof(b->name));
+	return b->name;
+}
+
 static void
 take_down(struct hb *b, const char *why)
 {
 	b->up = 0;
 	b->npass = b->nfail = 0;
-	log_warnx("backend %s is down: %s", b->name, why);
+	log_warnx("backend %s is down: %s", hb_name(b), why);
 	on_change();
 }
 
@@ -158,7 +171,7 @@ probe_verdict(struct hb *b, int pass, const char *why)
 		return 0;
 	if (pass) {
 		log_debug("health: %s passes its check: %llu queries no backend "
-		    "answered are not its fault", b->name,
+		    "answered are not its fault", hb_name(b),
 		    (unsigned long long)c->unanswered);
 		return 0;
 	}
@@ -183,7 +196,7 @@ verdict(struct hb *b, int pass, const char *why)
 			b->npass = 0;
 			/* What traffic saw before it went down is history. */
 			passive_clear(&b->pw, &pparams);
-			log_info("backend %s is up: %u checks passed", b->name,
+			log_info("backend %s is up: %u checks passed", hb_name(b),
 			    hcf->health_rise);
 			on_change();
 		}
@@ -380,7 +393,6 @@ add(const struct reg *rv)
 	b = xcalloc(1, sizeof(*b));
 	b->addr = rv->addr;
 	b->addrlen = rv->addrlen;
-	addr_format((struct sockaddr *)&b->addr, b->name, sizeof(b->name));
 	b->up = 1;	/* in rotation until it fails: registration means serving */
 	b->fd = -1;
 	b->seen = 1;
@@ -395,7 +407,8 @@ add(const struct reg *rv)
 	b->next = table[h];
 	table[h] = b;
 	tcount++;
-	log_debug("health: checking %s", b->name);
+	if (log_getverbose() > 0)
+		log_debug("health: checking %s", hb_name(b));
 }
 
 static void
@@ -403,7 +416,8 @@ drop(struct hb *b)
 {
 	check_end(b);
 	ev_timer_stop(hloop, &b->interval_w);
-	log_debug("health: no longer checking %s", b->name);
+	if (log_getverbose() > 0)
+		log_debug("health: no longer checking %s", hb_name(b));
 	passive_free(&b->pw);
 	free(b);
 	tcount--;

@@ -130,9 +130,8 @@ metrics_table(const struct rt_table *t)
 
 		make_key(sa, nb[i].key);
 		memcpy(&nb[i].addr, &t->backends[i].addr, sizeof(nb[i].addr));
-		if ((old = bstat_find(bs, nbs, sa)) == NULL)
-			addr_format(sa, nb[i].name, sizeof(nb[i].name));
-		else {
+		/* A new backend's name is formatted when a page first needs it. */
+		if ((old = bstat_find(bs, nbs, sa)) != NULL) {
 			memcpy(nb[i].name, old->name, sizeof(nb[i].name));
 			nb[i].queries = old->queries;
 			nb[i].failed = old->failed;
@@ -305,6 +304,9 @@ metrics_page_new(void)
 	for (i = 0; i < nbs; i++) {
 		struct page_backend *d = &p->b[i];
 
+		if (bs[i].name[0] == '\0')
+			addr_format((const struct sockaddr *)&bs[i].addr,
+			    bs[i].name, sizeof(bs[i].name));
 		memcpy(d->name, bs[i].name, sizeof(d->name));
 		d->up = health_up(NULL, (const struct sockaddr *)&bs[i].addr);
 		d->queries = bs[i].queries;

@@ -15,7 +15,6 @@
 #include "dbcompile.h"
 #include "endpoint.h"
 #include "log.h"
-#include "metrics.h"
 #include "proto.h"
 #include "publish.h"
 #include "util.h"
@@ -115,7 +114,7 @@ publish_init(struct ev_loop *loop, const char *rundir)
 	ev_timer_start(loop, &repub_w);
 }
 
-void
+int
 publish_table(struct rt_table *t)
 {
 	uint8_t *buf;
@@ -126,25 +125,22 @@ publish_table(struct rt_table *t)
 	if (rt_encode(t, &buf, &len) != 0) {
 		log_warnx("%s: table cannot be encoded; routers keep the last one",
 		    __func__);
-		rt_free(t);
-		return;
+		return 0;
 	}
 	if (cur != NULL && len == curlen &&
 	    memcmp(buf + CONTENT_OFF, cur + CONTENT_OFF, len - CONTENT_OFF) == 0) {
 		free(buf);
-		rt_free(t);
-		return;
+		return 0;
 	}
 	generation++;
-	metrics_table(t);
 	free(cur);
 	cur = buf;
 	curlen = len;
 	log_info("route table generation %llu: %u routes, %u backends",
 	    (unsigned long long)generation, t->nroutes, t->nbackends);
-	dbcompile_table(t);
-	rt_free(t);
 	send_current(pub_sock, "publish");
+	dbcompile_table(t);
+	return 1;
 }
 
 const uint8_t *

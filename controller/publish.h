@@ -12,10 +12,11 @@
 void publish_init(struct ev_loop *loop, const char *rundir);
 /*
  * Offer a freshly built table (epoch and generation are set here). When it
- * differs from the last one it gets the next generation and goes out at once.
- * Takes ownership of t.
+ * differs from the last one it gets the next generation, goes out at once
+ * and 1 is returned; 0 when it is the same (or cannot be encoded). The
+ * caller keeps t.
  */
-void publish_table(struct rt_table *t);
+int publish_table(struct rt_table *t);
 /* The encoded PROTO_TABLE message last sent to routers (NULL before the first). */
 const uint8_t *publish_current(size_t *len);
 /* Close the endpoints. */
