@@ -40,7 +40,9 @@ static const char split_help[] =
     "(names are matched in lower case with their trailing dot).\n"
     "\n"
     "  --shards N   1 to 38\n"
-    "  --origin O   the zone's origin (default: the owner of its SOA)\n"
+    "  --origin O   the zone's origin (default: its $ORIGIN, else an absolute\n"
+    "               SOA owner, else the file name: miek.nl, miek.nl.zone,\n"
+    "               db.miek.nl)\n"
     "  --out DIR    where the shard files go (default: the current directory)\n"
     "  --addr ADDR  the backend serving shard K, given once per shard in\n"
     "               order (default: placeholders SHARD1_ADDR, ...)\n";
@@ -180,6 +182,110 @@ write_shard(const struct shard *sh, int k, int n, const char *cls,
 	return 0;
 }
 
+/*
+ * The zone's origin from its file name, as operators name zone files:
+ * miek.nl, miek.nl.zone, miek.nl.db, db.miek.nl. NULL unless that leaves
+ * a name of two labels or more (a file "rel.zone" names no zone).
+ */
+static ldns_rdf *
+origin_from_file(const char *path)
+{
+	const char *base = strrchr(path, '/');
+	char name[256], *p;
+	size_t len;
+	ldns_rdf *d = NULL;
+
+	base = base != NULL ? base + 1 : path;
+	if (strncmp(base, "db.", 3) == 0)
+		base += 3;
+	if ((len = strlen(base)) == 0 || len >= sizeof(name) - 1)
+		return NULL;
+	memcpy(name, base, len + 1);
+	if (len > 5 && strcmp(name + len - 5, ".zone") == 0)
+		name[len -= 5] = '\0';
+	else if (len > 3 && strcmp(name + len - 3, ".db") == 0)
+		name[len -= 3] = '\0';
+	if (len == 0 || name[0] == '.' || name[len - 1] == '.' ||
+	    strchr(name, '.') == NULL || strstr(name, "..") != NULL)
+		return NULL;
+	for (p = name; *p != '\0'; p++)
+		if (!(*p >= 'a' && *p <= 'z') && !(*p >= 'A' && *p <= 'Z') &&
+		    !(*p >= '0' && *p <= '9') && *p != '-' && *p != '_' &&
+		    *p != '.')
+			return NULL;
+	name[len] = '.';
+	name[len + 1] = '\0';
+	if (ldns_str2rdf_dname(&d, name) != LDNS_STATUS_OK)
+		return NULL;
+	return d;
+}
+
+/* Parse fp relative to origin; the error, with its line, on stderr. */
+static ldns_zone *
+parse_zone(FILE *fp, const char *zonefile, const ldns_rdf *origin)
+{
+	ldns_zone *z = NULL;
+	ldns_status st;
+	int line = 0;
+
+	if ((st = ldns_zone_new_frm_fp_l(&z, fp, origin, 3600,
+	    LDNS_RR_CLASS_IN, &line)) != LDNS_STATUS_OK) {
+		fprintf(stderr, "dnsrouterctl: split: %s:%d: %s\n", zonefile,
+		    line, ldns_get_errorstr_by_id(st));
+		return NULL;
+	}
+	if (ldns_zone_soa(z) == NULL) {
+		fprintf(stderr, "dnsrouterctl: split: %s: no SOA record\n",
+		    zonefile);
+		ldns_zone_deep_free(z);
+		return NULL;
+	}
+	return z;
+}
+
+/*
+ * Parse fp into a zone with an SOA. Without *origin (no --origin) the
+ * origin is, in this order: the file's $ORIGIN, an absolute SOA owner,
+ * the file name; never the root zone unless asked for. A first parse
+ * relative to a name no zone uses tells whether the SOA owner was
+ * relative (ldns would otherwise take the root for the origin, and split
+ * miek.nl as the root zone). Sets *origin when the file name gave it.
+ */
+static ldns_zone *
+read_zone(FILE *fp, const char *zonefile, ldns_rdf **origin)
+{
+	ldns_rdf *probe = NULL;
+	const ldns_rdf *owner;
+	ldns_zone *z;
+
+	if (*origin != NULL)
+		return parse_zone(fp, zonefile, *origin);
+	if (ldns_str2rdf_dname(&probe, "origin-unknown.dnsrouterctl.invalid.")
+	    != LDNS_STATUS_OK)
+		return NULL;
+	z = parse_zone(fp, zonefile, probe);
+	if (z != NULL) {
+		owner = ldns_rr_owner(ldns_zone_soa(z));
+		if (ldns_dname_compare(owner, probe) == 0 ||
+		    ldns_dname_is_subdomain(owner, probe)) {
+			/* The SOA owner was relative, with no $ORIGIN before it. */
+			ldns_zone_deep_free(z);
+			z = NULL;
+			if ((*origin = origin_from_file(zonefile)) == NULL)
+				fprintf(stderr, "dnsrouterctl: split: %s: cannot "
+				    "tell the zone's origin (no $ORIGIN, a "
+				    "relative SOA owner, and the file name names "
+				    "no zone): give --origin\n", zonefile);
+			else {
+				rewind(fp);
+				z = parse_zone(fp, zonefile, *origin);
+			}
+		}
+	}
+	ldns_rdf_deep_free(probe);
+	return z;
+}
+
 int
 cmd_split(int argc, char *argv[])
 {
@@ -200,9 +306,8 @@ cmd_split(int argc, char *argv[])
 	ldns_rdf *origin = NULL;
 	ldns_rr_list *rrs, *apex, *everywhere, *addrrs;
 	ldns_rr *soa;
-	ldns_status st;
 	uint64_t weight[SHARD_NCHARS], other = 0;
-	int first[SHARD_MAX], n = 0, naddr = 0, ch, k, line = 0, rc = CTL_EXIT_FAIL;
+	int first[SHARD_MAX], n = 0, naddr = 0, ch, k, rc = CTL_EXIT_FAIL;
 	uint8_t olabels;
 	size_t i;
 	char *end, *otext = NULL, cls[128], re[1024], base[PATH_MAX];
@@ -264,20 +369,13 @@ cmd_split(int argc, char *argv[])
 		ldns_rdf_deep_free(origin);
 		return CTL_EXIT_FAIL;
 	}
-	st = ldns_zone_new_frm_fp_l(&z, fp, origin, 3600, LDNS_RR_CLASS_IN,
-	    &line);
+	z = read_zone(fp, zonefile, &origin);
 	fclose(fp);
-	if (st != LDNS_STATUS_OK) {
-		fprintf(stderr, "dnsrouterctl: split: %s:%d: %s\n", zonefile,
-		    line, ldns_get_errorstr_by_id(st));
+	if (z == NULL) {
 		ldns_rdf_deep_free(origin);
 		return CTL_EXIT_FAIL;
 	}
-	if ((soa = ldns_zone_soa(z)) == NULL) {
-		fprintf(stderr, "dnsrouterctl: split: %s: no SOA record\n",
-		    zonefile);
-		goto out;
-	}
+	soa = ldns_zone_soa(z);
 	if (origin == NULL)
 		origin = ldns_rdf_clone(ldns_rr_owner(soa));
 	ldns_dname2canonical(origin);

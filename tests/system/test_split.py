@@ -229,6 +229,55 @@ def test_origin_option_and_relative_zone(build_dir, tmp_path):
                               capture_output=True).returncode == 0
 
 
+RELATIVE = ("$TTL 60\n@ SOA ns h 1 2 3 4 5\n@ NS ns\nns A 192.0.2.1\n"
+            'a TXT "a"\nz TXT "z"\n')
+
+
+@pytest.mark.parametrize("filename", ["miek.nl", "miek.nl.zone", "miek.nl.db",
+                                      "db.miek.nl"])
+def test_origin_from_the_file_name_when_the_soa_owner_is_relative(
+        build_dir, tmp_path, filename):
+    # The usual zone file: no $ORIGIN, "@" for the apex. Before, split took
+    # the root for the origin: files root.shardN.zone, regexps matching
+    # every top-level name.
+    p = tmp_path / filename
+    p.write_text(RELATIVE)
+    shards = parse_output(split(build_dir, p, "--shards", 2, "--out",
+                                tmp_path / "o").stdout)
+    assert [os.path.basename(f) for f, _, _ in shards] == \
+        ["miek.nl.shard1.zone", "miek.nl.shard2.zone"]
+    assert shards[0][2][1] == r"SHARD1_ADDR,^miek\.nl\.$"
+    for f, _, _ in shards:
+        cp = subprocess.run([CHECKZONE, "miek.nl", f], capture_output=True,
+                            text=True)
+        assert cp.returncode == 0, cp.stdout
+
+
+def test_an_absolute_soa_owner_is_the_origin_whatever_the_file_name(
+        build_dir, tmp_path):
+    p = tmp_path / "db.other.example"
+    p.write_text("x.org. 60 SOA ns.x.org. h.x.org. 1 2 3 4 5\n"
+                 "x.org. 60 NS ns.x.org.\nns.x.org. 60 A 192.0.2.1\n")
+    shards = parse_output(split(build_dir, p, "--shards", 1, "--out",
+                                tmp_path / "o").stdout)
+    assert os.path.basename(shards[0][0]) == "x.org.shard1.zone"
+
+
+def test_no_origin_to_be_found_stops_and_asks_for_origin(build_dir,
+                                                         tmp_path):
+    p = tmp_path / "rel.zone"
+    p.write_text(RELATIVE)
+    cp = split(build_dir, p, "--shards", 2, "--out", tmp_path / "o",
+               check=False)
+    assert cp.returncode == 1
+    assert "give --origin" in cp.stderr and "rel.zone" in cp.stderr
+    assert not os.path.exists(tmp_path / "o")
+    # The root zone only when asked for.
+    out = split(build_dir, p, "--shards", 1, "--origin", ".", "--out",
+                tmp_path / "o").stdout
+    assert "root.shard1.zone" in out
+
+
 @pytest.mark.parametrize("args,rc,why", [
     (["--shards", "2"], 1, "No such file"),
     ([], 2, "usage"),
