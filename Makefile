@@ -54,7 +54,7 @@ UNIT_BIN   = $(patsubst tests/unit/%.c,$(B)/tests/%,$(UNIT_SRC))
 # Unit tests link the modules they test, not the programs' main().
 UNIT_OBJ   = $(call obj,router/matcher.c router/rrl.c \
              controller/registry.c ctl/shard.c)
-UNIT_OBJ  += $(call obj,controller/passive.c)
+UNIT_OBJ  += $(call obj,controller/passive.c controller/zones.c)
 
 PROGS = $(B)/dnsrouter $(B)/dnsrouter-router $(B)/dnsrouter-controller $(B)/dnsrouterctl
 

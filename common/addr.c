@@ -146,3 +146,22 @@ addr_equal(const struct sockaddr *a, const struct sockaddr *b)
 	}
 	return 0;
 }
+
+void
+addr_key(const struct sockaddr *sa, char out[ADDR_KEYLEN])
+{
+	memset(out, 0, ADDR_KEYLEN);
+	if (sa->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)sa;
+
+		out[0] = 6;
+		memcpy(out + 1, &s6->sin6_port, 2);
+		memcpy(out + 3, &s6->sin6_addr, 16);
+	} else {
+		const struct sockaddr_in *s4 = (const struct sockaddr_in *)sa;
+
+		out[0] = 4;
+		memcpy(out + 1, &s4->sin_port, 2);
+		memcpy(out + 3, &s4->sin_addr, 4);
+	}
+}

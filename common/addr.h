@@ -23,4 +23,10 @@ char *addr_format(const struct sockaddr *sa, char *buf, size_t buflen);
 /* Nonzero when both hold the same family, address and port. */
 int addr_equal(const struct sockaddr *a, const struct sockaddr *b);
 
+/* Bytes of an address's key: family, port, address (IPv4 zero-padded). */
+#define ADDR_KEYLEN 19
+
+/* A map key for sa's family, port and address (ADDR_KEYLEN bytes). */
+void addr_key(const struct sockaddr *sa, char out[ADDR_KEYLEN]);
+
 #endif

@@ -108,6 +108,16 @@ xcalloc(size_t n, size_t size)
 }
 
 void *
+xreallocarray(void *p, size_t n, size_t size)
+{
+	void *q = reallocarray(p, n, size);
+
+	if (q == NULL && n != 0 && size != 0)
+		fatal("%s", __func__);
+	return q;
+}
+
+void *
 xmalloc(size_t size)
 {
 	void *p = malloc(size);

@@ -28,6 +28,8 @@ uint32_t rnd32(void);
 /* calloc/malloc/strdup that exit with a message when memory runs out. */
 void *xcalloc(size_t n, size_t size);
 void *xmalloc(size_t size);
+/* realloc of n * size bytes, checked for overflow; fatal when out of memory. */
+void *xreallocarray(void *p, size_t n, size_t size);
 char *xstrdup(const char *s);
 
 #endif

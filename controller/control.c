@@ -10,14 +10,18 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include "addr.h"
 #include "control.h"
 #include "etcd.h"
 #include "endpoint.h"
+#include "health.h"
 #include "log.h"
 #include "proto.h"
 #include "publish.h"
 #include "error.h"
 #include "statusmsg.h"
+#include "util.h"
+#include "zones.h"
 
 static struct ev_loop		*cloop;
 static const struct config	*ccf;
@@ -58,14 +62,47 @@ answer_error(nng_msg *req, const char *why)
 	free(buf);
 }
 
+/* The zones as status tells them (zones.h), malloc'd. */
+static struct status_zone *
+status_zones(size_t *n)
+{
+	struct status_zone *v;
+	size_t i, j;
+
+	*n = zones_count();
+	v = xcalloc(*n + 1, sizeof(*v));
+	for (i = 0; i < *n; i++) {
+		const struct zone *z = zones_get(i);
+
+		snprintf(v[i].name, sizeof(v[i].name), "%s", z->name);
+		v[i].nshards = z->nshards;
+		v[i].agree = zones_agree(z, health_up);
+		v[i].m = xcalloc(z->nm + 1, sizeof(*v[i].m));
+		v[i].nm = z->nm;
+		for (j = 0; j < z->nm; j++) {
+			struct status_member *m = &v[i].m[j];
+
+			addr_format((const struct sockaddr *)&z->m[j].addr,
+			    m->addr, sizeof(m->addr));
+			m->shard = z->m[j].shard;
+			m->have = z->m[j].have;
+			m->serial = z->m[j].serial;
+			snprintf(m->why, sizeof(m->why), "%s", z->m[j].why);
+		}
+	}
+	return v;
+}
+
 static void
 answer_status(nng_msg *req)
 {
 	const uint8_t *table;
-	size_t tablelen, len;
+	struct status_zone *zs;
+	size_t tablelen, len, nz, i;
 	uint32_t flags = 0;
 	int64_t rev = 0;
 	uint8_t *buf;
+	int rv;
 
 	table = publish_current(&tablelen);
 	if (ccf->netcd > 0) {
@@ -74,8 +111,13 @@ answer_status(nng_msg *req)
 			flags |= STATUS_ETCD_CONNECTED;
 		rev = etcd_revision();
 	}
-	if (status_encode(flags, rev, ccf->netcd > 0 ? etcd_endpoint() : NULL,
-	    table, tablelen, &buf, &len) != 0) {
+	zs = status_zones(&nz);
+	rv = status_encode(flags, rev, ccf->netcd > 0 ? etcd_endpoint() : NULL,
+	    table, tablelen, zs, nz, &buf, &len);
+	for (i = 0; i < nz; i++)
+		free(zs[i].m);
+	free(zs);
+	if (rv != 0) {
 		answer_error(req, "status cannot be encoded");
 		return;
 	}

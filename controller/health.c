@@ -17,11 +17,25 @@
 #include "health.h"
 #include "log.h"
 #include "passive.h"
+#include "tcpout.h"
 #include "util.h"
+#include "zones.h"
 
 #define HASH_INIT	64
 
-enum check_phase { CK_IDLE, CK_WRITE, CK_READLEN, CK_READBODY };
+/*
+ * A check: the health query, and once it passed the SOA queries of the
+ * backend's zones (zones.h) on the same connection, one after the other
+ * so that a server that takes one query per connection still passes.
+ */
+enum check_phase { CK_IDLE, CK_HEALTH, CK_SOA };
+
+#define RBUF_MIN	512		/* grown up to one whole message */
+
+struct soa_ask {
+	char		 zone[ZONE_NAME_MAX];
+	uint16_t	 id;
+};
 
 struct hb {
 	struct sockaddr_storage	 addr;
@@ -36,10 +50,13 @@ struct hb {
 	int			 seen;
 	enum check_phase	 phase;
 	int			 fd;
-	uint16_t		 id;
-	size_t			 off, need;
-	uint8_t			*buf;
-	uint8_t			 lenbuf[2];
+	uint16_t		 id;		/* of the health query */
+	struct tcpout		 out;
+	uint8_t			*rbuf;
+	size_t			 rlen, rcap;
+	struct soa_ask		*soa;		/* CK_SOA: nsoa queries, asked one by one */
+	size_t			 nsoa, cur;
+	const char		*why_soa;	/* for the ones check_end gives up */
 	ev_io			 io_w;
 	ev_timer		 deadline_w;
 	ev_timer		 interval_w;
@@ -129,8 +146,17 @@ check_end(struct hb *b)
 		b->fd = -1;
 	}
 	ev_timer_stop(hloop, &b->deadline_w);
-	free(b->buf);
-	b->buf = NULL;
+	tcpout_clear(&b->out);
+	free(b->rbuf);
+	b->rbuf = NULL;
+	b->rlen = b->rcap = 0;
+	/* SOA queries not answered: the serial is not known. */
+	for (; b->soa != NULL && b->cur < b->nsoa; b->cur++)
+		zones_serial((struct sockaddr *)&b->addr, b->soa[b->cur].zone, 0,
+		    0, b->why_soa);
+	free(b->soa);
+	b->soa = NULL;
+	b->nsoa = b->cur = 0;
 	b->phase = CK_IDLE;
 }
 
@@ -214,80 +240,245 @@ check_fail(struct hb *b, const char *why)
 	verdict(b, 0, why);
 }
 
+/* The SOA query for b's next zone, queued; -1 when it cannot be built. */
+static int
+soa_ask_next(struct hb *b)
+{
+	struct soa_ask *a = &b->soa[b->cur];
+	ldns_rdf *name;
+	ldns_pkt *pkt;
+	uint8_t *wire = NULL;
+	size_t len;
+
+	if ((name = ldns_dname_new_frm_str(a->zone)) == NULL)
+		return -1;
+	if ((pkt = ldns_pkt_query_new(name, LDNS_RR_TYPE_SOA, LDNS_RR_CLASS_IN,
+	    0)) == NULL)
+		return -1;
+	a->id = rnd16();
+	ldns_pkt_set_id(pkt, a->id);
+	if (ldns_pkt2wire(&wire, pkt, &len) != LDNS_STATUS_OK) {
+		ldns_pkt_free(pkt);
+		return -1;
+	}
+	ldns_pkt_free(pkt);
+	tcpout_push(&b->out, wire, len, 0);
+	free(wire);
+	return 0;
+}
+
+/*
+ * The serial of zone in an SOA answer, or why there is none: the answer
+ * must be authoritative and hold the apex SOA.
+ */
+static const char *
+soa_serial(const uint8_t *msg, size_t len, const struct soa_ask *a,
+    uint32_t *serial)
+{
+	ldns_pkt *pkt = NULL;
+	ldns_rdf *zone = NULL;
+	const char *why = "no SOA of the apex in the answer";
+	ldns_rr_list *an;
+	size_t i;
+
+	if (ldns_wire2pkt(&pkt, msg, len) != LDNS_STATUS_OK)
+		return "SOA answer does not parse";
+	if (ldns_pkt_get_rcode(pkt) != LDNS_RCODE_NOERROR) {
+		static char buf[64];
+		ldns_lookup_table *rc = ldns_lookup_by_id(ldns_rcodes,
+		    (int)ldns_pkt_get_rcode(pkt));
+
+		snprintf(buf, sizeof(buf), "SOA query answered %s", rc != NULL ?
+		    rc->name : "with an unknown rcode");
+		why = buf;
+	}
+	else if (!ldns_pkt_aa(pkt))
+		why = "not authoritative for the zone";
+	else if ((zone = ldns_dname_new_frm_str(a->zone)) != NULL) {
+		an = ldns_pkt_answer(pkt);
+		for (i = 0; i < ldns_rr_list_rr_count(an); i++) {
+			ldns_rr *rr = ldns_rr_list_rr(an, i);
+
+			if (ldns_rr_get_type(rr) == LDNS_RR_TYPE_SOA &&
+			    ldns_dname_compare(ldns_rr_owner(rr), zone) == 0 &&
+			    ldns_rr_rd_count(rr) == 7) {
+				*serial = ldns_rdf2native_int32(ldns_rr_rdf(rr, 2));
+				why = NULL;
+				break;
+			}
+		}
+	}
+	ldns_rdf_deep_free(zone);
+	ldns_pkt_free(pkt);
+	return why;
+}
+
+static int
+soa_question(const uint8_t *msg, size_t len, const struct soa_ask *a)
+{
+	ldns_pkt *pkt = NULL;
+	ldns_rdf *zone;
+	ldns_rr *q;
+	int ok = 0;
+
+	if (ldns_wire2pkt(&pkt, msg, len) != LDNS_STATUS_OK)
+		return 0;
+	if ((zone = ldns_dname_new_frm_str(a->zone)) != NULL &&
+	    ldns_rr_list_rr_count(ldns_pkt_question(pkt)) == 1) {
+		q = ldns_rr_list_rr(ldns_pkt_question(pkt), 0);
+		ok = ldns_rr_get_type(q) == LDNS_RR_TYPE_SOA &&
+		    ldns_dname_compare(ldns_rr_owner(q), zone) == 0;
+	}
+	ldns_rdf_deep_free(zone);
+	ldns_pkt_free(pkt);
+	return ok;
+}
+
+/* After the health query passed: ask the SOA of b's zones, if any. */
+static void
+soa_start(struct hb *b)
+{
+	char names[ZONES_PER_BACKEND][ZONE_NAME_MAX];
+	size_t n, i;
+
+	if ((n = zones_of((struct sockaddr *)&b->addr, names,
+	    ZONES_PER_BACKEND)) == 0)
+		return;
+	b->soa = xcalloc(n, sizeof(*b->soa));
+	for (i = 0; i < n; i++)
+		memcpy(b->soa[i].zone, names[i], ZONE_NAME_MAX);
+	b->nsoa = n;
+	b->cur = 0;
+	b->why_soa = "no SOA answer in time";
+	if (soa_ask_next(b) != 0) {
+		b->why_soa = "cannot build the SOA query";
+		return;
+	}
+	b->phase = CK_SOA;
+}
+
+/*
+ * One whole message from b's connection. 1: the check goes on (more
+ * replies to wait for), 0: it ended here.
+ */
+static int
+check_msg(struct hb *b, const uint8_t *msg, size_t len)
+{
+	struct soa_ask *a;
+	const char *why;
+	uint32_t serial = 0;
+
+	if (b->phase == CK_HEALTH) {
+		if (DNS_ID(msg) != b->id || !DNS_QR(msg) ||
+		    !dns_same_question(msg, len, qwire, &qparsed)) {
+			check_fail(b, "reply does not match the health query");
+			return 0;
+		}
+		if (DNS_RCODE(msg) == DNS_RCODE_SERVFAIL) {
+			check_fail(b, "health query answered SERVFAIL");
+			return 0;
+		}
+		verdict(b, 1, NULL);
+		soa_start(b);
+		if (b->phase != CK_SOA) {
+			check_end(b);
+			return 0;
+		}
+		return 1;
+	}
+	a = &b->soa[b->cur];
+	if (DNS_ID(msg) != a->id || !DNS_QR(msg) || !soa_question(msg, len, a))
+		why = "SOA answer does not match the query";
+	else
+		why = soa_serial(msg, len, a, &serial);
+	zones_serial((struct sockaddr *)&b->addr, a->zone, why == NULL, serial,
+	    why);
+	if (++b->cur == b->nsoa || soa_ask_next(b) != 0) {
+		check_end(b);
+		return 0;
+	}
+	return 1;
+}
+
+/* The connection broke or closed: a failed check, or only SOAs missing. */
+static void
+check_broken(struct hb *b, const char *why)
+{
+	if (b->phase == CK_SOA) {
+		b->why_soa = why;
+		check_end(b);
+	} else
+		check_fail(b, why);
+}
+
 static void
 io_cb(struct ev_loop *l, ev_io *w, int revents)
 {
 	struct hb *b = w->data;
+	size_t need, off;
 	ssize_t n;
+	long mlen;
 
-	(void)revents;
-	switch (b->phase) {
-	case CK_WRITE:
-		n = send(b->fd, b->buf + b->off, b->need - b->off,
-		    MSG_NOSIGNAL | MSG_DONTWAIT);
-		if (n < 0) {
-			if (errno == EAGAIN || errno == EINTR)
-				return;
-			check_fail(b, strerror(errno));
+	if ((revents & EV_WRITE) && !tcpout_empty(&b->out)) {
+		if (tcpout_write(&b->out, b->fd) < 0 && errno != EAGAIN &&
+		    errno != EINTR) {
+			check_broken(b, strerror(errno));
 			return;
 		}
-		if ((b->off += (size_t)n) < b->need)
-			return;
-		free(b->buf);
-		b->buf = NULL;
-		b->phase = CK_READLEN;
-		b->off = 0;
-		ev_io_stop(l, w);
-		ev_io_set(w, b->fd, EV_READ);
-		ev_io_start(l, w);
-		return;
-	case CK_READLEN:
-		n = recv(b->fd, b->lenbuf + b->off, 2 - b->off, MSG_DONTWAIT);
-		if (n <= 0)
-			goto readerr;
-		if ((b->off += (size_t)n) < 2)
-			return;
-		b->need = (size_t)b->lenbuf[0] << 8 | b->lenbuf[1];
-		if (b->need < DNS_HDRLEN) {
-			check_fail(b, "reply shorter than a DNS header");
-			return;
-		}
-		b->buf = xmalloc(b->need);
-		b->off = 0;
-		b->phase = CK_READBODY;
-		/* FALLTHROUGH */
-	case CK_READBODY:
-		n = recv(b->fd, b->buf + b->off, b->need - b->off, MSG_DONTWAIT);
-		if (n <= 0)
-			goto readerr;
-		if ((b->off += (size_t)n) < b->need)
-			return;
-		if (DNS_ID(b->buf) != b->id || !DNS_QR(b->buf) ||
-		    !dns_same_question(b->buf, b->need, qwire, &qparsed))
-			check_fail(b, "reply does not match the health query");
-		else if (DNS_RCODE(b->buf) == DNS_RCODE_SERVFAIL)
-			check_fail(b, "health query answered SERVFAIL");
-		else {
-			check_end(b);
-			verdict(b, 1, NULL);
-		}
-		return;
-	case CK_IDLE:
-		return;
 	}
-	return;
-readerr:
-	if (n < 0 && (errno == EAGAIN || errno == EINTR))
-		return;
-	check_fail(b, n == 0 ? "connection closed without a reply" :
-	    strerror(errno));
+	if (revents & EV_READ) {
+		if (b->rcap - b->rlen < RBUF_MIN / 2 && b->rcap < 65537) {
+			b->rcap = b->rcap == 0 ? RBUF_MIN : b->rcap * 2;
+			if (b->rcap > 65537)
+				b->rcap = 65537;
+			b->rbuf = xreallocarray(b->rbuf, b->rcap, 1);
+		}
+		n = recv(b->fd, b->rbuf + b->rlen, b->rcap - b->rlen, MSG_DONTWAIT);
+		if (n <= 0) {
+			if (n < 0 && (errno == EAGAIN || errno == EINTR))
+				return;
+			check_broken(b, n == 0 ? "connection closed without a "
+			    "reply" : strerror(errno));
+			return;
+		}
+		b->rlen += (size_t)n;
+		off = 0;
+		while ((mlen = dns_tcp_frame(b->rbuf + off, b->rlen - off,
+		    &need)) > 0) {
+			if (!check_msg(b, b->rbuf + off + 2, (size_t)mlen))
+				return;		/* ended: the buffer is gone */
+			off += (size_t)mlen + 2;
+		}
+		if (mlen < 0) {
+			check_broken(b, "reply shorter than a DNS header");
+			return;
+		}
+		if (need > b->rcap) {
+			b->rcap = need;
+			b->rbuf = xreallocarray(b->rbuf, b->rcap, 1);
+		}
+		memmove(b->rbuf, b->rbuf + off, b->rlen - off);
+		b->rlen -= off;
+	}
+	/* Writability matters only while there is something to write. */
+	if (!!(w->events & EV_WRITE) != !tcpout_empty(&b->out)) {
+		ev_io_stop(l, w);
+		ev_io_set(w, b->fd, EV_READ | (tcpout_empty(&b->out) ? 0 :
+		    EV_WRITE));
+		ev_io_start(l, w);
+	}
 }
 
 static void
 deadline_cb(struct ev_loop *l, ev_timer *w, int revents)
 {
+	struct hb *b = w->data;
+
 	(void)l; (void)revents;
-	check_fail(w->data, "health query timed out");
+	if (b->phase == CK_SOA)
+		check_end(b);	/* why_soa says it */
+	else
+		check_fail(b, "health query timed out");
 }
 
 /* Start a check of b, which is idle. */
@@ -331,15 +522,10 @@ check_start(struct ev_loop *l, struct hb *b)
 	}
 	checks_inflight++;
 	b->id = rnd16();
-	b->need = qlen + 2;
-	b->buf = xmalloc(b->need);
-	b->buf[0] = (uint8_t)(qlen >> 8);
-	b->buf[1] = (uint8_t)qlen;
-	memcpy(b->buf + 2, qwire, qlen);
-	dns_set_id(b->buf + 2, b->id);
-	b->off = 0;
-	b->phase = CK_WRITE;
-	ev_io_init(&b->io_w, io_cb, b->fd, EV_WRITE);
+	dns_set_id(qwire, b->id);
+	tcpout_push(&b->out, qwire, qlen, 0);
+	b->phase = CK_HEALTH;
+	ev_io_init(&b->io_w, io_cb, b->fd, EV_READ | EV_WRITE);
 	b->io_w.data = b;
 	ev_io_start(l, &b->io_w);
 	if (limit > hcf->health_interval_ms / 1000.0)

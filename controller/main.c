@@ -33,6 +33,7 @@
 #include "self_route.h"
 #include "stall.h"
 #include "util.h"
+#include "zones.h"
 
 #define COALESCE_FIRST		0.001	/* a lone change goes out at once */
 #define COALESCE_GAP		0.020	/* a burst: one table per 20 ms at most */
@@ -92,6 +93,7 @@ rebuild_cb(struct ev_loop *l, ev_timer *w, int revents)
 	/* Here, not per change: a burst of etcd batches costs one pass. */
 	start = ev_time();
 	health_sync(&reg);
+	zones_sync(&reg);
 	build_cost = ev_time() - start;
 	ev_timer_set(&build_w, 0., 0.);
 	ev_timer_start(l, &build_w);
@@ -310,6 +312,7 @@ main(int argc, char *argv[])
 	if (conf.netcd > 0)
 		routes_etcd_shutdown();
 	health_shutdown();
+	zones_free();
 	reports_shutdown();
 	publish_shutdown();
 	dbcompile_shutdown();

@@ -21,6 +21,7 @@
 #include "metrics.h"
 #include "stall.h"
 #include "util.h"
+#include "zones.h"
 
 #define KEYLEN	19	/* family, port, address: a backend's sort key */
 
@@ -263,7 +264,7 @@ struct page_route {
 
 enum page_part {
 	P_GLOBAL, P_UP, P_QUERIES, P_RESPONSES, P_FAILURES, P_UNANSWERED,
-	P_LATENCY, P_ROUTES, P_STATE, P_DONE
+	P_LATENCY, P_ROUTES, P_ZONES, P_STATE, P_DONE
 };
 
 struct metrics_page {
@@ -278,6 +279,8 @@ struct metrics_page {
 	struct page_route	*r;
 	size_t			 nr;
 	char			*pats;
+	char			*zones;		/* the zones' series, rendered */
+	size_t			 zoneslen;
 	enum page_part		 part;
 	size_t			 i;		/* next backend or route of part */
 	char			*chunk;		/* rendered, not yet read */
@@ -289,6 +292,7 @@ metrics_page_new(void)
 {
 	struct metrics_page *p = xcalloc(1, sizeof(*p));
 	size_t i, plen = 0, off = 0, n;
+	FILE *f;
 
 	memcpy(p->global, global, sizeof(p->global));
 	p->generation = generation;
@@ -330,6 +334,16 @@ metrics_page_new(void)
 		off += n;
 	}
 	p->nr = nrs;
+	/* A few zones of a few shards: rendered now, whole. */
+	if (zones_count() > 0 && (f = open_memstream(&p->zones,
+	    &p->zoneslen)) != NULL) {
+		zones_metrics(f, health_up);
+		if (fclose(f) != 0) {
+			free(p->zones);
+			p->zones = NULL;
+			p->zoneslen = 0;
+		}
+	}
 	return p;
 }
 
@@ -341,6 +355,7 @@ metrics_page_free(struct metrics_page *p)
 	free(p->b);
 	free(p->r);
 	free(p->pats);
+	free(p->zones);
 	free(p->chunk);
 	free(p);
 }
@@ -578,6 +593,10 @@ render_next(FILE *f, struct metrics_page *p)
 			p->i++;
 			return;
 		}
+		break;
+	case P_ZONES:
+		if (p->zones != NULL)
+			fwrite(p->zones, 1, p->zoneslen, f);
 		break;
 	case P_STATE:
 		render_state(f, p);

@@ -195,28 +195,6 @@ cmp_route(const void *a, const void *b)
 	return x->seq < y->seq ? -1 : x->seq > y->seq;
 }
 
-/* A backend's map key: family, port, address. */
-#define BKEY_LEN 19	/* family, port, address */
-
-static void
-backend_key(const struct sockaddr_storage *ss, char out[BKEY_LEN])
-{
-	memset(out, 0, BKEY_LEN);
-	if (ss->ss_family == AF_INET6) {
-		const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)ss;
-
-		out[0] = 6;
-		memcpy(out + 1, &s6->sin6_port, 2);
-		memcpy(out + 3, &s6->sin6_addr, 16);
-	} else {
-		const struct sockaddr_in *s4 = (const struct sockaddr_in *)ss;
-
-		out[0] = 4;
-		memcpy(out + 1, &s4->sin_port, 2);
-		memcpy(out + 3, &s4->sin_addr, 4);
-	}
-}
-
 const struct registry_limits registry_table_limits = {
 	RT_MAX_BACKENDS, RT_MAX_ROUTES, RT_MAX_TABLE_LEN
 };
@@ -239,7 +217,7 @@ registry_build(const struct registry *r,
 	struct rt_table *t = xcalloc(1, sizeof(*t));
 	const struct reg **order;
 	struct route_build *rb;
-	char (*bkeys)[BKEY_LEN];
+	char (*bkeys)[ADDR_KEYLEN];
 	uint32_t *rnext, *first_route;
 	uint64_t *pairs;
 	struct strmap bmap, rmap, pmap;
@@ -254,7 +232,7 @@ registry_build(const struct registry *r,
 
 	t->backends = xcalloc(r->n + 1, sizeof(*t->backends));
 	rb = xcalloc(r->n + 1, sizeof(*rb));
-	bkeys = xcalloc(r->n + 1, BKEY_LEN);
+	bkeys = xcalloc(r->n + 1, ADDR_KEYLEN);
 	rnext = xcalloc(r->n + 1, sizeof(*rnext));
 	first_route = xcalloc(r->n + 1, sizeof(*first_route));
 	pairs = xcalloc(r->n + 1, sizeof(*pairs));
@@ -275,8 +253,8 @@ registry_build(const struct registry *r,
 			skipped++;
 			continue;
 		}
-		backend_key(&rv->addr, bkeys[t->nbackends]);
-		newb = !strmap_get(&bmap, bkeys[t->nbackends], BKEY_LEN, &v);
+		addr_key((const struct sockaddr *)&rv->addr, bkeys[t->nbackends]);
+		newb = !strmap_get(&bmap, bkeys[t->nbackends], ADDR_KEYLEN, &v);
 		bi = newb ? t->nbackends : (uint32_t)v;
 
 		/* Routes of one pattern (one per priority) are chained from the map. */
@@ -313,7 +291,7 @@ registry_build(const struct registry *r,
 			b->addrlen = rv->addrlen;
 			b->flags = backend_up == NULL || backend_up(ctx,
 			    (const struct sockaddr *)&rv->addr) ? RT_FLAG_UP : 0;
-			strmap_put(&bmap, bkeys[t->nbackends], BKEY_LEN, bi);
+			strmap_put(&bmap, bkeys[t->nbackends], ADDR_KEYLEN, bi);
 			first_route[bi] = ri;
 			t->nbackends++;
 		} else if (first_route[bi] != ri) {

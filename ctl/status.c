@@ -27,7 +27,8 @@ static const char status_help[] =
     "Ask the running dnsrouter's controller (through controller/control.ipc\n"
     "in the config's rundir) what its routers see: the route table's epoch and\n"
     "generation, whether the etcd watch is up and at which revision, every\n"
-    "backend with its health, and the routes in the order they are tried.\n"
+    "backend with its health, the routes in the order they are tried, and\n"
+    "each zone's shards with their SOA serials and whether they agree.\n"
     "\n"
     "  --json   print it as one JSON object\n";
 
@@ -109,6 +110,66 @@ backend_name(const struct rt_table *t, uint32_t i, char *buf, size_t len)
 	    len);
 }
 
+static const char *
+agree_text(int agree)
+{
+	return agree > 0 ? "agree" : agree == 0 ? "DIFFER" : "unknown";
+}
+
+static void
+print_zones_text(const struct status *st)
+{
+	size_t i, j;
+	unsigned s;
+
+	for (i = 0; i < st->nzones; i++) {
+		const struct status_zone *z = &st->zones[i];
+
+		printf("zone %s: %u shard%s, SOA serials %s\n", z->name,
+		    z->nshards, z->nshards == 1 ? "" : "s", agree_text(z->agree));
+		for (s = 1; s <= z->nshards; s++)
+			for (j = 0; j < z->nm; j++) {
+				const struct status_member *m = &z->m[j];
+
+				if (m->shard != s)
+					continue;
+				if (m->have)
+					printf("  shard %-3u %-24s serial %u\n", s,
+					    m->addr, m->serial);
+				else
+					printf("  shard %-3u %-24s no serial: %s\n",
+					    s, m->addr, m->why);
+			}
+	}
+}
+
+static json_t *
+zones_json(const struct status *st)
+{
+	json_t *a = json_array(), *ms;
+	size_t i, j;
+
+	for (i = 0; i < st->nzones; i++) {
+		const struct status_zone *z = &st->zones[i];
+
+		ms = json_array();
+		for (j = 0; j < z->nm; j++) {
+			const struct status_member *m = &z->m[j];
+
+			json_array_append_new(ms, m->have ?
+			    json_pack("{s:s,s:i,s:I}", "addr", m->addr, "shard",
+			    (int)m->shard, "serial", (json_int_t)m->serial) :
+			    json_pack("{s:s,s:i,s:n,s:s}", "addr", m->addr,
+			    "shard", (int)m->shard, "serial", "why", m->why));
+		}
+		json_array_append_new(a, json_pack("{s:s,s:i,s:o,s:o}", "zone",
+		    z->name, "shards", (int)z->nshards, "serials_agree",
+		    z->agree < 0 ? json_null() : json_boolean(z->agree),
+		    "backends", ms));
+	}
+	return a;
+}
+
 static void
 print_text(const struct status *st)
 {
@@ -146,6 +207,7 @@ print_text(const struct status *st)
 			    t->backends[r->backends[j]].flags & RT_FLAG_UP ?
 			    "up" : "down");
 	}
+	print_zones_text(st);
 }
 
 static void
@@ -187,6 +249,7 @@ print_json(const struct status *st)
 		    r->pattern, "priority", (int)r->priority, "backends", bs));
 	}
 	json_object_set_new(o, "routes", ra);
+	json_object_set_new(o, "zones", zones_json(st));
 out:
 	if ((s = json_dumps(o, JSON_INDENT(2))) != NULL)
 		puts(s);

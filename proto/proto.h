@@ -13,9 +13,10 @@
 /*
  * 2: status and error messages; 3: reports carry counters; 4: limit counters;
  * 5: reports count failures of queries no backend answered; 6: a route's
- * backend count is a u32 in tables; 7: the controller's Hyperscan database
+ * backend count is a u32 in tables; 7: the controller's Hyperscan database;
+ * 8: status carries the zones' shards and SOA serials
  */
-#define PROTO_VERSION	7
+#define PROTO_VERSION	8
 #define PROTO_HDRLEN	16
 
 enum proto_msg {

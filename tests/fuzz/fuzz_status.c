@@ -44,12 +44,17 @@ check_status(const uint8_t *buf, size_t len)
 	if (s.table != NULL)
 		FUZZ_ASSERT(rt_encode(s.table, &tab, &tablen) == 0);
 	FUZZ_ASSERT(status_encode(s.flags, s.etcd_revision, s.endpoint, tab,
-	    tablen, &enc, &enclen) == 0);
+	    tablen, s.zones, s.nzones, &enc, &enclen) == 0);
 	FUZZ_ASSERT(enclen == len);
 	FUZZ_ASSERT(status_decode(enc, enclen, &s2, &why) == 0);
 	FUZZ_ASSERT(s2.flags == s.flags && s2.etcd_revision == s.etcd_revision);
 	FUZZ_ASSERT(strcmp(s2.endpoint, s.endpoint) == 0);
 	FUZZ_ASSERT((s2.table == NULL) == (s.table == NULL));
+	FUZZ_ASSERT(s2.nzones == s.nzones);
+	for (elen = 0; elen < s.nzones; elen++)
+		FUZZ_ASSERT(strcmp(s2.zones[elen].name, s.zones[elen].name) == 0 &&
+		    s2.zones[elen].nm == s.zones[elen].nm &&
+		    s2.zones[elen].agree == s.zones[elen].agree);
 	if (s.table != NULL)
 		FUZZ_ASSERT(s2.table->nbackends == s.table->nbackends &&
 		    s2.table->nroutes == s.table->nroutes &&

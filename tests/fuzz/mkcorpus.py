@@ -229,10 +229,26 @@ def hsdb_seeds():
 def status_seeds(tab):
     t = "fuzz_status"
 
-    def status(flags, rev, endpoint, table_msg):
+    def text(s):
+        b = s.encode()
+        return struct.pack(">B", len(b)) + b
+
+    def zones(zs):
+        # name, nshards, agree (2: unknown), members (shard, have, serial,
+        # addr, why); see proto/statusmsg.h.
+        out = struct.pack(">H", len(zs))
+        for name, nshards, agree, members in zs:
+            out += text(name) + struct.pack(">HBH", nshards, agree,
+                                            len(members))
+            for shard, have, serial, addr, why in members:
+                out += struct.pack(">HBI", shard, have, serial) + \
+                    text(addr) + text(why)
+        return out
+
+    def status(flags, rev, endpoint, table_msg, zs=()):
         ep = endpoint.encode()
         body = struct.pack(">IIqH", flags, 0, rev, len(ep)) + ep
-        body += struct.pack(">I", len(table_msg)) + table_msg
+        body += struct.pack(">I", len(table_msg)) + table_msg + zones(zs)
         return hdr(PROTO_STATUS, body)
 
     write(t, "request", hdr(4, b""))
@@ -240,6 +256,13 @@ def status_seeds(tab):
     write(t, "with-table", status(3, 1234, "http://127.0.0.1:2379", tab))
     write(t, "bad-table", status(3, -1, "https://etcd", tab[:-1]))
     write(t, "endpoint-nul", status(1, 5, "a\0b", b""))
+    two = [("miek.nl.", 2, 1, [(1, 1, 2024010101, "127.0.0.1:5301", ""),
+                               (2, 0, 0, "[::1]:53", "not authoritative")]),
+           ("t.", 0, 2, [])]
+    write(t, "with-zones", status(3, 9, "http://e:1", tab, two))
+    write(t, "zone-shard-past-count", status(1, 0, "", b"", [
+        ("t.", 1, 0, [(2, 1, 1, "127.0.0.1:53", "")])]))
+    write(t, "zones-cut", status(1, 0, "", b"", two)[:-3])
     write(t, "error", hdr(PROTO_ERROR, b"no etcd configured"))
     write(t, "error-empty", hdr(PROTO_ERROR, b""))
     write(t, "error-nul", hdr(PROTO_ERROR, b"bad\0"))

@@ -334,6 +334,14 @@ controls { };
             raise
         return self
 
+    def reload_zone(self, origin, text):
+        """Rewrite origin's zone file and have named reload it (SIGHUP)."""
+        self.zones[origin] = text
+        i = sorted(self.zones).index(origin)
+        with open(os.path.join(self.workdir, "zone%d.db" % i), "w") as f:
+            f.write(text)
+        os.kill(self.proc.pid, signal.SIGHUP)
+
     def log(self):
         """named's stderr and its log file."""
         out = []

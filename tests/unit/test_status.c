@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <setjmp.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
@@ -62,7 +63,7 @@ test_round_trip_carries_table_etcd_state_and_endpoint(void **state)
 	table(&tb, &tlen);
 	assert_int_equal(status_encode(STATUS_ETCD_CONFIGURED |
 	    STATUS_ETCD_CONNECTED, 1234567890123LL, "http://127.0.0.1:2379",
-	    tb, tlen, &buf, &len), 0);
+	    tb, tlen, NULL, 0, &buf, &len), 0);
 	assert_int_equal(proto_check_hdr(buf, len, &why), PROTO_STATUS);
 	assert_int_equal(status_decode(buf, len, &st, &why), 0);
 	assert_int_equal(st.flags, STATUS_ETCD_CONFIGURED | STATUS_ETCD_CONNECTED);
@@ -91,11 +92,71 @@ test_before_the_first_table_there_is_none_and_no_etcd(void **state)
 	const char *why;
 
 	(void)state;
-	assert_int_equal(status_encode(0, 0, NULL, NULL, 0, &buf, &len), 0);
+	assert_int_equal(status_encode(0, 0, NULL, NULL, 0, NULL, 0, &buf, &len), 0);
 	assert_int_equal(status_decode(buf, len, &st, &why), 0);
 	assert_null(st.table);
 	assert_int_equal(st.flags, 0);
 	assert_string_equal(st.endpoint, "");
+	free(buf);
+}
+
+static struct status_member zm[3] = {
+	{ "127.0.0.1:5301", 1, 1, 2024010101, "" },
+	{ "[2001:db8::1]:53", 2, 0, 0, "not authoritative for the zone" },
+	{ "127.0.0.1:5303", 2, 1, 2024010101, "" },
+};
+static struct status_zone zs[2];
+
+static void
+zones_fixture(void)
+{
+	memset(zs, 0, sizeof(zs));
+	snprintf(zs[0].name, sizeof(zs[0].name), "miek.nl.");
+	zs[0].nshards = 2;
+	zs[0].agree = 1;
+	zs[0].m = zm;
+	zs[0].nm = 3;
+	snprintf(zs[1].name, sizeof(zs[1].name), "empty.test.");
+	zs[1].agree = -1;
+}
+
+static void
+test_zones_round_trip(void **state)
+{
+	uint8_t *buf;
+	size_t len;
+	struct status st;
+	const char *why;
+
+	(void)state;
+	zones_fixture();
+	assert_int_equal(status_encode(0, 0, NULL, NULL, 0, zs, 2, &buf, &len),
+	    0);
+	assert_int_equal(status_decode(buf, len, &st, &why), 0);
+	assert_int_equal(st.nzones, 2);
+	assert_string_equal(st.zones[0].name, "miek.nl.");
+	assert_int_equal(st.zones[0].nshards, 2);
+	assert_int_equal(st.zones[0].agree, 1);
+	assert_int_equal(st.zones[0].nm, 3);
+	assert_string_equal(st.zones[0].m[1].addr, "[2001:db8::1]:53");
+	assert_int_equal(st.zones[0].m[1].have, 0);
+	assert_string_equal(st.zones[0].m[1].why,
+	    "not authoritative for the zone");
+	assert_int_equal(st.zones[0].m[2].serial, 2024010101);
+	assert_int_equal(st.zones[1].agree, -1);
+	assert_int_equal(st.zones[1].nm, 0);
+	/* A member's shard past the zone's shards is a lie: rejected. */
+	{
+		/* The second zone: name, nshards, agree, nm. */
+		size_t z2 = 1 + strlen("empty.test.") + 2 + 1 + 2;
+		/* The last member: shard, have, serial, addr, why (empty). */
+		size_t m3 = 2 + 1 + 4 + 1 + strlen("127.0.0.1:5303") + 1;
+
+		buf[len - z2 - m3 + 1] = 9;	/* the shard's low byte */
+	}
+	status_free(&st);
+	assert_int_equal(status_decode(buf, len, &st, &why), -1);
+	assert_int_equal(st.nzones, 0);
 	free(buf);
 }
 
@@ -109,8 +170,9 @@ test_every_truncation_is_rejected(void **state)
 
 	(void)state;
 	table(&tb, &tlen);
-	assert_int_equal(status_encode(1, 7, "http://e:1", tb, tlen, &buf,
-	    &len), 0);
+	zones_fixture();
+	assert_int_equal(status_encode(1, 7, "http://e:1", tb, tlen, zs, 2,
+	    &buf, &len), 0);
 	for (n = 0; n < len; n++) {
 		/* Keep the length field honest so that the body checks run. */
 		uint8_t *cut = malloc(len);
@@ -135,8 +197,8 @@ test_endpoint_length_beyond_the_message_is_rejected(void **state)
 	const char *why;
 
 	(void)state;
-	assert_int_equal(status_encode(1, 7, "http://e:1", NULL, 0, &buf,
-	    &len), 0);
+	assert_int_equal(status_encode(1, 7, "http://e:1", NULL, 0, NULL, 0,
+	    &buf, &len), 0);
 	proto_put16(buf + PROTO_HDRLEN + 16, 0xffff);
 	assert_int_equal(status_decode(buf, len, &st, &why), -1);
 	free(buf);
@@ -179,7 +241,7 @@ test_error_message_round_trip_and_rejects(void **state)
 	buf[PROTO_HDRLEN + 3] = '\0';
 	assert_int_equal(error_decode(buf, len, msg, sizeof(msg), &why), -1);
 	free(buf);
-	assert_int_equal(status_encode(0, 0, NULL, NULL, 0, &buf, &len), 0);
+	assert_int_equal(status_encode(0, 0, NULL, NULL, 0, NULL, 0, &buf, &len), 0);
 	assert_int_equal(error_decode(buf, len, msg, sizeof(msg), &why), -1);
 	free(buf);
 }
@@ -190,6 +252,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_round_trip_carries_table_etcd_state_and_endpoint),
 		cmocka_unit_test(test_before_the_first_table_there_is_none_and_no_etcd),
+		cmocka_unit_test(test_zones_round_trip),
 		cmocka_unit_test(test_every_truncation_is_rejected),
 		cmocka_unit_test(test_endpoint_length_beyond_the_message_is_rejected),
 		cmocka_unit_test(test_another_protocol_version_is_named),
