@@ -163,7 +163,7 @@ parse_json(const char *s, size_t len, struct route_value *rv, char *err,
     size_t errlen, int check)
 {
 	json_error_t jerr;
-	json_t *root, *addr, *match, *prio;
+	json_t *root, *addr, *match, *prio, *primary;
 	const char *key;
 	json_t *v;
 	int rc = -1;
@@ -179,7 +179,7 @@ parse_json(const char *s, size_t len, struct route_value *rv, char *err,
 	}
 	json_object_foreach(root, key, v) {
 		if (strcmp(key, "addr") != 0 && strcmp(key, "match") != 0 &&
-		    strcmp(key, "priority") != 0) {
+		    strcmp(key, "priority") != 0 && strcmp(key, "primary") != 0) {
 			snprintf(err, errlen, "unknown JSON member '%s'", key);
 			goto out;
 		}
@@ -187,6 +187,7 @@ parse_json(const char *s, size_t len, struct route_value *rv, char *err,
 	addr = json_object_get(root, "addr");
 	match = json_object_get(root, "match");
 	prio = json_object_get(root, "priority");
+	primary = json_object_get(root, "primary");
 	if (!json_is_string(addr)) {
 		snprintf(err, errlen, "JSON member 'addr' missing or not a string");
 		goto out;
@@ -207,6 +208,11 @@ parse_json(const char *s, size_t len, struct route_value *rv, char *err,
 		}
 		rv->priority = (int32_t)p;
 	}
+	if (primary != NULL && !json_is_boolean(primary)) {
+		snprintf(err, errlen, "JSON member 'primary' must be true or false");
+		goto out;
+	}
+	rv->primary = json_is_true(primary);
 	if (parse_addr(json_string_value(addr), json_string_length(addr), rv,
 	    err, errlen) != 0)
 		goto out;

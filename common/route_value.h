@@ -1,7 +1,8 @@
 /*
  * One route registration as written in etcd values and the routes file:
  * the 2014 form "ip:port,regexp" (the regexp may hold commas) or JSON
- * {"addr":"ip:port","match":"regexp","priority":N}.
+ * {"addr":"ip:port","match":"regexp","priority":N,"primary":true}
+ * (priority and primary optional: 0 and false).
  */
 #ifndef DNSROUTER_ROUTE_VALUE_H
 #define DNSROUTER_ROUTE_VALUE_H
@@ -16,6 +17,7 @@ struct route_value {
 	struct sockaddr_storage	addr;
 	socklen_t		addrlen;
 	int32_t			priority;
+	int			primary;	/* takes the shard's dynamic updates */
 	char			pattern[RT_MAX_PATTERN + 1];
 };
 

@@ -44,6 +44,7 @@ set(struct registry *r, const char *key, const struct route_value *rv)
 	g->addr = rv->addr;
 	g->addrlen = rv->addrlen;
 	g->priority = rv->priority;
+	g->primary = rv->primary;
 	return g;
 }
 
@@ -134,6 +135,7 @@ registry_replace_prefix(struct registry *r, const char *prefix,
 			g->addr = f->addr;
 			g->addrlen = f->addrlen;
 			g->priority = f->priority;
+			g->primary = f->primary;
 			g->pattern = f->pattern;
 			continue;
 		}
@@ -256,6 +258,9 @@ registry_build(const struct registry *r,
 		addr_key((const struct sockaddr *)&rv->addr, bkeys[t->nbackends]);
 		newb = !strmap_get(&bmap, bkeys[t->nbackends], ADDR_KEYLEN, &v);
 		bi = newb ? t->nbackends : (uint32_t)v;
+		/* Primary for its shard if any of its registrations says so. */
+		if (!newb && rv->primary)
+			t->backends[bi].flags |= RT_FLAG_PRIMARY;
 
 		/* Routes of one pattern (one per priority) are chained from the map. */
 		ri = UINT32_MAX;
@@ -291,6 +296,8 @@ registry_build(const struct registry *r,
 			b->addrlen = rv->addrlen;
 			b->flags = backend_up == NULL || backend_up(ctx,
 			    (const struct sockaddr *)&rv->addr) ? RT_FLAG_UP : 0;
+			if (rv->primary)
+				b->flags |= RT_FLAG_PRIMARY;
 			strmap_put(&bmap, bkeys[t->nbackends], ADDR_KEYLEN, bi);
 			first_route[bi] = ri;
 			t->nbackends++;

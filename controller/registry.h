@@ -21,6 +21,7 @@ struct reg {
 	struct sockaddr_storage	 addr;
 	socklen_t		 addrlen;
 	int32_t			 priority;
+	int			 primary;
 	char			*pattern;
 };
 

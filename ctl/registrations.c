@@ -21,14 +21,16 @@
 #include "util.h"
 
 static const char add_help[] =
-    "usage: dnsrouterctl add [-f file] ADDR REGEXP [--priority N] [--ttl S]\n"
+    "usage: dnsrouterctl add [-f file] ADDR REGEXP [--priority N] [--primary]\n"
+    "           [--ttl S]\n"
     "\n"
     "Register backend ADDR (ip:port or [ipv6]:port) for query names matching\n"
-    "REGEXP, under the config's etcd-prefix. Without --priority the value has\n"
-    "the 2014 form 'ADDR,REGEXP'; with it, JSON. Adding the same ADDR and\n"
-    "REGEXP again replaces the registration.\n"
+    "REGEXP, under the config's etcd-prefix. Without --priority and --primary\n"
+    "the value has the 2014 form 'ADDR,REGEXP'; with either, JSON. Adding the\n"
+    "same ADDR and REGEXP again replaces the registration.\n"
     "\n"
     "  --priority N  routes are tried by priority, lower first (default 0)\n"
+    "  --primary     ADDR takes the dynamic updates (RFC 2136) of its shard\n"
     "  --ttl S       hold the registration with an etcd lease of S seconds\n"
     "                and keep it alive while dnsrouterctl runs; on SIGINT or\n"
     "                SIGTERM revoke it and exit 0. A registrant that dies\n"
@@ -223,6 +225,7 @@ cmd_add(int argc, char *argv[])
 	static const struct option longopts[] = {
 		CTL_COMMON_LONG,
 		{ "priority", required_argument, NULL, 'p' },
+		{ "primary", no_argument, NULL, 'P' },
 		{ "ttl", required_argument, NULL, 't' },
 		{ NULL, 0, NULL, 0 }
 	};
@@ -231,9 +234,9 @@ cmd_add(int argc, char *argv[])
 	char err[512], addrbuf[ADDR_STRLEN], *key, *value, *end;
 	const char *addr, *regexp;
 	long priority = 0, ttl = 0;
-	int ch, have_prio = 0, rc;
+	int ch, have_prio = 0, primary = 0, rc;
 
-	while ((ch = getopt_long(argc, argv, CTL_COMMON_SHORT "p:t:", longopts,
+	while ((ch = getopt_long(argc, argv, CTL_COMMON_SHORT "p:Pt:", longopts,
 	    NULL)) != -1) {
 		if (ctl_common_opt(ch, optarg, add_help))
 			continue;
@@ -248,6 +251,9 @@ cmd_add(int argc, char *argv[])
 				return CTL_EXIT_USAGE;
 			}
 			have_prio = 1;
+			break;
+		case 'P':
+			primary = 1;
 			break;
 		case 't':
 			errno = 0;
@@ -268,10 +274,14 @@ cmd_add(int argc, char *argv[])
 	addr = argv[optind];
 	regexp = argv[optind + 1];
 
-	if (have_prio) {
-		json_t *o = json_pack("{s:s,s:s,s:I}", "addr", addr, "match",
-		    regexp, "priority", (json_int_t)priority);
+	if (have_prio || primary) {
+		json_t *o = json_pack("{s:s,s:s}", "addr", addr, "match", regexp);
 
+		if (o != NULL && have_prio)
+			json_object_set_new(o, "priority",
+			    json_integer((json_int_t)priority));
+		if (o != NULL && primary)
+			json_object_set_new(o, "primary", json_true());
 		if (o == NULL || (value = json_dumps(o, JSON_COMPACT)) == NULL)
 			fatalx("add: cannot build JSON");
 		json_decref(o);

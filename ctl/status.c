@@ -193,8 +193,9 @@ print_text(const struct status *st)
 		return;
 	printf("backends: %u\n", t->nbackends);
 	for (i = 0; i < t->nbackends; i++)
-		printf("  %-24s %s\n", backend_name(t, i, name, sizeof(name)),
-		    t->backends[i].flags & RT_FLAG_UP ? "up" : "down");
+		printf("  %-24s %s%s\n", backend_name(t, i, name, sizeof(name)),
+		    t->backends[i].flags & RT_FLAG_UP ? "up" : "down",
+		    t->backends[i].flags & RT_FLAG_PRIMARY ? ", primary" : "");
 	printf("routes, in match order: %u\n", t->nroutes);
 	for (i = 0; i < t->nroutes; i++) {
 		const struct rt_route *r = &t->routes[i];
@@ -233,9 +234,10 @@ print_json(const struct status *st)
 	json_object_set_new(o, "generation", json_integer((json_int_t)t->generation));
 	a = json_array();
 	for (i = 0; i < t->nbackends; i++)
-		json_array_append_new(a, json_pack("{s:s,s:b}", "addr",
+		json_array_append_new(a, json_pack("{s:s,s:b,s:b}", "addr",
 		    backend_name(t, i, name, sizeof(name)), "up",
-		    (t->backends[i].flags & RT_FLAG_UP) != 0));
+		    (t->backends[i].flags & RT_FLAG_UP) != 0, "primary",
+		    (t->backends[i].flags & RT_FLAG_PRIMARY) != 0));
 	json_object_set_new(o, "backends", a);
 	ra = json_array();
 	for (i = 0; i < t->nroutes; i++) {

@@ -133,7 +133,7 @@ rt_decode(const uint8_t *buf, size_t len, const char **why)
 	for (i = 0; i < t->nbackends; i++, p += RT_BACKEND_LEN) {
 		struct rt_backend *b = &t->backends[i];
 
-		if (p[1] & ~RT_FLAG_UP) {
+		if (p[1] & ~(RT_FLAG_UP | RT_FLAG_PRIMARY)) {
 			*why = "unknown backend flags";
 			goto fail;
 		}

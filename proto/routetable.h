@@ -18,6 +18,8 @@
 #include <stdint.h>
 
 #define RT_FLAG_UP		0x01
+/* Registered "primary": takes dynamic updates for its shard. */
+#define RT_FLAG_PRIMARY		0x02
 /*
  * Limits of a table, checked by both ends: they bound what a decoder
  * allocates. The controller builds tables within them

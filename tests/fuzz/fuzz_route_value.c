@@ -27,6 +27,7 @@ check_value(const struct route_value *rv)
 
 	FUZZ_ASSERT(plen >= 1 && plen <= RT_MAX_PATTERN);
 	FUZZ_ASSERT(rv->priority >= -1000000 && rv->priority <= 1000000);
+	FUZZ_ASSERT(rv->primary == 0 || rv->primary == 1);
 	FUZZ_ASSERT((rv->addr.ss_family == AF_INET &&
 	    rv->addrlen == sizeof(struct sockaddr_in) &&
 	    ((const struct sockaddr_in *)&rv->addr)->sin_port != 0) ||
@@ -41,6 +42,7 @@ check_same(const struct route_value *a, const struct route_value *b)
 	FUZZ_ASSERT(b->addrlen == a->addrlen &&
 	    memcmp(&b->addr, &a->addr, a->addrlen) == 0);
 	FUZZ_ASSERT(b->priority == a->priority);
+	FUZZ_ASSERT(b->primary == a->primary);
 	FUZZ_ASSERT(strcmp(b->pattern, a->pattern) == 0);
 }
 
@@ -71,15 +73,17 @@ check_roundtrip(const struct route_value *rv)
 	json_t *o;
 
 	addr_format((const struct sockaddr *)&rv->addr, a, sizeof(a));
-	if ((o = json_pack("{s:s,s:s,s:i}", "addr", a, "match", rv->pattern,
-	    "priority", (int)rv->priority)) != NULL) {
+	if ((o = json_pack("{s:s,s:s,s:i,s:b}", "addr", a, "match",
+	    rv->pattern, "priority", (int)rv->priority, "primary",
+	    rv->primary)) != NULL) {
 		s = json_dumps(o, JSON_COMPACT);
 		FUZZ_ASSERT(s != NULL);
 		json_decref(o);
 		reparse(s, rv);
 		free(s);
 	}
-	if (rv->priority == 0 && strchr(" \t\r\n", rv->pattern[plen - 1]) == NULL) {
+	if (rv->priority == 0 && !rv->primary &&
+	    strchr(" \t\r\n", rv->pattern[plen - 1]) == NULL) {
 		s = malloc(strlen(a) + 1 + plen + 1);
 		FUZZ_ASSERT(s != NULL);
 		sprintf(s, "%s,%s", a, rv->pattern);

@@ -85,6 +85,26 @@ def test_add_with_priority_writes_json_and_the_lower_priority_wins(
     wait_answer(r, "p.miek.nl.", "p-from-cd", timeout=5)
 
 
+def test_add_primary_writes_json_and_status_shows_the_primary(
+        build_dir, backend_a, backend_b, etcd, etcd_router):
+    r = etcd_router(etcd.url)
+    a, b = spec(backend_a), spec(backend_b)
+    ctl(build_dir, "add", a, r"^[ab]\.miek", "--primary", etcd_url=etcd.url)
+    ctl(build_dir, "add", b, r"^[ab]\.miek", etcd_url=etcd.url)
+    values = sorted(etcd.get_prefix(PREFIX).values())
+    assert json.loads([v for v in values if v.startswith("{")][0]) == \
+        {"addr": a, "match": r"^[ab]\.miek", "primary": True}
+    assert "%s,^[ab]\\.miek" % b in values
+    wait_for(lambda: len(status(build_dir, r).get("backends", [])) == 2, 5,
+             0.1, "both backends in the table")
+    st = status(build_dir, r)
+    assert {bk["addr"]: bk["primary"] for bk in st["backends"]} == \
+        {a: True, b: False}
+    text = ctl(build_dir, "status", conf=r.conf_path).stdout
+    assert "%-24s up, primary" % a in text
+    assert "%-24s up\n" % b in text
+
+
 @pytest.mark.parametrize("addr,regexp,why", [
     ("127.0.0.1", r"^a\.", "needs a port"),
     ("host.example:53", r"^a\.", "address"),

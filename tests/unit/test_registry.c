@@ -407,11 +407,34 @@ test_replace_prefix_swaps_in_a_listing(void **state)
 	registry_free(&r);
 }
 
+static void
+test_a_primary_registration_marks_its_backend(void **state)
+{
+	struct registry r;
+	struct rt_table *t;
+
+	(void)state;
+	memset(&r, 0, sizeof(r));
+	put(&r, "a1", "127.0.0.1:5301,^[a-m]");
+	put(&r, "a2", "{\"addr\":\"127.0.0.1:5301\",\"match\":\"^miek\\\\.nl\\\\.$\","
+	    "\"primary\":true}");
+	put(&r, "b1", "127.0.0.1:5302,^[a-m]");
+	put(&r, "b2", "127.0.0.1:5302,^miek\\.nl\\.$");
+	t = registry_build(&r, NULL, NULL, NULL, NULL);
+	assert_int_equal(t->nbackends, 2);
+	/* Its second registration says so: the backend is primary. */
+	assert_int_equal(t->backends[0].flags, RT_FLAG_UP | RT_FLAG_PRIMARY);
+	assert_int_equal(t->backends[1].flags, RT_FLAG_UP);
+	rt_free(t);
+	registry_free(&r);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_same_regexp_makes_one_route_with_both_backends),
+		cmocka_unit_test(test_a_primary_registration_marks_its_backend),
 		cmocka_unit_test(test_priority_then_registration_order),
 		cmocka_unit_test(test_backend_shared_by_routes_appears_once),
 		cmocka_unit_test(test_changed_value_replaces_and_delete_removes),

@@ -179,6 +179,24 @@ test_empty_or_blank_value_is_an_error(void **state)
 /* JSON */
 
 static void
+test_json_primary(void **state)
+{
+	(void)state;
+	parse_ok("{\"addr\":\"192.0.2.1:53\",\"match\":\"^miek\\\\.nl\\\\.$\","
+	    "\"primary\":true}");
+	assert_int_equal(rv.primary, 1);
+	assert_int_equal(rv.priority, 0);
+	parse_ok("{\"addr\":\"192.0.2.1:53\",\"match\":\"x\",\"primary\":false}");
+	assert_int_equal(rv.primary, 0);
+	parse_ok("192.0.2.1:53,x");
+	assert_int_equal(rv.primary, 0);
+	parse_fails("{\"addr\":\"192.0.2.1:53\",\"match\":\"x\",\"primary\":1}",
+	    "'primary' must be true or false");
+	parse_fails("{\"addr\":\"192.0.2.1:53\",\"match\":\"x\","
+	    "\"primary\":\"yes\"}", "'primary' must be true or false");
+}
+
+static void
 test_json_with_priority(void **state)
 {
 	(void)state;
@@ -408,6 +426,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_2014_form),
+		cmocka_unit_test(test_json_primary),
 		cmocka_unit_test(test_syntax_alone_does_not_compile_the_regexp),
 		cmocka_unit_test(test_2014_seed_value),
 		cmocka_unit_test(test_regexp_may_hold_commas),

@@ -491,7 +491,7 @@ test_decode_rejects_unknown_backend_flags(void **state)
 
 	(void)state;
 	encode(small_table(), &buf, &len);
-	buf[OFF_BACKEND0 + 1] = RT_FLAG_UP | 0x02;
+	buf[OFF_BACKEND0 + 1] = RT_FLAG_UP | 0x04;
 	assert_rejected(buf, len, "flags");
 	buf[OFF_BACKEND0 + 1] = 0x80;
 	assert_rejected(buf, len, "flags");
@@ -663,7 +663,7 @@ assert_sane(const struct rt_table *t)
 		int fam = t->backends[i].addr.ss_family;
 
 		assert_true(fam == AF_INET || fam == AF_INET6);
-		assert_int_equal(t->backends[i].flags & ~RT_FLAG_UP, 0);
+		assert_int_equal(t->backends[i].flags & ~(RT_FLAG_UP | RT_FLAG_PRIMARY), 0);
 	}
 	for (i = 0; i < t->nroutes; i++) {
 		const struct rt_route *r = &t->routes[i];
