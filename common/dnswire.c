@@ -103,7 +103,12 @@ dns_error_answer(uint8_t *out, size_t outlen, const uint8_t *query,
 	if (qlen < DNS_HDRLEN || outlen < DNS_HDRLEN)
 		return 0;
 	memcpy(out, query, DNS_HDRLEN);
-	out[2] = (uint8_t)((query[2] & 0x79) | 0x80);	/* QR, keep opcode and RD */
+	/*
+	 * QR; keep the opcode, and RD for QUERY only: RFC 1035 defines RD
+	 * for queries, and BIND (and ISC's genreport) clear it otherwise.
+	 */
+	out[2] = (uint8_t)((query[2] & (DNS_OPCODE(query) == 0 ? 0x79 : 0x78)) |
+	    0x80);
 	out[3] = (uint8_t)rcode;			/* RA, Z, AD, CD clear */
 	memset(out + 4, 0, 8);
 	if (q != NULL && q->has_question) {

@@ -646,12 +646,14 @@ test_error_answer_to_notimp_keeps_opcode_without_question(void **state)
 
 	(void)state;
 	make_query(&p, "a.miek.nl.", 6, DNS_CLASS_IN);
-	p.b[2] = 4 << 3;	/* NOTIFY */
+	p.b[2] = 4 << 3 | 0x01;	/* NOTIFY, RD */
 	assert_int_equal(parse(&p, &q), DNS_QUERY_NOTIMP);
 	n = dns_error_answer(out, sizeof(out), p.b, p.len, &q, DNS_RCODE_NOTIMP);
 	assert_int_equal(n, DNS_HDRLEN);
 	assert_int_equal(DNS_ID(out), QID);
 	assert_true(DNS_QR(out));
+	/* RD is a QUERY's flag: not echoed for other opcodes, as BIND does. */
+	assert_int_equal(out[2] & 0x01, 0);
 	assert_int_equal(DNS_OPCODE(out), 4);
 	assert_int_equal(DNS_RCODE(out), DNS_RCODE_NOTIMP);
 	assert_int_equal(DNS_QDCOUNT(out), 0);
