@@ -97,6 +97,8 @@ test_before_the_first_table_there_is_none_and_no_etcd(void **state)
 	assert_null(st.table);
 	assert_int_equal(st.flags, 0);
 	assert_string_equal(st.endpoint, "");
+	assert_int_equal(st.nzones, 0);
+	status_free(&st);
 	free(buf);
 }
 
