@@ -22,6 +22,51 @@ static const uint8_t lower[256] = {
 #undef L
 };
 
+char *
+dns_label_text(char *t, const uint8_t *c, unsigned ll)
+{
+	for (const uint8_t *e = c + ll; c < e; c++) {
+		uint8_t b = lower[*c];
+
+		if (b > 0x20 && b < 0x7f && b != '.' && b != '\\')
+			*t++ = (char)b;
+		else if (b == '.' || b == '\\') {
+			*t++ = '\\';
+			*t++ = (char)b;
+		} else {
+			*t++ = '\\';
+			*t++ = (char)('0' + b / 100);
+			*t++ = (char)('0' + b / 10 % 10);
+			*t++ = (char)('0' + b % 10);
+		}
+	}
+	*t++ = '.';
+	return t;
+}
+
+size_t
+dns_name_text(const uint8_t *wire, char *text)
+{
+	char *t = text;
+
+	for (; *wire != 0; wire += 1 + *wire)
+		t = dns_label_text(t, wire + 1, *wire);
+	if (t == text)
+		*t++ = '.';
+	*t = '\0';
+	return (size_t)(t - text);
+}
+
+int
+dns_name_equal(const uint8_t *a, const uint8_t *b, size_t len)
+{
+	/* Length bytes are below 64, where lower[] is the identity. */
+	for (size_t n = 0; n < len; n++)
+		if (lower[a[n]] != lower[b[n]])
+			return 0;
+	return 1;
+}
+
 enum dns_verdict
 dns_parse_query(const uint8_t *pkt, size_t len, struct dns_question *q)
 {
@@ -51,22 +96,7 @@ dns_parse_query(const uint8_t *pkt, size_t len, struct dns_question *q)
 		wire += ll + 1;
 		if (wire + 1 > DNS_NAME_WIRE_MAX || off + 1 + ll >= len)
 			return DNS_QUERY_FORMERR;
-		for (const uint8_t *c = pkt + off + 1, *e = c + ll; c < e; c++) {
-			uint8_t b = lower[*c];
-
-			if (b > 0x20 && b < 0x7f && b != '.' && b != '\\')
-				*t++ = (char)b;
-			else if (b == '.' || b == '\\') {
-				*t++ = '\\';
-				*t++ = (char)b;
-			} else {
-				*t++ = '\\';
-				*t++ = (char)('0' + b / 100);
-				*t++ = (char)('0' + b / 10 % 10);
-				*t++ = (char)('0' + b % 10);
-			}
-		}
-		*t++ = '.';
+		t = dns_label_text(t, pkt + off + 1, ll);
 		off += 1 + ll;
 	}
 	if (t == q->text)
@@ -143,11 +173,10 @@ dns_same_question(const uint8_t *reply, size_t rlen, const uint8_t *query,
 		return 0;
 	a = reply + DNS_HDRLEN;
 	b = query + DNS_HDRLEN;
-	/* Length bytes are below 64, where lower[] is the identity. */
-	for (n = 0; n < q->qname_len; n++)
-		if (lower[a[n]] != lower[b[n]])
-			return 0;
-	return memcmp(a + q->qname_len, b + q->qname_len, 4) == 0;
+	n = q->qname_len;
+	if (!dns_name_equal(a, b, n))
+		return 0;
+	return memcmp(a + n, b + n, 4) == 0;
 }
 
 int

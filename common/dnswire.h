@@ -96,6 +96,22 @@ int dns_same_question(const uint8_t *reply, size_t rlen, const uint8_t *query,
  */
 long dns_tcp_frame(const uint8_t *buf, size_t len, size_t *need);
 
+/*
+ * The text of one label (ll bytes at c) written at t, lower case, escaped
+ * as dns_question.text is, and its dot: returns the end. At most 4 * ll + 1.
+ */
+char *dns_label_text(char *t, const uint8_t *c, unsigned ll);
+
+/*
+ * The text of the uncompressed wire name at wire (checked already: labels
+ * below 64, at most DNS_NAME_WIRE_MAX) into text (DNS_NAME_TEXT_MAX), as
+ * dns_question.text is: lower case, trailing dot. Returns its length.
+ */
+size_t dns_name_text(const uint8_t *wire, char *text);
+
+/* Nonzero when the len bytes of wire names a and b are equal but for ASCII case. */
+int dns_name_equal(const uint8_t *a, const uint8_t *b, size_t len);
+
 /* Nonzero when name is a plausible text domain name (for config values). */
 int dns_name_check_text(const char *name);
 

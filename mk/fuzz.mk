@@ -19,7 +19,7 @@ FUZZ_LDFLAGS  = $(FUZZ_CFLAGS) -fsanitize=fuzzer
 
 FUZZ_TARGETS  = fuzz_query fuzz_routetable fuzz_report fuzz_status \
                 fuzz_route_value fuzz_etcd fuzz_config fuzz_tcpframe \
-                fuzz_hsdbmsg
+                fuzz_hsdbmsg fuzz_dnsrr
 
 fuzzobj = $(patsubst %.c,$(FUZZ_B)/obj/%.o,$(1))
 
@@ -36,6 +36,7 @@ FUZZ_OBJ_fuzz_config      = $(call fuzzobj,common/config.c common/addr.c \
                             common/dnswire.c common/netmask.c)
 FUZZ_OBJ_fuzz_tcpframe    = $(call fuzzobj,common/dnswire.c)
 FUZZ_OBJ_fuzz_hsdbmsg     = $(call fuzzobj,proto/proto.c proto/hsdbmsg.c)
+FUZZ_OBJ_fuzz_dnsrr       = $(call fuzzobj,common/dnswire.c common/dnsrr.c)
 
 FUZZ_LIBS_fuzz_route_value = $(PCRE2_LIBS) $(JANSSON_LIBS)
 FUZZ_LIBS_fuzz_etcd        = $(JANSSON_LIBS) $(CURL_LIBS)

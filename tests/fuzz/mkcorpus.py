@@ -121,6 +121,40 @@ def tcp_seeds():
     write(t, "largest", b"\xff\xff\xff" + b"\0" * 64)
 
 
+def rr_seeds():
+    """Transfer messages as a backend writes them: names compressed."""
+    import dns.message
+    import dns.rrset
+    t = "fuzz_dnsrr"
+    z = [
+        ("miek.nl.", "SOA", "ns1.miek.nl. hostmaster.miek.nl. 2024010101 7200 3600 1209600 300"),
+        ("miek.nl.", "NS", "ns1.miek.nl."),
+        ("miek.nl.", "MX", "10 mail.miek.nl."),
+        ("miek.nl.", "TXT", '"v=spf1 -all"'),
+        ("www.miek.nl.", "A", "192.0.2.1"),
+        ("www.miek.nl.", "AAAA", "2001:db8::1"),
+        ("ftp.miek.nl.", "CNAME", "www.miek.nl."),
+        ("_sip._udp.miek.nl.", "SRV", "0 5 5060 sip.miek.nl."),
+        ("n.miek.nl.", "NAPTR", '100 10 "u" "E2U+sip" "!^.*$!sip:a@miek.nl!" .'),
+        ("1.2.0.192.in-addr.arpa.", "PTR", "www.miek.nl."),
+        ("rp.miek.nl.", "RP", "hostmaster.miek.nl. txt.miek.nl."),
+        ("a.miek.nl.", "NSEC", "b.miek.nl. A RRSIG NSEC"),
+        ("a.miek.nl.", "RRSIG", "A 8 3 300 20300101000000 20200101000000 12345 miek.nl. AAAA"),
+    ]
+    m = dns.message.make_query("miek.nl.", "AXFR")
+    r = dns.message.make_response(m)
+    for owner, typ, rd in z:
+        r.answer.append(dns.rrset.from_text(owner, 300, "IN", typ, rd))
+    wire = r.to_wire()
+    write(t, "axfr", wire)
+    write(t, "axfr-small-cap", b"\x55" + wire[1:])
+    write(t, "axfr-cut", wire[:len(wire) * 2 // 3])
+    r2 = dns.message.make_response(m)
+    r2.question = []
+    r2.answer.append(dns.rrset.from_text("x.miek.nl.", 1, "IN", "A", "10.0.0.1"))
+    write(t, "no-question", r2.to_wire())
+
+
 # proto -----------------------------------------------------------------
 
 def hdr(typ, body):
@@ -356,6 +390,7 @@ def config_seeds():
 def main():
     dns_seeds()
     tcp_seeds()
+    rr_seeds()
     tab = table_seeds()
     report_seeds()
     hsdb_seeds()
