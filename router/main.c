@@ -179,6 +179,7 @@ main(int argc, char *argv[])
 	sandbox_enter(SANDBOX_ROUTER, conf.seccomp);
 	ev_run(loop, 0);
 
+	xfr_shutdown();
 	report_shutdown();
 	table_shutdown();
 	sendbatch_shutdown();

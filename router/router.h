@@ -127,6 +127,11 @@ struct client_ops {
 	void (*done)(const struct client *c);
 	/* The transport its queries go to backends over. */
 	const struct upstream_ops *upstream;
+	/*
+	 * Stream transports: bytes queued toward c and not yet taken, or
+	 * SIZE_MAX when c is gone; NULL for datagrams.
+	 */
+	size_t (*pending)(const struct client *c);
 };
 
 struct client {
@@ -248,6 +253,16 @@ void udp_flush(void);
 /* Start reading queries (once there is a table) / stop for good. */
 void udp_start(void);
 void udp_stop(void);
+
+/*
+ * xfr.c: zone transfers (AXFR, IXFR in full) merged from the zone's shards.
+ * Takes a query dns_parse_query accepted whose type is AXFR or IXFR: 1
+ * when it holds c until the transfer ends (then c's done is called), 0
+ * when it answered at once (refused, over UDP, no table).
+ */
+int xfr_start(const uint8_t *pkt, size_t len, const struct dns_question *q,
+    const struct client *c);
+void xfr_shutdown(void);
 
 /* tcp.c: client-side TCP listeners and connections */
 void tcp_init(int fd);

@@ -24,6 +24,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "dnsrr.h"
 #include "log.h"
 #include "router.h"
 #include "tcpout.h"
@@ -78,11 +79,13 @@ static void	conn_arm(struct tcpconn *);
 static void	conn_update_read(struct tcpconn *);
 static void	tcp_send(const struct client *, const uint8_t *, size_t);
 static void	tcp_query_done(const struct client *);
+static size_t	tcp_pending(const struct client *);
 
 static const struct client_ops tcp_client_ops = {
 	.send = tcp_send,
 	.done = tcp_query_done,
 	.upstream = &upstream_tcp,	/* a query over TCP goes over TCP */
+	.pending = tcp_pending,
 };
 
 static void
@@ -363,6 +366,11 @@ handle_message(struct tcpconn *c, const uint8_t *msg, size_t len)
 		return;
 	case DNS_QUERY_OK:
 		c->inflight++;
+		if (q.qtype == DNS_TYPE_AXFR || q.qtype == DNS_TYPE_IXFR) {
+			if (!xfr_start(msg, len, &q, &c->client))
+				c->inflight--;
+			return;
+		}
 		query_dispatch(msg, len, &q, &c->client);
 		return;
 	}
@@ -442,6 +450,15 @@ read_cb(struct ev_loop *l, ev_io *w, int revents)
 		conn_arm(c);
 	}
 	conn_check_close(c);
+}
+
+/* Answer bytes queued toward the client, or SIZE_MAX once it is closed. */
+static size_t
+tcp_pending(const struct client *cl)
+{
+	const struct tcpconn *c = cl->conn;
+
+	return c->fd == -1 ? SIZE_MAX : c->out.bytes;
 }
 
 /* One query of the connection finished (answered or given up). */

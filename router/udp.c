@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "addr.h"
+#include "dnsrr.h"
 #include "log.h"
 #include "router.h"
 #include "rrl.h"
@@ -112,7 +113,10 @@ udp_cb(struct ev_loop *l, ev_io *w, int revents)
 				rcode = DNS_RCODE_FORMERR;
 				break;
 			}
-			query_dispatch(pkt, len, &q, c);
+			if (q.qtype == DNS_TYPE_AXFR || q.qtype == DNS_TYPE_IXFR)
+				(void)xfr_start(pkt, len, &q, c);
+			else
+				query_dispatch(pkt, len, &q, c);
 			continue;
 		}
 		query_answer_error(pkt, len, &q, rcode, c);

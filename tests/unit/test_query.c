@@ -160,11 +160,11 @@ record_done(const struct client *c)
 
 /* Like TCP: answers to a connection, which hears when each query is over. */
 static const struct client_ops stream_ops = {
-	record_answer, record_done, &stub_upstream
+	record_answer, record_done, &stub_upstream, NULL
 };
 /* Like UDP: answers to an address, nothing to finish. */
 static const struct client_ops dgram_ops = {
-	record_answer, NULL, &stub_upstream
+	record_answer, NULL, &stub_upstream, NULL
 };
 
 static int conn_a, conn_b;	/* two "connections" of stream clients */

@@ -72,7 +72,7 @@ client_send(const struct client *c, const uint8_t *buf, size_t len)
 }
 
 /* A UDP client as udp.c fills it in. */
-static const struct client_ops client_ops = { client_send, NULL, &upstream_udp };
+static const struct client_ops client_ops = { client_send, NULL, &upstream_udp, NULL };
 
 /* One route with two healthy backends. */
 static struct rt_backend backends[2];
