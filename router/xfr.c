@@ -138,6 +138,18 @@ xfr_free(struct xfr *x)
 	free(x);
 }
 
+/* The client closed (or its deadline did): nobody to send the rest to. */
+static void
+client_gone(struct xfr *x)
+{
+	char who[ADDR_STRLEN];
+
+	log_info("transfer of %s to %s: the client went away after %llu "
+	    "records", x->zone, addr_format((const struct sockaddr *)&x->cl.addr,
+	    who, sizeof(who)), (unsigned long long)x->nrr);
+	xfr_free(x);
+}
+
 /* Answer rcode (nothing sent yet), or end a started stream with it. */
 static void
 xfr_fail(struct xfr *x, int rcode)
@@ -248,7 +260,7 @@ shard_done(struct xfr *x)
 	/* The closing SOA: the bytes we wrote first, which point only to 12. */
 	if (x->w.len + x->soalen > x->w.cap) {
 		if (flush_out(x) < 0) {
-			xfr_free(x);
+			client_gone(x);
 			return;
 		}
 	}
@@ -332,7 +344,7 @@ take_records(struct xfr *x)
 			int f = flush_out(x);
 
 			if (f < 0) {
-				xfr_free(x);
+				client_gone(x);
 				return -1;
 			}
 			if (f == 1)
@@ -520,7 +532,7 @@ xfr_timer_cb(struct ev_loop *l, ev_timer *w, int revents)
 	}
 	p = x->cl.ops->pending(&x->cl);
 	if (p == SIZE_MAX) {
-		xfr_free(x);	/* the client went away */
+		client_gone(x);
 		return;
 	}
 	if (p >= XFR_OUT_PAUSE) {

@@ -6,6 +6,8 @@ zone."""
 
 import re
 import socket
+import struct
+import time
 
 import dns.message
 import dns.name
@@ -14,7 +16,11 @@ import dns.rcode
 import dns.rdatatype
 import dns.zone
 
+import pytest
+
+import procs
 from dnsenv import Dnsrouter, Named, free_port, wait_for
+from helpers import sanitized_build
 from test_split import parse_output, split
 
 ORIGIN = "example.nl."
@@ -177,5 +183,101 @@ def test_shards_with_different_serials_give_servfail(build_dir, tmp_path):
         assert rcode == dns.rcode.SERVFAIL and not rrsets
         wait_for(lambda: "the shards' SOA serials differ" in r.log(), 5,
                  0.02, "the reason logged")
+    finally:
+        stop(r, named)
+
+
+def raw_transfer(port, timeout=60):
+    """(records, messages, first and last record types) of an AXFR for
+    big.nl., counted from the headers and the first record of each message
+    without parsing the rest in Python."""
+    q = dns.message.make_query("big.nl.", "AXFR").to_wire()
+    buf = b""
+    nrec = nmsg = 0
+    first = last = None
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
+        s.sendall(struct.pack(">H", len(q)) + q)
+        while True:
+            while len(buf) < 2 or len(buf) < 2 + struct.unpack(">H", buf[:2])[0]:
+                b = s.recv(1 << 20)
+                assert b, "the transfer ended after %d records" % nrec
+                buf += b
+            n = struct.unpack(">H", buf[:2])[0]
+            msg, buf = buf[2:2 + n], buf[2 + n:]
+            assert msg[3] & 0x0f == 0, "rcode %d" % (msg[3] & 0x0f)
+            nmsg += 1
+            an = struct.unpack(">H", msg[6:8])[0]
+            nrec += an
+            m = dns.message.from_wire(msg) if first is None else None
+            if m is not None:
+                first = m.answer[0].rdtype
+            if nmsg > 1 and len(msg) < 16384 or an == 0:
+                # Ours close at about 16 KiB: a short one is the last.
+                m = dns.message.from_wire(msg)
+                last = m.answer[-1].rdtype if m.answer else None
+                if last == dns.rdatatype.SOA:
+                    return nrec, nmsg, first, last
+
+
+def test_million_record_zone_streams_in_bounded_memory(build_dir, tmp_path):
+    """1,000,000 records in 2 shards: merged whole through one router whose
+    peak RSS stays under 64 MiB (the zone's wire form is ~30 MB)."""
+    if sanitized_build(build_dir):
+        pytest.skip("scale test: run on the plain build only")
+    n = 1000000
+    lines = ["$ORIGIN big.nl.", "$TTL 60",
+             "@ IN SOA ns1 hostmaster 1 7200 3600 1209600 300",
+             "@ IN NS ns1", "ns1 IN A 192.0.2.1"]
+    letters = "abcdefghijklmnopqrstuvwxyz"
+    lines += ['%s%d IN TXT "record %d"' % (letters[i % 26], i, i)
+              for i in range(n)]
+    zf = tmp_path / "big.nl.zone"
+    zf.write_text("\n".join(lines) + "\n")
+    ports = [free_port() for _ in range(2)]
+    out = split(build_dir, zf, "--shards", 2, "--out", tmp_path / "shards",
+                *sum((["--addr", "127.0.0.1:%d" % p] for p in ports), [])
+                ).stdout
+    named, routes = [], []
+    for i, (f, _, rl) in enumerate(parse_output(out)):
+        named.append(Named(tmp_path / ("shard%d" % i), ports[i],
+                           {"big.nl.": open(f).read()}, querylog=False))
+        routes += rl
+    r = Dnsrouter(build_dir, tmp_path / "router", free_port(), routes,
+                  workers=1, extra="allow-transfer 127.0.0.1\n")
+    try:
+        for nd in named:
+            nd.start(timeout=120)
+        r.start()
+        r.wait_ready("ns1.big.nl.")
+        router = procs.roles(r.pid)["router"][0]
+        before = int(procs.status(router)["VmHWM"].split()[0])
+        # A client that asks and does not read: the router waits for it
+        # (its queue and the sockets' buffers hold what was sent).
+        q = dns.message.make_query("big.nl.", "AXFR").to_wire()
+        lazy = socket.socket()
+        lazy.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        lazy.connect(("127.0.0.1", r.port))
+        lazy.sendall(struct.pack(">H", len(q)) + q)
+        wait_for(lambda: "transfer of big.nl. to" in r.log(), 10, 0.05,
+                 "the first transfer to start")
+        t0 = time.time()
+        while time.time() - t0 < 2:     # an observation window, not a sync
+            lazy_peak = int(procs.status(router)["VmHWM"].split()[0])
+            assert lazy_peak < 64 * 1024
+            time.sleep(0.1)
+        lazy.close()
+        wait_for(lambda: re.search(r"transfer of big\.nl\. to [0-9.:]+: the "
+                                   r"client went away after \d+ records",
+                                   r.log()), 15, 0.05, "the first transfer "
+                 "to end when its client closed")
+        nrec, nmsg, first, last = raw_transfer(r.port)
+        peak = int(procs.status(router)["VmHWM"].split()[0])
+        print("1,000,000-record zone: %d records in %d messages; router "
+              "peak RSS %d KiB before, %d KiB with a client not reading, "
+              "%d KiB after" % (nrec, nmsg, before, lazy_peak, peak))
+        assert (first, last) == (dns.rdatatype.SOA, dns.rdatatype.SOA)
+        assert nrec == n + 3 + 1        # the zone, and the closing SOA
+        assert peak < 64 * 1024, "router peak RSS %d KiB" % peak
+        assert peak - before < 8 * 1024, "grew by %d KiB" % (peak - before)
     finally:
         stop(r, named)
