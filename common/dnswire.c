@@ -72,13 +72,25 @@ dns_parse_query(const uint8_t *pkt, size_t len, struct dns_question *q)
 {
 	size_t off = DNS_HDRLEN, wire = 0;
 	char *t = q->text;
+	enum dns_verdict ok;
 
 	q->has_question = 0;
 	q->edns = 0;
 	if (len < DNS_HDRLEN || DNS_QR(pkt))
 		return DNS_QUERY_DROP;
-	if (DNS_OPCODE(pkt) != 0)
+	switch (DNS_OPCODE(pkt)) {
+	case DNS_OPCODE_QUERY:
+		ok = DNS_QUERY_OK;
+		break;
+	case DNS_OPCODE_NOTIFY:
+		ok = DNS_QUERY_NOTIFY;
+		break;
+	case DNS_OPCODE_UPDATE:
+		ok = DNS_QUERY_UPDATE;	/* the question is the zone section */
+		break;
+	default:
 		return DNS_QUERY_NOTIMP;
+	}
 	if (DNS_QDCOUNT(pkt) != 1)
 		return DNS_QUERY_FORMERR;
 
@@ -121,7 +133,7 @@ dns_parse_query(const uint8_t *pkt, size_t len, struct dns_question *q)
 		    pkt[off + 1] == 0 && pkt[off + 2] == DNS_TYPE_OPT)
 			q->edns = 1;
 	}
-	return DNS_QUERY_OK;
+	return ok;
 }
 
 size_t

@@ -49,8 +49,15 @@ enum dns_verdict {
 	DNS_QUERY_OK = 0,	/* a well-formed standard query: route it */
 	DNS_QUERY_DROP,		/* no answerable header, or a response: drop */
 	DNS_QUERY_FORMERR,	/* answer FORMERR */
-	DNS_QUERY_NOTIMP,	/* opcode other than QUERY: answer NOTIMP */
+	DNS_QUERY_NOTIMP,	/* opcode other than these: answer NOTIMP */
+	DNS_QUERY_NOTIFY,	/* a well-formed NOTIFY (RFC 1996) */
+	DNS_QUERY_UPDATE,	/* a well-formed UPDATE (RFC 2136), zone as question */
 };
+
+#define DNS_OPCODE_QUERY	0
+#define DNS_OPCODE_NOTIFY	4
+#define DNS_OPCODE_UPDATE	5
+#define DNS_RCODE_NOTAUTH	9
 
 struct dns_question {
 	uint16_t	end;		/* offset just past the question */

@@ -17,6 +17,7 @@
 #include "log.h"
 #include "privsep.h"
 #include "router.h"
+#include "shards.h"
 #include "sandbox.h"
 #include "util.h"
 
@@ -180,6 +181,7 @@ main(int argc, char *argv[])
 	ev_run(loop, 0);
 
 	xfr_shutdown();
+	shards_cache_free();
 	report_shutdown();
 	table_shutdown();
 	sendbatch_shutdown();

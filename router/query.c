@@ -191,12 +191,49 @@ query_answer_error(const uint8_t *pkt, size_t len, const struct dns_question *q,
 	c->ops->send(c, out, n);
 }
 
+/* Forward to backend b of route of t, with a retry on another if tries is 2. */
+static void
+forward(const uint8_t *pkt, size_t len, const struct dns_question *dq,
+    const struct client *c, struct rtable *t, uint32_t route, int b, int tries)
+{
+	struct query *q;
+
+	if (t->rq[route]++ == 0)
+		t->touched[t->ntouched++] = route;
+	if ((q = query_new()) == NULL)
+		goto servfail;
+	if (len > QUERY_INLINE) {
+		if ((q->pkt = malloc(len)) == NULL) {
+			query_free(q);
+			goto servfail;
+		}
+	} else
+		q->pkt = q->inline_pkt;
+	memcpy(q->pkt, pkt, len);
+	q->len = (uint16_t)len;
+	q->qend = dq->end;
+	q->qname_len = dq->qname_len;
+	q->edns = (uint8_t)dq->edns;
+	q->client_id = DNS_ID(pkt);
+	q->table = t;
+	table_ref(t);
+	q->route = route;
+	q->backend = b;
+	q->attempts = (uint8_t)(2 - tries);	/* attempt_start counts one */
+	client_copy(&q->client, c);
+	attempt_start(q);
+	return;
+servfail:
+	query_answer_error(pkt, len, dq, DNS_RCODE_SERVFAIL, c);
+	if (c->ops->done != NULL)
+		c->ops->done(c);
+}
+
 void
 query_dispatch(const uint8_t *pkt, size_t len, const struct dns_question *dq,
     const struct client *c)
 {
 	struct rtable *t = table_current();
-	struct query *q;
 	uint32_t route;
 	int rcode, b;
 
@@ -212,39 +249,27 @@ query_dispatch(const uint8_t *pkt, size_t len, const struct dns_question *dq,
 		rcode = DNS_RCODE_SERVFAIL;
 		goto answer;
 	case ROUTE_FOUND:
-		if (t->rq[route]++ == 0)
-			t->touched[t->ntouched++] = route;
 		break;
 	}
-	if ((b = table_pick(t, route, -1)) < 0 || (q = query_new()) == NULL) {
+	if ((b = table_pick(t, route, -1)) < 0) {
 		rcode = DNS_RCODE_SERVFAIL;
 		goto answer;
 	}
-	if (len > QUERY_INLINE) {
-		if ((q->pkt = malloc(len)) == NULL) {
-			query_free(q);
-			rcode = DNS_RCODE_SERVFAIL;
-			goto answer;
-		}
-	} else
-		q->pkt = q->inline_pkt;
-	memcpy(q->pkt, pkt, len);
-	q->len = (uint16_t)len;
-	q->qend = dq->end;
-	q->qname_len = dq->qname_len;
-	q->edns = (uint8_t)dq->edns;
-	q->client_id = DNS_ID(pkt);
-	q->table = t;
-	table_ref(t);
-	q->route = route;
-	q->backend = b;
-	client_copy(&q->client, c);
-	attempt_start(q);
+	forward(pkt, len, dq, c, t, route, b, 2);
 	return;
 answer:
 	query_answer_error(pkt, len, dq, rcode, c);
 	if (c->ops->done != NULL)
 		c->ops->done(c);
+}
+
+void
+query_dispatch_to(const uint8_t *pkt, size_t len, const struct dns_question *dq,
+    const struct client *c, uint32_t route, uint32_t backend)
+{
+	struct rtable *t = table_current();
+
+	forward(pkt, len, dq, c, t, route, (int)backend, 1);
 }
 
 static void

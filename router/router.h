@@ -175,6 +175,13 @@ uint32_t query_inflight(void);
  */
 void query_dispatch(const uint8_t *pkt, size_t len, const struct dns_question *q,
     const struct client *c);
+/*
+ * The same to one backend of route of the current table (there is one),
+ * without a retry elsewhere: an UPDATE goes to its shard's primary only.
+ */
+void query_dispatch_to(const uint8_t *pkt, size_t len,
+    const struct dns_question *q, const struct client *c, uint32_t route,
+    uint32_t backend);
 /* Answer a packet dns_parse_query rejected with rcode, through c. */
 void query_answer_error(const uint8_t *pkt, size_t len,
     const struct dns_question *q, int rcode, const struct client *c);
@@ -263,6 +270,16 @@ void udp_stop(void);
 int xfr_start(const uint8_t *pkt, size_t len, const struct dns_question *q,
     const struct client *c);
 void xfr_shutdown(void);
+
+/*
+ * update.c: UPDATE (RFC 2136) to the primary of the one shard its names
+ * route to; NOTIFY (RFC 1996) routed like a query. Each answers or
+ * forwards through c as query_dispatch does.
+ */
+void update_dispatch(const uint8_t *pkt, size_t len,
+    const struct dns_question *q, const struct client *c);
+void notify_dispatch(const uint8_t *pkt, size_t len,
+    const struct dns_question *q, const struct client *c);
 
 /* tcp.c: client-side TCP listeners and connections */
 void tcp_init(int fd);

@@ -364,6 +364,14 @@ handle_message(struct tcpconn *c, const uint8_t *msg, size_t len)
 	case DNS_QUERY_NOTIMP:
 		query_answer_error(msg, len, &q, DNS_RCODE_NOTIMP, &c->client);
 		return;
+	case DNS_QUERY_UPDATE:
+		c->inflight++;
+		update_dispatch(msg, len, &q, &c->client);
+		return;
+	case DNS_QUERY_NOTIFY:
+		c->inflight++;
+		notify_dispatch(msg, len, &q, &c->client);
+		return;
 	case DNS_QUERY_OK:
 		c->inflight++;
 		if (q.qtype == DNS_TYPE_AXFR || q.qtype == DNS_TYPE_IXFR) {

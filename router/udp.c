@@ -107,13 +107,20 @@ udp_cb(struct ev_loop *l, ev_io *w, int revents)
 		case DNS_QUERY_NOTIMP:
 			rcode = DNS_RCODE_NOTIMP;
 			break;
+		case DNS_QUERY_UPDATE:
+		case DNS_QUERY_NOTIFY:
 		case DNS_QUERY_OK:
 		default:
 			if (qmsg[i].msg_hdr.msg_flags & MSG_TRUNC) {
 				rcode = DNS_RCODE_FORMERR;
 				break;
 			}
-			if (q.qtype == DNS_TYPE_AXFR || q.qtype == DNS_TYPE_IXFR)
+			if (DNS_OPCODE(pkt) == DNS_OPCODE_UPDATE)
+				update_dispatch(pkt, len, &q, c);
+			else if (DNS_OPCODE(pkt) == DNS_OPCODE_NOTIFY)
+				notify_dispatch(pkt, len, &q, c);
+			else if (q.qtype == DNS_TYPE_AXFR ||
+			    q.qtype == DNS_TYPE_IXFR)
 				(void)xfr_start(pkt, len, &q, c);
 			else
 				query_dispatch(pkt, len, &q, c);

@@ -31,14 +31,13 @@
 #include "log.h"
 #include "matcher.h"
 #include "router.h"
+#include "shards.h"
 #include "util.h"
 
 #define XFR_MAX		4		/* transfers at once per router */
-#define XFR_MAX_SHARDS	64
 #define XFR_MSG		16384		/* our messages close past this */
 #define XFR_OUT_PAUSE	(64 * 1024)	/* client's queued bytes: wait */
 #define XFR_POLL	0.010		/* how often a paused transfer looks */
-#define XFR_NONE	UINT16_MAX
 
 enum xfr_phase { XP_SOA, XP_AXFR };
 
@@ -53,8 +52,8 @@ struct xfr {
 	size_t		 apex_len;
 
 	uint32_t	 nshards, k;	/* shard k is being asked */
-	uint32_t	 backend[XFR_MAX_SHARDS];	/* the one asked, per shard */
-	uint16_t	*first_shard;	/* per route: the shard that gives it */
+	uint32_t	 backend[SHARDS_MAX];	/* the one asked, per shard */
+	struct shards	 sh;
 	int		 filter;	/* more than one shard */
 
 	enum xfr_phase	 phase;
@@ -131,7 +130,7 @@ xfr_free(struct xfr *x)
 	if (x->cl.ops->done != NULL)
 		x->cl.ops->done(&x->cl);
 	table_unref(x->t);
-	free(x->first_shard);
+	shards_free(&x->sh);
 	free(x->rbuf);
 	free(x->out);
 	free(x->query);
@@ -333,7 +332,7 @@ take_records(struct xfr *x)
 
 			r = matcher_first(x->t->m, text, dns_name_text(rr.owner,
 			    text), accept_any, NULL);
-			if (r < 0 || x->first_shard[r] != x->k) {
+			if (r < 0 || x->sh.first_shard[r] != x->k) {
 				x->skipped++;
 				continue;
 			}
@@ -543,93 +542,41 @@ xfr_timer_cb(struct ev_loop *l, ev_timer *w, int revents)
 	xfr_run(x);
 }
 
-/*
- * The shards of the route's backends: backends with the same set of
- * routes are one shard. Fills x->backend, x->nshards, x->first_shard.
- * 0, or an rcode with the reason logged.
- */
+/* One healthy backend of each shard of the zone's route, into x->backend. */
 static int
-find_shards(struct xfr *x, uint32_t route)
+pick_backends(struct xfr *x, uint32_t route)
 {
 	const struct rt_table *rt = x->t->rt;
 	const struct rt_route *zr = &rt->routes[route];
-	uint64_t *sig = NULL, shard_sig[XFR_MAX_SHARDS];
-	uint16_t *shard_of = NULL;
-	uint32_t i, j, s, up[XFR_MAX_SHARDS];
-	int rc = DNS_RCODE_SERVFAIL;
+	const char *why;
 	char name[ADDR_STRLEN];
+	uint32_t j, k;
 
-	sig = calloc(rt->nbackends + 1, sizeof(*sig));
-	shard_of = malloc((rt->nbackends + 1) * sizeof(*shard_of));
-	x->first_shard = malloc((rt->nroutes + 1) * sizeof(*x->first_shard));
-	if (sig == NULL || shard_of == NULL || x->first_shard == NULL)
-		goto out;
-	for (i = 0; i < rt->nbackends; i++)
-		shard_of[i] = XFR_NONE;
-	for (j = 0; j < zr->nbackends; j++)
-		shard_of[zr->backends[j]] = 0;	/* the zone's */
-	/* Each of the zone's backends: a hash of the routes it is in. */
-	for (i = 0; i < rt->nroutes; i++)
-		for (j = 0; j < rt->routes[i].nbackends; j++) {
-			uint32_t b = rt->routes[i].backends[j];
-
-			if (shard_of[b] == 0)
-				sig[b] = (sig[b] ^ (i + 1)) * 0x100000001b3ULL +
-				    0x9e3779b97f4a7c15ULL;
-		}
-	x->nshards = 0;
+	if (shards_make(rt, route, &x->sh, &why) != 0) {
+		log_warnx("transfer of %s: %s", x->zone, why);
+		return -1;
+	}
+	for (k = 0; k < x->sh.n; k++)
+		x->backend[k] = UINT32_MAX;
 	for (j = 0; j < zr->nbackends; j++) {
 		uint32_t b = zr->backends[j];
 
-		for (s = 0; s < x->nshards && shard_sig[s] != sig[b]; s++)
-			;
-		if (s == x->nshards) {
-			if (x->nshards == XFR_MAX_SHARDS) {
-				log_warnx("transfer of %s: more than %d shards",
-				    x->zone, XFR_MAX_SHARDS);
-				goto out;
-			}
-			shard_sig[s] = sig[b];
-			up[s] = UINT32_MAX;
-			x->nshards++;
-		}
-		if (up[s] == UINT32_MAX && (rt->backends[b].flags & RT_FLAG_UP))
-			up[s] = b;
-		x->backend[s] = b;
+		k = x->sh.shard_of[b];
+		if (x->backend[k] == UINT32_MAX ||
+		    !(rt->backends[x->backend[k]].flags & RT_FLAG_UP))
+			x->backend[k] = b;
 	}
-	for (s = 0; s < x->nshards; s++) {
-		if (up[s] == UINT32_MAX) {
+	for (k = 0; k < x->sh.n; k++)
+		if (!(rt->backends[x->backend[k]].flags & RT_FLAG_UP)) {
 			log_warnx("transfer of %s: shard %u (%s and its replicas) "
 			    "has no healthy backend: answered SERVFAIL", x->zone,
-			    s + 1, backend_name(x, x->backend[s], name,
+			    k + 1, backend_name(x, x->backend[k], name,
 			    sizeof(name)));
-			goto out;
+			return -1;
 		}
-		x->backend[s] = up[s];
-	}
-	/* Which shard a backend is in, then which shard gives each route. */
-	for (j = 0; j < zr->nbackends; j++) {
-		uint32_t b = zr->backends[j];
-
-		for (s = 0; shard_sig[s] != sig[b]; s++)
-			;
-		shard_of[b] = (uint16_t)s;
-	}
-	for (i = 0; i < rt->nroutes; i++) {
-		x->first_shard[i] = XFR_NONE;
-		for (j = 0; j < rt->routes[i].nbackends; j++) {
-			uint16_t k = shard_of[rt->routes[i].backends[j]];
-
-			if (k < x->first_shard[i])
-				x->first_shard[i] = k;
-		}
-	}
+	x->nshards = x->sh.n;
 	x->filter = x->nshards > 1;
-	rc = 0;
-out:
-	free(sig);
-	free(shard_of);
-	return rc;
+	return 0;
 }
 
 int
@@ -639,7 +586,6 @@ xfr_start(const uint8_t *pkt, size_t len, const struct dns_question *q,
 	struct xfr *x;
 	struct rtable *t;
 	long r;
-	int rc;
 	char who[ADDR_STRLEN];
 
 	if (!config_acl_match(&conf.allow_transfer,
@@ -707,7 +653,7 @@ xfr_start(const uint8_t *pkt, size_t len, const struct dns_question *q,
 	active = x;
 	nactive++;
 	if (dns_writer_start(&x->w, x->out, 65535, pkt, q) != 0 ||
-	    (rc = find_shards(x, (uint32_t)r)) != 0) {
+	    pick_backends(x, (uint32_t)r) != 0) {
 		xfr_fail(x, DNS_RCODE_SERVFAIL);
 		return 1;
 	}

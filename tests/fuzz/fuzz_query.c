@@ -102,10 +102,14 @@ query(const uint8_t *pkt, size_t len, struct dns_question *q)
 	memset(q, 0xa5, sizeof(*q));	/* nothing may depend on old contents */
 	v = dns_parse_query(pkt, len, q);
 	FUZZ_ASSERT(v == DNS_QUERY_OK || v == DNS_QUERY_DROP ||
-	    v == DNS_QUERY_FORMERR || v == DNS_QUERY_NOTIMP);
+	    v == DNS_QUERY_FORMERR || v == DNS_QUERY_NOTIMP ||
+	    v == DNS_QUERY_NOTIFY || v == DNS_QUERY_UPDATE);
 	FUZZ_ASSERT(q->has_question == 0 || q->has_question == 1);
-	if (v == DNS_QUERY_OK)
+	if (v == DNS_QUERY_OK || v == DNS_QUERY_NOTIFY || v == DNS_QUERY_UPDATE)
 		FUZZ_ASSERT(q->has_question);
+	FUZZ_ASSERT(v != DNS_QUERY_OK || DNS_OPCODE(pkt) == DNS_OPCODE_QUERY);
+	FUZZ_ASSERT(v != DNS_QUERY_NOTIFY || DNS_OPCODE(pkt) == DNS_OPCODE_NOTIFY);
+	FUZZ_ASSERT(v != DNS_QUERY_UPDATE || DNS_OPCODE(pkt) == DNS_OPCODE_UPDATE);
 	if (v == DNS_QUERY_DROP || v == DNS_QUERY_NOTIMP)
 		FUZZ_ASSERT(!q->has_question);
 	if (q->has_question)

@@ -237,18 +237,23 @@ class Named:
     zones:   {origin: zone file text}, e.g. {"miek.nl.": "$TTL 300\\n@ SOA ..."}
     server_id: answered to id.server CH TXT and to EDNS NSID
     querylog:  log every query to workdir/query.log (see query_count())
+    conf_extra: named.conf text at the top level (keys, say)
+    zone_options: text inside each zone's block (allow-update { ... };)
 
     Attributes: pid, port, addr, stderr_path, querylog_path.
     """
 
     def __init__(self, workdir, port, zones, addr="127.0.0.1",
-                 server_id=None, querylog=True):
+                 server_id=None, querylog=True, conf_extra="",
+                 zone_options=""):
         self.workdir = os.path.abspath(str(workdir))
         self.port = port
         self.addr = addr
         self.zones = dict(zones)
         self.server_id = server_id or "named-test-%d" % port
         self.querylog = querylog
+        self.conf_extra = conf_extra        # named.conf text, top level
+        self.zone_options = zone_options    # in each zone's block
         self.proc = None
         self.conf_path = os.path.join(self.workdir, "named.conf")
         self.stderr_path = os.path.join(self.workdir, "named.stderr")
@@ -266,8 +271,8 @@ class Named:
             fname = "zone%d.db" % i
             with open(os.path.join(self.workdir, fname), "w") as f:
                 f.write(self.zones[origin])
-            zones.append('zone "%s" { type primary; file "%s"; };'
-                         % (origin, fname))
+            zones.append('zone "%s" { type primary; file "%s"; %s};'
+                         % (origin, fname, self.zone_options))
         listen = ('listen-on { none; };\n  listen-on-v6 port %d { %s; };'
                   % (self.port, self.addr)) if v6 else \
                  ('listen-on port %d { %s; };\n  listen-on-v6 { none; };'
@@ -297,10 +302,11 @@ class Named:
   tcp-listen-queue 1024;
 };
 controls { };
+%(extra)s
 %(log)s%(zones)s
 """ % {"dir": self.workdir, "listen": listen, "sid": self.server_id,
        "ql": "yes" if self.querylog else "no", "log": log,
-       "zones": "\n".join(zones)}
+       "zones": "\n".join(zones), "extra": self.conf_extra}
 
     def start(self, timeout=15.0):
         """Write the config, run named, return once it answers its SOA."""
