@@ -93,6 +93,11 @@ def test_update_goes_to_the_shards_primary(build_dir, tmp_path):
             assert txt(p1.port, name) == (dns.rcode.NOERROR, ['"added"'])
             for other in (rep1, p2, rep2):
                 assert txt(other.port, name)[1] == []
+        # And deleted again, through dnsrouter.
+        cp = nsupdate(r.port, "update delete anew0.example.nl. TXT")
+        assert cp.returncode == 0, cp.stderr
+        assert txt(p1.port, "anew0.example.nl.")[1] == []
+        assert txt(p1.port, "anew1.example.nl.")[1] == ['"added"']
         # A name of the second shard goes to its primary.
         cp = nsupdate(r.port, 'update add znew.example.nl. 60 TXT "z"')
         assert cp.returncode == 0, cp.stderr

@@ -4,8 +4,10 @@ returns the whole zone once, merged from one backend of each shard, SOA
 first and last; shards whose serials differ give SERVFAIL, never a mixed
 zone."""
 
+import os
 import re
 import socket
+import subprocess
 import struct
 import time
 
@@ -21,6 +23,9 @@ import pytest
 import procs
 from dnsenv import Dnsrouter, Named, free_port, wait_for
 from helpers import sanitized_build
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__))))
 from test_split import parse_output, split
 
 ORIGIN = "example.nl."
@@ -115,6 +120,38 @@ def zone_records(text):
     return out
 
 
+def canonical(origin, text, tmp_path, tag):
+    """The zone text as named-compilezone -f text -s full writes it, sorted:
+    one line per record, every name absolute."""
+    src = tmp_path / ("%s.in" % tag)
+    dst = tmp_path / ("%s.out" % tag)
+    src.write_text(text)
+    cp = subprocess.run(["named-compilezone", "-q", "-i", "none", "-f",
+                         "text", "-F", "text", "-s", "full", "-o", str(dst),
+                         origin, str(src)], capture_output=True, text=True,
+                        timeout=600)
+    assert cp.returncode == 0, cp.stdout + cp.stderr
+    with open(dst) as f:
+        return sorted(line for line in f if line.strip())
+
+
+def dig_axfr(port, origin, timeout=300):
+    """dig's text of an AXFR through dnsrouter (both SOAs in it)."""
+    cp = subprocess.run(["dig", "+tcp", "+nocomments", "+nostats", "+nocmd",
+                         "-p", str(port), "@127.0.0.1", origin, "AXFR"],
+                        capture_output=True, text=True, timeout=timeout)
+    assert cp.returncode == 0, cp.stderr
+    assert "Transfer failed" not in cp.stdout, cp.stdout[-500:]
+    return cp.stdout
+
+
+def same_zone(origin, original, transferred, tmp_path):
+    a = canonical(origin, original, tmp_path, "original")
+    b = canonical(origin, transferred, tmp_path, "transferred")
+    assert a == b, (len(a), len(b), sorted(set(a) ^ set(b))[:6])
+    return len(a)
+
+
 def test_transfer_is_refused_without_allow_transfer(build_dir, tmp_path):
     named, routes = shards_of(build_dir, tmp_path, 2024010101)
     r = start(build_dir, tmp_path, named, routes, "")
@@ -185,6 +222,63 @@ def test_shards_with_different_serials_give_servfail(build_dir, tmp_path):
                  0.02, "the reason logged")
     finally:
         stop(r, named)
+
+
+def test_demo_zone_transfers_as_the_unsplit_zone(build_dir, tmp_path):
+    """miek.nl. of the demo, split in 2 as the demo does: the AXFR through
+    dnsrouter is the unsplit zone (named-compilezone, sorted)."""
+    origin = "miek.nl."
+    with open(os.path.join(REPO, "deploy", "zones", "miek.nl.zone")) as f:
+        text = f.read()
+    zf = tmp_path / "miek.nl.zone"
+    zf.write_text(text)
+    ports = [free_port() for _ in range(2)]
+    out = split(build_dir, zf, "--shards", 2, "--out", tmp_path / "shards",
+                *sum((["--addr", "127.0.0.1:%d" % p] for p in ports), [])
+                ).stdout
+    named, routes = [], []
+    for i, (f, _, lines) in enumerate(parse_output(out)):
+        named.append(Named(tmp_path / ("shard%d" % i), ports[i],
+                           {origin: open(f).read()}, querylog=False))
+        routes += lines
+    r = Dnsrouter(build_dir, tmp_path / "router", free_port(), routes,
+                  extra="allow-transfer 127.0.0.1\n")
+    try:
+        for n in named:
+            n.start()
+        r.start()
+        r.wait_ready("a.miek.nl.", "TXT")
+        n = same_zone(origin, text, dig_axfr(r.port, origin), tmp_path)
+        assert n >= 10
+        assert "from 2 shards, serial" in r.log()
+    finally:
+        stop(r, named)
+
+
+def test_single_backend_transfer_of_many_messages_arrives_whole(build_dir,
+                                                                 tmp_path):
+    """A zone on one backend, larger than one message, relayed whole."""
+    text = ZONE % 2024010101
+    nd = Named(tmp_path / "whole", free_port(), {ORIGIN: text},
+               querylog=False)
+    r = Dnsrouter(build_dir, tmp_path / "router", free_port(),
+                  ["127.0.0.1:%d,example\\.nl\\.$" % nd.port],
+                  extra="allow-transfer 127.0.0.1\n")
+    try:
+        nd.start()
+        r.start()
+        r.wait_ready("ns1.example.nl.")
+        cp = subprocess.run(["dig", "+tcp", "-p", str(r.port), "@127.0.0.1",
+                             ORIGIN, "AXFR"], capture_output=True, text=True,
+                            timeout=60)
+        m = re.search(r"XFR size: (\d+) records \(messages (\d+)", cp.stdout)
+        assert m, cp.stdout[-500:]
+        assert int(m.group(2)) > 1, "one message only: nothing to prove"
+        same_zone(ORIGIN, text, cp.stdout, tmp_path)
+        assert re.search(r"from 1 shard, serial 2024010101; 0 copies",
+                         r.log()), r.log()
+    finally:
+        stop(r, [nd])
 
 
 def raw_transfer(port, timeout=60):
@@ -271,6 +365,7 @@ def test_million_record_zone_streams_in_bounded_memory(build_dir, tmp_path):
                                    r.log()), 15, 0.05, "the first transfer "
                  "to end when its client closed")
         nrec, nmsg, first, last = raw_transfer(r.port)
+        axfr = dig_axfr(r.port, "big.nl.")
         peak = int(procs.status(router)["VmHWM"].split()[0])
         print("1,000,000-record zone: %d records in %d messages; router "
               "peak RSS %d KiB before, %d KiB with a client not reading, "
@@ -279,5 +374,7 @@ def test_million_record_zone_streams_in_bounded_memory(build_dir, tmp_path):
         assert nrec == n + 3 + 1        # the zone, and the closing SOA
         assert peak < 64 * 1024, "router peak RSS %d KiB" % peak
         assert peak - before < 8 * 1024, "grew by %d KiB" % (peak - before)
+        assert same_zone("big.nl.", "\n".join(lines) + "\n", axfr,
+                         tmp_path) == n + 3
     finally:
         stop(r, named)
