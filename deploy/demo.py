@@ -109,9 +109,9 @@ def main():
                       "--addr", addr_a, "--addr", addr_b)
         files, lines = [], []
         for line in out.splitlines():
-            if line.startswith("#"):
+            if line.startswith("# shard "):
                 files.append(line.rsplit(": ", 1)[1])
-            elif line:
+            elif line and not line.startswith("#"):
                 lines.append(line)
         for f in files:
             cp = subprocess.run(["named-checkzone", ORIGIN, f],

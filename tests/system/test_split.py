@@ -61,7 +61,7 @@ def parse_output(out):
                      r"with \S+: (.*)$", line)
         if m:
             shards.append((m.group(2), int(m.group(1)), []))
-        elif line:
+        elif line and not line.startswith("#"):
             shards[-1][2].append(line)
     return shards
 
