@@ -5,7 +5,9 @@ A local etcd; miek.nl. split in two shards by `dnsrouterctl split`, each
 served by its own BIND; dnsrouter watching etcd; the shards registered with
 `dnsrouterctl add` (the 2014 value, ip:port,regexp); the write-up's queries;
 one backend stopped and started again, leaving and rejoining by health
-checks alone. This is the local twin of deploy/docker-compose.yml: same
+checks alone; then the zone transferred whole through dnsrouter, and
+miek.nl. signed, split without keys and validated by delv through
+dnsrouter. This is the local twin of deploy/docker-compose.yml: same
 topology, no Docker. Everything runs on 127.0.0.1 with free ports and is
 stopped (by PID) and removed at the end.
 """
@@ -84,6 +86,81 @@ class Ctl:
                                                       "up" if up else "down"))
 
 
+def axfr(port):
+    cmd = ["dig", "@127.0.0.1", "-p", str(port), "+tcp", "AXFR", ORIGIN]
+    say("% " + " ".join(cmd))
+    out = subprocess.run(cmd, capture_output=True, text=True,
+                         timeout=30).stdout
+    records = [l for l in out.splitlines() if l and not l.startswith(";")]
+    soas = [l for l in records if "\tSOA\t" in l]
+    say("    %d records, SOA first and last: %s" % (
+        len(records), bool(records) and records[0] in soas and
+        records[-1] in soas))
+    for line in out.splitlines():
+        if line.startswith(";; XFR size"):
+            say("    " + line.lstrip("; "))
+
+
+def signed_split(build, work, ctl, a, b, addr_a, addr_b, port_r):
+    """Sign miek.nl., split the signed zone, serve it, validate with delv."""
+    say("== a signed miek.nl.: signed, split without keys, validated")
+    d = os.path.join(work, "signed")
+    os.makedirs(d)
+    for extra in ([], ["-f", "KSK"]):
+        subprocess.run(["dnssec-keygen", "-q", "-K", d, "-a",
+                        "ECDSAP256SHA256", "-n", "ZONE"] + extra + [ORIGIN],
+                       check=True, capture_output=True, timeout=30)
+    signed = os.path.join(d, "miek.nl.signed")
+    cmd = ["dnssec-signzone", "-q", "-S", "-K", d, "-d", d, "-o", ORIGIN,
+           "-f", signed, ZONE]
+    say("% dnssec-keygen ...; dnssec-signzone -S -o miek.nl. -f "
+        "miek.nl.signed miek.nl.zone")
+    subprocess.run(cmd, check=True, capture_output=True, timeout=60)
+    out = ctl.run("split", signed, "--origin", ORIGIN, "--shards", "2",
+                  "--out", os.path.join(d, "shards"), "--addr", addr_a,
+                  "--addr", addr_b)
+    files = [l.rsplit(": ", 1)[1] for l in out.splitlines()
+             if l.startswith("# shard ")]
+    lines = [l for l in out.splitlines() if l and not l.startswith("#")]
+    # The signed records move the balance: register what split says now.
+    ctl.run("del", addr_a)
+    ctl.run("del", addr_b)
+    for line in lines:
+        addr, regexp = line.split(",", 1)
+        ctl.run("add", addr, regexp, show=False)
+    a.reload_zone(ORIGIN, open(files[0]).read())
+    b.reload_zone(ORIGIN, open(files[1]).read())
+    ksk = None
+    for f in os.listdir(d):
+        if f.endswith(".key"):
+            for line in open(os.path.join(d, f)):
+                if " 257 " in line and "DNSKEY" in line:
+                    ksk = line.split("DNSKEY", 1)[1].split(None, 3)
+    anchors = os.path.join(d, "anchors.conf")
+    with open(anchors, "w") as f:
+        f.write('trust-anchors { "%s" static-key %s %s %s "%s"; };\n'
+                % (ORIGIN, ksk[0], ksk[1], ksk[2], ksk[3].replace(" ", "")
+                   .strip()))
+
+    def validated(name, qtype):
+        cmd = ["delv", "-a", anchors, "+root=" + ORIGIN, "@127.0.0.1", "-p",
+               str(port_r), name, qtype]
+        cp = subprocess.run(cmd, capture_output=True, text=True, timeout=30)
+        return (cp.stdout + cp.stderr).splitlines()[:1]
+
+    # Wait until both shards serve the signed zone through dnsrouter.
+    wait_for(lambda: validated("a.miek.nl.", "TXT") == ["; fully validated"]
+             and validated("c.miek.nl.", "TXT") == ["; fully validated"],
+             30, 0.2, "the signed shards behind dnsrouter")
+    for name, qtype in (("a.miek.nl.", "TXT"), ("c.miek.nl.", "TXT"),
+                        ("bz.miek.nl.", "TXT"), ("~x.miek.nl.", "TXT")):
+        say("% delv -a anchors.conf +root=miek.nl. @127.0.0.1 -p " +
+            "%d %s %s" % (port_r, name, qtype))
+        say("    " + " ".join(validated(name, qtype)))
+    say("   (~x. sorts after every name and routes to shard 1; the NSEC that")
+    say("   denies it is owned by shard 2's last name: split copied it)")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--build", required=True, help="directory with dnsrouter")
@@ -133,7 +210,7 @@ def main():
             % port_r)
         r = Dnsrouter(build, os.path.join(work, "dnsrouter"), port_r, [],
                       extra="etcd %s\nhealth-interval 500ms\nhealth-rise 2\n"
-                      "health-fall 2\n" % etcd.url)
+                      "health-fall 2\nallow-transfer 127.0.0.1\n" % etcd.url)
         r.start()
         wait_for(lambda: "etcd: watching" in r.log(), 15, 0.05,
                  "dnsrouter to watch etcd")
@@ -189,6 +266,12 @@ def main():
         say()
         say("== a name no route matches: REFUSED")
         dig(port_r, "www.example.org", "A")
+        say()
+        say("== the zone transfer through dnsrouter: both shards merged, the")
+        say("   apex once (allow-transfer 127.0.0.1 in dnsrouter.conf)")
+        axfr(port_r)
+        say()
+        signed_split(build, work, ctl, a, b, addr_a, addr_b, port_r)
         say()
         say("demo done: stopping everything")
     finally:
