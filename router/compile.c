@@ -31,10 +31,10 @@ done(struct hsdb *db, double seconds, void *arg)
 }
 
 void
-compile_init(void (*cb)(struct hsdb *))
+compile_init(const struct router *r, void (*cb)(struct hsdb *))
 {
 	on_done = cb;
-	job = hsjob_new(loop, done, NULL);
+	job = hsjob_new(r->loop, done, NULL);
 }
 
 void

@@ -23,9 +23,9 @@
 
 #define DRAIN_MAX	2.0	/* seconds to finish in-flight queries on stop */
 
-struct ev_loop	*loop;
-struct config	 conf;
-const char	*endpoint_dir;
+static struct ev_loop	*loop;
+static struct config	 conf;
+static struct router	 router;	/* what each module's init is given */
 
 #define TABLE_WAIT	3.0	/* then answer SERVFAIL rather than nothing */
 
@@ -49,7 +49,8 @@ start_serving(void)
 	tcp_start();
 }
 
-void
+/* The first table is in hand: serve, and tell the master. */
+static void
 router_ready(void)
 {
 	start_serving();
@@ -147,29 +148,36 @@ main(int argc, char *argv[])
 	 * can reach but not write.
 	 */
 	if (geteuid() == 0)
-		endpoint_dir = "/" ENDPOINT_DIR;
+		router.endpoint_dir = "/" ENDPOINT_DIR;
 	else {
 		snprintf(epdir, sizeof(epdir), "%.100s/%s", conf.rundir,
 		    ENDPOINT_DIR);
-		endpoint_dir = epdir;
+		router.endpoint_dir = epdir;
 	}
 	priv_drop(conf.router_user[0] != '\0' ? conf.router_user : conf.user,
 	    geteuid() == 0 ? conf.rundir : NULL);
 
 	if ((loop = ev_default_loop(EVFLAG_AUTO)) == NULL)
 		fatalx("cannot start libev");
-	query_init();
+	router.loop = loop;
+	router.conf = &conf;
+	router.count = stats_counters();
+	router.index = idx;
+	query_init(&router);
 	sendbatch_init();
-	upstream_init();
+	upstream_init(&router);
+	upstream_tcp_init(&router);
+	xfr_init(&router);
+	update_init(&router);
 	for (i = 0; i < conf.nlisten; i++)
 		for (k = 0; k < nsets; k++) {
-			udp_init(child_listen_fd(i, k, nsets, 0));
-			tcp_init(child_listen_fd(i, k, nsets, 1));
+			udp_init(&router, child_listen_fd(i, k, nsets, 0));
+			tcp_init(&router, child_listen_fd(i, k, nsets, 1));
 		}
 	ev_timer_init(&table_wait_w, table_wait_cb, TABLE_WAIT, 0.);
 	ev_timer_start(loop, &table_wait_w);
-	table_init(endpoint_dir);
-	report_init(endpoint_dir, idx);
+	table_init(&router, router_ready, stats_table_done);
+	stats_init(&router);
 
 	ev_signal_init(&sigterm, stop_cb, SIGTERM);
 	ev_signal_init(&sigint, stop_cb, SIGINT);
@@ -182,8 +190,9 @@ main(int argc, char *argv[])
 
 	xfr_shutdown();
 	shards_cache_free();
-	report_shutdown();
+	/* Tables that ended report first, then the current one. */
 	table_shutdown();
+	stats_shutdown();
 	sendbatch_shutdown();
 	return 0;
 }

@@ -23,8 +23,8 @@ static uint32_t		 fifo_head = NIL, fifo_tail = NIL;
 static ev_timer		 timeout_w;
 static double		 timeout_s;
 static uint32_t		 inflight;
-
-uint32_t		 rcount[REPORT_NGLOBAL];
+static struct ev_loop	*loop;
+static uint32_t		*rcount;		/* stats.c's */
 
 uint32_t
 query_inflight(void)
@@ -126,11 +126,13 @@ timeout_cb(struct ev_loop *l, ev_timer *w, int revents)
 }
 
 void
-query_init(void)
+query_init(const struct router *r)
 {
+	loop = r->loop;
+	rcount = r->count;
 	/* calloc of this size maps fresh zero pages: untouched slots cost no RSS. */
 	queries = xcalloc(QUERY_MAX, sizeof(*queries));
-	timeout_s = conf.timeout_ms / 1000.0;
+	timeout_s = r->conf->timeout_ms / 1000.0;
 	ev_init(&timeout_w, timeout_cb);
 }
 

@@ -29,12 +29,18 @@
 #define QUERY_INLINE		512	/* query bytes kept without malloc */
 #define TCP_MAX_PIPELINE	64	/* in-flight queries per TCP client */
 
-extern struct ev_loop	*loop;
-extern struct config	 conf;
-extern const char	*endpoint_dir;	/* the controller's endpoints: "/controller" in the chroot */
-
-/* Tell the master this router serves (first table in hand). */
-void router_ready(void);
+/*
+ * The router's state that every module needs, filled in by main.c and
+ * handed to each module's init, which keeps what it uses: no module but
+ * main.c reads a router-wide global.
+ */
+struct router {
+	struct ev_loop		*loop;
+	const struct config	*conf;
+	const char		*endpoint_dir;	/* the controller's: "/controller" in the chroot */
+	uint32_t		*count;		/* stats.c's counters (enum report_global) */
+	int			 index;		/* this router's slot */
+};
 
 /*
  * What one backend saw since the last report: plain integers, bumped on
@@ -63,10 +69,8 @@ struct rtable {
 	uint32_t	*touched;	/* routes with rq > 0, ntouched of them */
 	uint32_t	 ntouched;
 	int		 refs;		/* queries using it, +1 while current */
+	struct rtable	*retired_next;	/* table.c's, once refs reached 0 */
 };
-
-/* Counters of the whole router since the last report (enum report_global). */
-extern uint32_t		 rcount[REPORT_NGLOBAL];
 
 enum route_status {
 	ROUTE_FOUND,		/* *route set */
@@ -74,8 +78,14 @@ enum route_status {
 	ROUTE_DOWN,		/* matched, none healthy, or no table: SERVFAIL */
 };
 
-/* table.c: receiving tables from the controller */
-void table_init(const char *dir);
+/*
+ * table.c: receiving tables from the controller. first() is called once,
+ * when the first table can serve; released(t) when a table that was
+ * replaced has ended its last query, from the loop (never inside
+ * table_unref), just before t is freed.
+ */
+void table_init(const struct router *r, void (*first)(void),
+    void (*released)(struct rtable *t));
 void table_shutdown(void);
 /* The table new queries use, or NULL before the first one arrived. */
 struct rtable *table_current(void);
@@ -165,7 +175,7 @@ struct query {
 	uint8_t			 inline_pkt[QUERY_INLINE];
 };
 
-void query_init(void);
+void query_init(const struct router *r);
 /* Queries in flight. */
 uint32_t query_inflight(void);
 /*
@@ -216,26 +226,27 @@ void sendbatch(int fd, struct mmsghdr *m, unsigned n, int *res);
  * upstream.c: UDP sockets toward backends, on random ports, renewed.
  * Queued queries leave in one batch per socket before the loop next blocks.
  */
-void upstream_init(void);
+void upstream_init(const struct router *r);
 extern const struct upstream_ops upstream_udp;
 
 /* upstream_tcp.c: persistent pipelined TCP connections toward backends */
+void upstream_tcp_init(const struct router *r);
 extern const struct upstream_ops upstream_tcp;
 
 /* compile.c: a router's own Hyperscan database, built in a thread */
 struct hsdb;
-void compile_init(void (*done)(struct hsdb *db));
+void compile_init(const struct router *r, void (*done)(struct hsdb *db));
 /* Build a database of rt's patterns unless one is being built. */
 void compile_start(const struct rt_table *rt);
 void compile_shutdown(void);
 
 /* dbfetch.c: the controller's Hyperscan database */
 /*
- * Dial the controller's database endpoint in dir and ask at once. A
+ * Dial the controller's database endpoint and ask at once. A
  * database that arrives goes to got_db; compile_here is called when the
  * router must compile for itself.
  */
-void dbfetch_init(const char *dir, void (*got_db)(struct hsdb *db),
+void dbfetch_init(const struct router *r, void (*got_db)(struct hsdb *db),
     void (*compile_here)(void), void (*no_db_soon)(void));
 /* The current table holds patterns its database lacks: ask for a newer one. */
 void dbfetch_want(void);
@@ -247,14 +258,19 @@ void dbfetch_want(void);
 int dbfetch_coming(void);
 void dbfetch_shutdown(void);
 
-/* report.c: telling the controller what real traffic saw of each backend */
-void report_init(const char *dir, int router);
+/*
+ * stats.c: the router's counters, and telling the controller what real
+ * traffic saw of each backend
+ */
+/* The global counters (enum report_global), for struct router's count. */
+uint32_t *stats_counters(void);
+void stats_init(const struct router *r);
 /* t is going away (its last query ended): report what it still holds. */
-void report_table_done(struct rtable *t);
-void report_shutdown(void);
+void stats_table_done(struct rtable *t);
+void stats_shutdown(void);
 
 /* udp.c: client-side UDP listeners */
-void udp_init(int fd);
+void udp_init(const struct router *r, int fd);
 /* Send the queued answers now (they leave before the loop blocks anyway). */
 void udp_flush(void);
 /* Start reading queries (once there is a table) / stop for good. */
@@ -267,6 +283,7 @@ void udp_stop(void);
  * when it holds c until the transfer ends (then c's done is called), 0
  * when it answered at once (refused, over UDP, no table).
  */
+void xfr_init(const struct router *r);
 int xfr_start(const uint8_t *pkt, size_t len, const struct dns_question *q,
     const struct client *c);
 void xfr_shutdown(void);
@@ -276,13 +293,14 @@ void xfr_shutdown(void);
  * route to; NOTIFY (RFC 1996) routed like a query. Each answers or
  * forwards through c as query_dispatch does.
  */
+void update_init(const struct router *r);
 void update_dispatch(const uint8_t *pkt, size_t len,
     const struct dns_question *q, const struct client *c);
 void notify_dispatch(const uint8_t *pkt, size_t len,
     const struct dns_question *q, const struct client *c);
 
 /* tcp.c: client-side TCP listeners and connections */
-void tcp_init(int fd);
+void tcp_init(const struct router *r, int fd);
 void tcp_start(void);
 void tcp_stop(void);
 

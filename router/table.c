@@ -5,7 +5,9 @@
  * before the subscription is connected). Each table is compiled aside and
  * swapped in with one pointer; the old one lives until its last query ends.
  * Every published table is complete, so a missed one needs no repair: the
- * next periodic publication carries everything.
+ * next periodic publication carries everything. A table whose last query
+ * ended is handed to released() and freed from an ev_prepare, not inside
+ * table_unref: freeing a query must not end in a report's nng send.
  */
 #include <nng/nng.h>
 #include <nng/protocol/pubsub0/sub.h>
@@ -33,6 +35,12 @@ static ev_timer		 snap_w, redial_w, dbwait_w;
 static int		 have_table, ready;
 static struct hsdb	*latest_db;	/* newest database, for the next tables */
 static const char	*ep_dir;
+static struct ev_loop	*loop;
+static uint32_t		*rcount;	/* stats.c's */
+static void		(*on_first)(void);
+static void		(*on_released)(struct rtable *);
+static struct rtable	*retired;	/* unreferenced, for retire_cb */
+static ev_prepare	 retire_w;
 
 struct rtable *
 table_current(void)
@@ -51,7 +59,14 @@ table_unref(struct rtable *t)
 {
 	if (--t->refs > 0)
 		return;
-	report_table_done(t);
+	t->retired_next = retired;
+	retired = t;
+	ev_prepare_start(loop, &retire_w);
+}
+
+static void
+table_free(struct rtable *t)
+{
 	matcher_free(t->m);
 	rt_free(t->rt);
 	free(t->rr);
@@ -60,6 +75,28 @@ table_unref(struct rtable *t)
 	free(t->rq);
 	free(t->touched);
 	free(t);
+}
+
+/* Tables whose last query ended: what they counted goes out, then they go. */
+static void
+retire_all(void)
+{
+	struct rtable *t;
+
+	while ((t = retired) != NULL) {
+		retired = t->retired_next;
+		if (on_released != NULL)
+			on_released(t);
+		table_free(t);
+	}
+}
+
+static void
+retire_cb(struct ev_loop *l, ev_prepare *w, int revents)
+{
+	(void)revents;
+	ev_prepare_stop(l, w);
+	retire_all();
 }
 
 struct pick_ctx {
@@ -126,7 +163,7 @@ become_ready(void)
 		return;
 	ready = 1;
 	ev_timer_stop(loop, &dbwait_w);
-	router_ready();
+	on_first();
 }
 
 static void
@@ -336,14 +373,20 @@ open_endpoint(nng_socket *s, int (*opener)(nng_socket *), const char *ep,
 }
 
 void
-table_init(const char *dir)
+table_init(const struct router *r, void (*first)(void),
+    void (*released)(struct rtable *))
 {
 	int rv;
 
-	ep_dir = dir;
-	compile_init(compiled);
+	loop = r->loop;
+	rcount = r->count;
+	ep_dir = r->endpoint_dir;
+	on_first = first;
+	on_released = released;
+	ev_prepare_init(&retire_w, retire_cb);
+	compile_init(r, compiled);
 	ev_timer_init(&dbwait_w, dbwait_cb, DBWAIT, 0.);
-	dbfetch_init(dir, compiled, compile_here, no_db_soon);
+	dbfetch_init(r, compiled, compile_here, no_db_soon);
 	open_endpoint(&sub_sock, nng_sub0_open, PROTO_EP_TABLE, &sub_w, sub_cb);
 	if ((rv = nng_socket_set(sub_sock, NNG_OPT_SUB_SUBSCRIBE, "", 0)) != 0)
 		fatalx("%s: subscribe: %s", __func__, nng_strerror(rv));
@@ -358,6 +401,8 @@ table_init(const char *dir)
 void
 table_shutdown(void)
 {
+	ev_prepare_stop(loop, &retire_w);
+	retire_all();
 	ev_io_stop(loop, &sub_w);
 	ev_io_stop(loop, &req_w);
 	ev_timer_stop(loop, &snap_w);

@@ -23,6 +23,14 @@
 #include "router.h"
 #include "shards.h"
 
+static struct ev_loop	*loop;
+
+void
+update_init(const struct router *r)
+{
+	loop = r->loop;
+}
+
 static int
 accept_any(void *ctx, size_t route)
 {

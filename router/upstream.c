@@ -43,6 +43,9 @@ struct usock {
 	struct iovec	 qiov[SEND_BATCH];
 };
 
+static struct ev_loop	*loop;
+static uint32_t		*rcount;	/* stats.c's */
+
 static struct usock	socks[USOCK_MAX];
 static int		active[2] = { -1, -1 };	/* the socket in use per family */
 static int		open_failed[2];	/* retried by renew_cb, not per query */
@@ -165,10 +168,12 @@ renew_cb(struct ev_loop *l, ev_timer *w, int revents)
 }
 
 void
-upstream_init(void)
+upstream_init(const struct router *r)
 {
 	int i;
 
+	loop = r->loop;
+	rcount = r->count;
 	for (i = 0; i < USOCK_MAX; i++)
 		socks[i].fd = -1;
 	for (i = 0; i < RECV_BATCH; i++) {

@@ -84,6 +84,9 @@ struct xfr {
 
 static struct xfr	*active;
 static unsigned		 nactive;
+static struct ev_loop	*loop;
+static const struct config *conf;
+static uint32_t		*rcount;	/* stats.c's */
 
 static void	xfr_io_cb(struct ev_loop *, ev_io *, int);
 static void	xfr_timer_cb(struct ev_loop *, ev_timer *, int);
@@ -237,7 +240,7 @@ shard_ask(struct xfr *x)
 	ev_io_init(&x->io, xfr_io_cb, x->fd, EV_WRITE);
 	x->io.data = x;
 	ev_io_start(loop, &x->io);
-	ev_timer_set(&x->timer, conf.tcp_idle_timeout_ms / 1000.0, 0.);
+	ev_timer_set(&x->timer, conf->tcp_idle_timeout_ms / 1000.0, 0.);
 	ev_timer_start(loop, &x->timer);
 }
 
@@ -478,7 +481,7 @@ xfr_run(struct xfr *x)
 	ev_io_set(&x->io, x->fd, EV_READ);
 	ev_io_start(loop, &x->io);
 	ev_timer_stop(loop, &x->timer);
-	ev_timer_set(&x->timer, conf.tcp_idle_timeout_ms / 1000.0, 0.);
+	ev_timer_set(&x->timer, conf->tcp_idle_timeout_ms / 1000.0, 0.);
 	ev_timer_start(loop, &x->timer);
 }
 
@@ -588,7 +591,7 @@ xfr_start(const uint8_t *pkt, size_t len, const struct dns_question *q,
 	long r;
 	char who[ADDR_STRLEN];
 
-	if (!config_acl_match(&conf.allow_transfer,
+	if (!config_acl_match(&conf->allow_transfer,
 	    (const struct sockaddr *)&c->addr)) {
 		rcount[RG_ACL_REFUSED]++;
 		query_answer_error(pkt, len, q, DNS_RCODE_REFUSED, c);
@@ -664,6 +667,14 @@ xfr_start(const uint8_t *pkt, size_t len, const struct dns_question *q,
 	x->k = 0;
 	shard_ask(x);
 	return 1;
+}
+
+void
+xfr_init(const struct router *r)
+{
+	loop = r->loop;
+	conf = r->conf;
+	rcount = r->count;
 }
 
 void

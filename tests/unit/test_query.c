@@ -22,8 +22,11 @@
 
 #include "router.h"
 
-struct ev_loop	*loop;
-struct config	 conf;
+/* What main.c would hand the modules. */
+static struct ev_loop	*loop;
+static struct config	 conf;
+static uint32_t		 rcount[REPORT_NGLOBAL];
+static struct router	 router = { NULL, &conf, "", rcount, 0 };
 
 #define TIMEOUT_MS	20
 #define MAX_REC		64
@@ -61,7 +64,7 @@ static struct rt_table	 rt = { 1, 1, 3, 1, backends, &route };
 static struct bcount	 bc[3];
 static uint32_t		 rq[1], touched[1];
 static uint32_t		 rr;
-static struct rtable	 table = { &rt, NULL, &rr, NULL, bc, rq, touched, 0, 1 };
+static struct rtable	 table = { &rt, NULL, &rr, NULL, bc, rq, touched, 0, 1, NULL };
 static int		 have_table = 1;
 static enum route_status route_status = ROUTE_FOUND;
 
@@ -325,9 +328,9 @@ setup(void **state)
 		sin->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 		backends[i].addrlen = sizeof(*sin);
 	}
-	loop = ev_default_loop(0);
+	router.loop = loop = ev_default_loop(0);
 	conf.timeout_ms = TIMEOUT_MS;
-	query_init();
+	query_init(&router);
 	return 0;
 }
 

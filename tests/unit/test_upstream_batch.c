@@ -20,8 +20,11 @@
 
 #include "router.h"
 
-struct ev_loop	*loop;
-struct config	 conf;
+/* What main.c would hand the modules. */
+static struct ev_loop	*loop;
+static struct config	 conf;
+static uint32_t		 rcount[REPORT_NGLOBAL];
+static struct router	 router = { NULL, &conf, "", rcount, 0 };
 
 /* What the fake sendbatch does, and what it saw. */
 static int	 send_errno;		/* 0: all sent, else -send_errno each */
@@ -82,7 +85,7 @@ static struct rt_table	 rt = { 1, 1, 2, 1, backends, &route };
 static struct bcount	 bc[2];
 static uint32_t		 rq[1], touched[1];
 static uint32_t		 rr;
-static struct rtable	 table = { &rt, NULL, &rr, NULL, bc, rq, touched, 0, 1 };
+static struct rtable	 table = { &rt, NULL, &rr, NULL, bc, rq, touched, 0, 1, NULL };
 
 struct rtable *table_current(void) { return &table; }
 void table_ref(struct rtable *t) { t->refs++; }
@@ -125,10 +128,10 @@ setup(void **state)
 		backends[i].addrlen = sizeof(*sin);
 		backends[i].flags = RT_FLAG_UP;
 	}
-	loop = ev_default_loop(0);
+	router.loop = loop = ev_default_loop(0);
 	conf.timeout_ms = 1000;
-	query_init();
-	upstream_init();
+	query_init(&router);
+	upstream_init(&router);
 	return 0;
 }
 
