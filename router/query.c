@@ -196,7 +196,7 @@ query_answer_error(const uint8_t *pkt, size_t len, const struct dns_question *q,
 /* Forward to backend b of route of t, with a retry on another if tries is 2. */
 static void
 forward(const uint8_t *pkt, size_t len, const struct dns_question *dq,
-    const struct client *c, struct rtable *t, uint32_t route, int b, int tries)
+    const struct client *c, struct live_table *t, uint32_t route, int b, int tries)
 {
 	struct query *q;
 
@@ -235,7 +235,7 @@ void
 query_dispatch(const uint8_t *pkt, size_t len, const struct dns_question *dq,
     const struct client *c)
 {
-	struct rtable *t = table_current();
+	struct live_table *t = table_current();
 	uint32_t route;
 	int rcode, b;
 
@@ -269,7 +269,7 @@ void
 query_dispatch_to(const uint8_t *pkt, size_t len, const struct dns_question *dq,
     const struct client *c, uint32_t route, uint32_t backend)
 {
-	struct rtable *t = table_current();
+	struct live_table *t = table_current();
 
 	forward(pkt, len, dq, c, t, route, (int)backend, 1);
 }

@@ -59,7 +59,7 @@ struct bcount {
 };
 
 /* A decoded route table with what the router derives from it. */
-struct rtable {
+struct live_table {
 	struct rt_table	*rt;
 	struct matcher	*m;
 	uint32_t	*rr;		/* round-robin position per route */
@@ -69,7 +69,7 @@ struct rtable {
 	uint32_t	*touched;	/* routes with rq > 0, ntouched of them */
 	uint32_t	 ntouched;
 	int		 refs;		/* queries using it, +1 while current */
-	struct rtable	*retired_next;	/* table.c's, once refs reached 0 */
+	struct live_table	*retired_next;	/* table.c's, once refs reached 0 */
 };
 
 enum route_status {
@@ -85,20 +85,20 @@ enum route_status {
  * table_unref), just before t is freed.
  */
 void table_init(const struct router *r, void (*first)(void),
-    void (*released)(struct rtable *t));
+    void (*released)(struct live_table *t));
 void table_shutdown(void);
 /* The table new queries use, or NULL before the first one arrived. */
-struct rtable *table_current(void);
-void table_ref(struct rtable *t);
-void table_unref(struct rtable *t);
+struct live_table *table_current(void);
+void table_ref(struct live_table *t);
+void table_unref(struct live_table *t);
 /* Match a lower-cased name to the first route with a healthy backend. */
-enum route_status table_route(struct rtable *t, const char *name, size_t len,
+enum route_status table_route(struct live_table *t, const char *name, size_t len,
     uint32_t *route);
 /*
  * Next healthy backend of route in round-robin order, or -1. With exclude
  * (a retry), any healthy backend but that one, without moving the rotation.
  */
-int table_pick(struct rtable *t, uint32_t route, int exclude);
+int table_pick(struct live_table *t, uint32_t route, int exclude);
 
 /*
  * Where a query came from and how its answer goes back: filled in by the
@@ -157,7 +157,7 @@ struct query {
 	uint32_t		 next, prev;	/* timeout list or free list */
 	double			 deadline;
 	double			 sent;		/* ev_now() at the attempt's start */
-	struct rtable		*table;
+	struct live_table		*table;
 	uint32_t		 route;
 	int32_t			 backend;
 	int32_t			 failed_backend; /* earlier attempt's, or -1 */
@@ -266,7 +266,7 @@ void dbfetch_shutdown(void);
 uint32_t *stats_counters(void);
 void stats_init(const struct router *r);
 /* t is going away (its last query ended): report what it still holds. */
-void stats_table_done(struct rtable *t);
+void stats_table_done(struct live_table *t);
 void stats_shutdown(void);
 
 /* udp.c: client-side UDP listeners */

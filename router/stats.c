@@ -88,7 +88,7 @@ send_chunks(struct report *r)
 
 /* Send the global counters and t's (t may be NULL), and zero them. */
 static void
-report_send(struct rtable *t)
+report_send(struct live_table *t)
 {
 	struct report r;
 	uint32_t i, n = 0;
@@ -164,7 +164,7 @@ stats_counters(void)
 }
 
 void
-stats_table_done(struct rtable *t)
+stats_table_done(struct live_table *t)
 {
 	report_send(t);
 }

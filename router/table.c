@@ -28,7 +28,7 @@
 #define DBWAIT_PENDING	64
 #define DBWAIT		1.0
 
-static struct rtable	*current;
+static struct live_table	*current;
 static nng_socket	 sub_sock, req_sock;
 static ev_io		 sub_w, req_w;
 static ev_timer		 snap_w, redial_w, dbwait_w;
@@ -38,24 +38,24 @@ static const char	*ep_dir;
 static struct ev_loop	*loop;
 static uint32_t		*rcount;	/* stats.c's */
 static void		(*on_first)(void);
-static void		(*on_released)(struct rtable *);
-static struct rtable	*retired;	/* unreferenced, for retire_cb */
+static void		(*on_released)(struct live_table *);
+static struct live_table	*retired;	/* unreferenced, for retire_cb */
 static ev_prepare	 retire_w;
 
-struct rtable *
+struct live_table *
 table_current(void)
 {
 	return current;
 }
 
 void
-table_ref(struct rtable *t)
+table_ref(struct live_table *t)
 {
 	t->refs++;
 }
 
 void
-table_unref(struct rtable *t)
+table_unref(struct live_table *t)
 {
 	if (--t->refs > 0)
 		return;
@@ -65,7 +65,7 @@ table_unref(struct rtable *t)
 }
 
 static void
-table_free(struct rtable *t)
+table_free(struct live_table *t)
 {
 	matcher_free(t->m);
 	rt_free(t->rt);
@@ -81,7 +81,7 @@ table_free(struct rtable *t)
 static void
 retire_all(void)
 {
-	struct rtable *t;
+	struct live_table *t;
 
 	while ((t = retired) != NULL) {
 		retired = t->retired_next;
@@ -100,7 +100,7 @@ retire_cb(struct ev_loop *l, ev_prepare *w, int revents)
 }
 
 struct pick_ctx {
-	struct rtable	*t;
+	struct live_table	*t;
 	int		 matched;
 };
 
@@ -114,7 +114,7 @@ accept_healthy(void *ctx, size_t route)
 }
 
 enum route_status
-table_route(struct rtable *t, const char *name, size_t len, uint32_t *route)
+table_route(struct live_table *t, const char *name, size_t len, uint32_t *route)
 {
 	struct pick_ctx c = { t, 0 };
 	long r = matcher_first(t->m, name, len, accept_healthy, &c);
@@ -138,7 +138,7 @@ table_route(struct rtable *t, const char *name, size_t len, uint32_t *route)
 }
 
 int
-table_pick(struct rtable *t, uint32_t route, int exclude)
+table_pick(struct live_table *t, uint32_t route, int exclude)
 {
 	const struct rt_route *r = &t->rt->routes[route];
 	uint32_t k, start;
@@ -179,7 +179,7 @@ static void
 table_apply(const uint8_t *buf, size_t len)
 {
 	struct rt_table *rt;
-	struct rtable *t;
+	struct live_table *t;
 	const char **pats;
 	const char *why;
 	char err[512];
@@ -374,7 +374,7 @@ open_endpoint(nng_socket *s, int (*opener)(nng_socket *), const char *ep,
 
 void
 table_init(const struct router *r, void (*first)(void),
-    void (*released)(struct rtable *))
+    void (*released)(struct live_table *))
 {
 	int rv;
 

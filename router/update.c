@@ -58,7 +58,7 @@ refuse(const uint8_t *pkt, size_t len, const struct dns_question *q,
 
 /* The shard the names of the update route to: >= 0, or -1 with why. */
 static int
-one_shard(struct rtable *t, const struct shards *sh, const uint8_t *pkt,
+one_shard(struct live_table *t, const struct shards *sh, const uint8_t *pkt,
     size_t len, const char **why, char *name)
 {
 	struct dns_rr_iter it;
@@ -110,7 +110,7 @@ void
 update_dispatch(const uint8_t *pkt, size_t len, const struct dns_question *q,
     const struct client *c)
 {
-	struct rtable *t = table_current();
+	struct live_table *t = table_current();
 	const struct shards *sh;
 	const struct rt_route *zr;
 	const char *why = "";
@@ -170,7 +170,7 @@ void
 notify_dispatch(const uint8_t *pkt, size_t len, const struct dns_question *q,
     const struct client *c)
 {
-	struct rtable *t = table_current();
+	struct live_table *t = table_current();
 
 	if (t != NULL && matcher_first(t->m, q->text, q->text_len, accept_any,
 	    NULL) < 0) {

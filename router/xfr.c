@@ -43,7 +43,7 @@ enum xfr_phase { XP_SOA, XP_AXFR };
 
 struct xfr {
 	struct client	 cl;
-	struct rtable	*t;
+	struct live_table	*t;
 	uint8_t		*query;		/* the client's */
 	size_t		 qlen;
 	struct dns_question q;
@@ -587,7 +587,7 @@ xfr_start(const uint8_t *pkt, size_t len, const struct dns_question *q,
     const struct client *c)
 {
 	struct xfr *x;
-	struct rtable *t;
+	struct live_table *t;
 	long r;
 	char who[ADDR_STRLEN];
 

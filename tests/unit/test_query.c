@@ -64,16 +64,16 @@ static struct rt_table	 rt = { 1, 1, 3, 1, backends, &route };
 static struct bcount	 bc[3];
 static uint32_t		 rq[1], touched[1];
 static uint32_t		 rr;
-static struct rtable	 table = { &rt, NULL, &rr, NULL, bc, rq, touched, 0, 1, NULL };
+static struct live_table	 table = { &rt, NULL, &rr, NULL, bc, rq, touched, 0, 1, NULL };
 static int		 have_table = 1;
 static enum route_status route_status = ROUTE_FOUND;
 
-struct rtable *table_current(void) { return have_table ? &table : NULL; }
-void table_ref(struct rtable *t) { t->refs++; }
-void table_unref(struct rtable *t) { t->refs--; }
+struct live_table *table_current(void) { return have_table ? &table : NULL; }
+void table_ref(struct live_table *t) { t->refs++; }
+void table_unref(struct live_table *t) { t->refs--; }
 
 enum route_status
-table_route(struct rtable *t, const char *name, size_t len, uint32_t *r)
+table_route(struct live_table *t, const char *name, size_t len, uint32_t *r)
 {
 	(void)t; (void)name; (void)len;
 	*r = 0;
@@ -82,7 +82,7 @@ table_route(struct rtable *t, const char *name, size_t len, uint32_t *r)
 
 /* table.c's contract: next healthy in rotation; a retry skips exclude. */
 int
-table_pick(struct rtable *t, uint32_t r, int exclude)
+table_pick(struct live_table *t, uint32_t r, int exclude)
 {
 	uint32_t k, start = exclude < 0 ? rr++ : rr;
 

@@ -85,14 +85,14 @@ static struct rt_table	 rt = { 1, 1, 2, 1, backends, &route };
 static struct bcount	 bc[2];
 static uint32_t		 rq[1], touched[1];
 static uint32_t		 rr;
-static struct rtable	 table = { &rt, NULL, &rr, NULL, bc, rq, touched, 0, 1, NULL };
+static struct live_table	 table = { &rt, NULL, &rr, NULL, bc, rq, touched, 0, 1, NULL };
 
-struct rtable *table_current(void) { return &table; }
-void table_ref(struct rtable *t) { t->refs++; }
-void table_unref(struct rtable *t) { t->refs--; }
+struct live_table *table_current(void) { return &table; }
+void table_ref(struct live_table *t) { t->refs++; }
+void table_unref(struct live_table *t) { t->refs--; }
 
 enum route_status
-table_route(struct rtable *t, const char *name, size_t len, uint32_t *r)
+table_route(struct live_table *t, const char *name, size_t len, uint32_t *r)
 {
 	(void)t; (void)name; (void)len;
 	*r = 0;
@@ -100,7 +100,7 @@ table_route(struct rtable *t, const char *name, size_t len, uint32_t *r)
 }
 
 int
-table_pick(struct rtable *t, uint32_t r, int exclude)
+table_pick(struct live_table *t, uint32_t r, int exclude)
 {
 	(void)t; (void)r;
 	if (exclude >= 0)
