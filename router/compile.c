@@ -7,10 +7,12 @@
  */
 #include <stdlib.h>
 
+#include "compile.h"
 #include "hsdb.h"
 #include "hsjob.h"
 #include "log.h"
 #include "router.h"
+#include "routetable.h"
 #include "util.h"
 
 static struct hsjob	*job;

@@ -12,6 +12,7 @@
 #include <nng/protocol/reqrep0/req.h>
 #include <stdlib.h>
 
+#include "dbfetch.h"
 #include "endpoint.h"
 #include "hsdb.h"
 #include "hsdbmsg.h"

@@ -12,14 +12,25 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "child.h"
 #include "config.h"
 #include "endpoint.h"
 #include "log.h"
 #include "privsep.h"
+#include "query.h"
 #include "router.h"
-#include "shards.h"
 #include "sandbox.h"
+#include "sendbatch.h"
+#include "shards.h"
+#include "stats.h"
+#include "table.h"
+#include "tcp.h"
+#include "udp.h"
+#include "update.h"
+#include "upstream.h"
+#include "upstream_tcp.h"
 #include "util.h"
+#include "xfr.h"
 
 #define DRAIN_MAX	2.0	/* seconds to finish in-flight queries on stop */
 
@@ -165,7 +176,7 @@ main(int argc, char *argv[])
 	router.index = idx;
 	query_init(&router);
 	sendbatch_init();
-	upstream_init(&router);
+	upstream_init(&router, udp_flush);
 	upstream_tcp_init(&router);
 	xfr_init(&router);
 	update_init(&router);

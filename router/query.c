@@ -9,9 +9,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "config.h"
+#include "dnswire.h"
 #include "log.h"
-#include "matcher.h"
+#include "query.h"
+#include "report.h"
 #include "router.h"
+#include "routetable.h"
+#include "table.h"
 #include "util.h"
 
 #define NIL UINT32_MAX

@@ -24,6 +24,9 @@
 #include "proto.h"
 #include "report.h"
 #include "router.h"
+#include "routetable.h"
+#include "stats.h"
+#include "table.h"
 #include "util.h"
 
 #define REPORT_INTERVAL	0.1

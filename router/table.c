@@ -16,12 +16,17 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "compile.h"
+#include "dbfetch.h"
 #include "endpoint.h"
 #include "hsdb.h"
 #include "log.h"
 #include "matcher.h"
 #include "proto.h"
+#include "report.h"
 #include "router.h"
+#include "routetable.h"
+#include "table.h"
 #include "util.h"
 
 /* A first table with more patterns than this waits up to DBWAIT for a database. */

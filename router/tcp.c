@@ -24,13 +24,22 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "config.h"
 #include "dnsrr.h"
+#include "dnswire.h"
 #include "log.h"
+#include "query.h"
+#include "report.h"
 #include "router.h"
+#include "tcp.h"
 #include "tcpout.h"
+#include "update.h"
+#include "upstream_tcp.h"
 #include "util.h"
+#include "xfr.h"
 
 #define TCP_RBUF_MIN	4096
+#define TCP_MAX_PIPELINE 64		/* in-flight queries per connection */
 #define TCP_OUT_PAUSE	(64 * 1024)	/* queued answer bytes: stop reading */
 #define TCP_OUT_MAX	(256 * 1024)	/* queued answer bytes: close */
 #define EVICT_SCAN	64		/* LRU entries looked at for a victim */

@@ -8,11 +8,21 @@
 #include <string.h>
 
 #include "addr.h"
+#include "config.h"
 #include "dnsrr.h"
+#include "dnswire.h"
 #include "log.h"
+#include "netmask.h"
+#include "query.h"
+#include "report.h"
 #include "router.h"
 #include "rrl.h"
+#include "sendbatch.h"
+#include "udp.h"
+#include "update.h"
+#include "upstream.h"
 #include "util.h"
+#include "xfr.h"
 
 #define UDP_BATCH	32
 #define UDP_BUFSZ	4096	/* larger queries arrive truncated: FORMERR */

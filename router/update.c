@@ -14,14 +14,20 @@
  *
  * A NOTIFY is routed like a query of its zone; no route is NOTAUTH.
  */
+#include <stdio.h>
 #include <string.h>
 
 #include "addr.h"
 #include "dnsrr.h"
+#include "dnswire.h"
 #include "log.h"
 #include "matcher.h"
+#include "query.h"
 #include "router.h"
+#include "routetable.h"
 #include "shards.h"
+#include "table.h"
+#include "update.h"
 
 static struct ev_loop	*loop;
 

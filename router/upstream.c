@@ -18,8 +18,15 @@
 #include <unistd.h>
 
 #include "addr.h"
+#include "dnswire.h"
 #include "log.h"
+#include "query.h"
+#include "report.h"
 #include "router.h"
+#include "routetable.h"
+#include "sendbatch.h"
+#include "table.h"
+#include "upstream.h"
 #include "util.h"
 
 #define USOCK_MAX	48	/* in use + retiring, both families */
@@ -51,6 +58,7 @@ static int		active[2] = { -1, -1 };	/* the socket in use per family */
 static int		open_failed[2];	/* retried by renew_cb, not per query */
 static ev_timer		renew_w;
 static ev_prepare	flush_w;
+static void		(*on_flushed)(void);	/* udp.c's flush, from main.c */
 
 static uint8_t		rbuf[RECV_BATCH][RECV_BUFSZ];
 static struct mmsghdr	rmsg[RECV_BATCH];
@@ -168,11 +176,12 @@ renew_cb(struct ev_loop *l, ev_timer *w, int revents)
 }
 
 void
-upstream_init(const struct router *r)
+upstream_init(const struct router *r, void (*flushed)(void))
 {
 	int i;
 
 	loop = r->loop;
+	on_flushed = flushed;
 	rcount = r->count;
 	for (i = 0; i < USOCK_MAX; i++)
 		socks[i].fd = -1;
@@ -257,7 +266,8 @@ flush_cb(struct ev_loop *l, ev_prepare *w, int revents)
 	 * SERVFAILs the drain answered leave now: udp.c's own flush may have
 	 * run before this one, and the loop is about to block.
 	 */
-	udp_flush();
+	if (on_flushed != NULL)
+		on_flushed();
 }
 
 static int

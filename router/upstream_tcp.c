@@ -20,9 +20,14 @@
 #include <unistd.h>
 
 #include "addr.h"
+#include "config.h"
+#include "dnswire.h"
 #include "log.h"
+#include "query.h"
+#include "report.h"
 #include "router.h"
 #include "tcpout.h"
+#include "upstream_tcp.h"
 #include "util.h"
 
 #define CONNS_PER_BACKEND	4

@@ -27,12 +27,19 @@
 #include <unistd.h>
 
 #include "addr.h"
+#include "config.h"
 #include "dnsrr.h"
+#include "dnswire.h"
 #include "log.h"
 #include "matcher.h"
+#include "query.h"
+#include "report.h"
 #include "router.h"
+#include "routetable.h"
 #include "shards.h"
+#include "table.h"
 #include "util.h"
+#include "xfr.h"
 
 #define XFR_MAX		4		/* transfers at once per router */
 #define XFR_MSG		16384		/* our messages close past this */

@@ -20,7 +20,13 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "config.h"
+#include "dnswire.h"
+#include "query.h"
+#include "report.h"
 #include "router.h"
+#include "routetable.h"
+#include "table.h"
 
 /* What main.c would hand the modules. */
 static struct ev_loop	*loop;

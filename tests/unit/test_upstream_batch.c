@@ -18,7 +18,16 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "config.h"
+#include "dnswire.h"
+#include "query.h"
+#include "report.h"
 #include "router.h"
+#include "routetable.h"
+#include "sendbatch.h"
+#include "table.h"
+#include "udp.h"
+#include "upstream.h"
 
 /* What main.c would hand the modules. */
 static struct ev_loop	*loop;
@@ -131,7 +140,7 @@ setup(void **state)
 	router.loop = loop = ev_default_loop(0);
 	conf.timeout_ms = 1000;
 	query_init(&router);
-	upstream_init(&router);
+	upstream_init(&router, udp_flush);
 	return 0;
 }
 
