@@ -131,7 +131,7 @@ usock_open(int fam)
 	if (socks[i].idmap == NULL)
 		socks[i].idmap = xcalloc(65536, sizeof(uint32_t));
 	ev_io_init(&socks[i].w, reply_cb, fd, EV_READ);
-	/* Replies before timeouts, when both wait (router.h, REPLY_PRI). */
+	/* Replies before timeouts, when both wait (query.h, REPLY_PRI). */
 	ev_set_priority(&socks[i].w, REPLY_PRI);
 	socks[i].w.data = &socks[i];
 	ev_io_start(loop, &socks[i].w);
