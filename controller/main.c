@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-#include "child.h"
+#include "child_start.h"
 #include "config.h"
 #include "control.h"
 #include "dbcompile.h"
@@ -24,13 +24,11 @@
 #include "metrics.h"
 #include "outside.h"
 #include "pattern_cache.h"
-#include "privsep.h"
 #include "publish.h"
 #include "registry.h"
 #include "reports.h"
 #include "routes_etcd.h"
 #include "routes_file.h"
-#include "sandbox.h"
 #include "self_route.h"
 #include "stall.h"
 #include "util.h"
@@ -234,46 +232,13 @@ stop_cb(struct ev_loop *l, ev_signal *w, int revents)
 	ev_break(l, EVBREAK_ALL);
 }
 
+static char		 root[PATH_MAX];	/* our chroot, where we listen */
+static char		 epdir[PATH_MAX];	/* the same, seen from inside */
+
+/* As root, with the config: what the chroot would hide, and the drop's terms. */
 static void
-usage(void)
+outside(struct child_proc *p)
 {
-	fprintf(stderr, "usage: dnsrouter-controller [-dv]\n"
-	    "(started by dnsrouter, not by hand)\n");
-	exit(1);
-}
-
-int
-main(int argc, char *argv[])
-{
-	ev_signal sighup, sigterm, sigint;
-	ev_timer probe_w;
-	char err[512], root[PATH_MAX], epdir[PATH_MAX];
-	int ch, verbose = 0, foreground = 0, chrooted;
-
-	while ((ch = getopt(argc, argv, "dv")) != -1) {
-		switch (ch) {
-		case 'd':
-			foreground = 1;
-			break;
-		case 'v':
-			verbose++;
-			break;
-		default:
-			usage();
-		}
-	}
-	log_init(foreground, verbose, "dnsrouter-controller");
-	/*
-	 * A table's build allocates and frees tens of MiB at 40,000
-	 * backends; from mmap each time, their page faults doubled the
-	 * build's CPU. Keep freed memory in the heap instead.
-	 */
-	mallopt(M_MMAP_THRESHOLD, 64 << 20);
-	mallopt(M_TRIM_THRESHOLD, 128 << 20);
-	if (config_read_fd(&conf, CHILD_FD_CONFIG, err, sizeof(err)) != 0)
-		fatalx("%s", err);
-	close(CHILD_FD_CONFIG);
-	signal(SIGPIPE, SIG_IGN);
 	metrics_init(&conf);
 	metrics_http_bind(&conf);
 	/* What the chroot would hide: see outside.h and etcd_preload.h. */
@@ -281,15 +246,37 @@ main(int argc, char *argv[])
 		outside_hold(conf.routes);
 	if (conf.netcd > 0)
 		etcd_preload_init(&conf);
-	priv_rlimits(CONTROLLER_NOFILE);
+	p->nofile = CONTROLLER_NOFILE;
 	/* Our chroot is where we listen: "/" once in it. */
 	snprintf(root, sizeof(root), "%.100s/%s", conf.rundir, ENDPOINT_DIR);
-	chrooted = geteuid() == 0;
-	snprintf(epdir, sizeof(epdir), "%s", chrooted ? "" : root);
-	priv_drop(conf.user, chrooted ? root : NULL);
+	snprintf(epdir, sizeof(epdir), "%s", p->chrooted ? "" : root);
+	p->user = conf.user;
+	p->root = root;
+}
 
-	if ((loop = ev_default_loop(EVFLAG_AUTO)) == NULL)
-		fatalx("cannot start libev");
+int
+main(int argc, char *argv[])
+{
+	struct child_proc p = {
+		.usage = "usage: dnsrouter-controller [-dv]",
+		.name = "dnsrouter-controller",
+		.sandbox = SANDBOX_CONTROLLER,
+		.conf = &conf,
+		.outside = outside,
+	};
+	ev_signal sighup, sigterm, sigint;
+	ev_timer probe_w;
+
+	/*
+	 * A table's build allocates and frees tens of MiB at 40,000
+	 * backends; from mmap each time, their page faults doubled the
+	 * build's CPU. Keep freed memory in the heap instead, from before
+	 * child_start reads the config.
+	 */
+	mallopt(M_MMAP_THRESHOLD, 64 << 20);
+	mallopt(M_TRIM_THRESHOLD, 128 << 20);
+	child_start(&p, argc, argv);
+	loop = p.loop;
 	ev_init(&rebuild_w, rebuild_cb);
 	ev_init(&build_w, build_cb);
 	ev_init(&publish_w, publish_cb);
@@ -324,10 +311,8 @@ main(int argc, char *argv[])
 	ev_signal_start(loop, &sigint);
 	/* The master started us with SIGHUP blocked: a reload can come now. */
 	unblock_signal(SIGHUP);
-	sandbox_enter(SANDBOX_CONTROLLER, conf.seccomp);
-	child_ready();
 	stall_init(loop);
-	ev_run(loop, 0);
+	child_run(&p, 0);
 
 	stall_shutdown();
 	rt_free(built);

@@ -7,10 +7,12 @@
  */
 #include <stdlib.h>
 
+#include "compile.h"
 #include "hsdb.h"
 #include "hsjob.h"
 #include "log.h"
 #include "router.h"
+#include "routetable.h"
 #include "util.h"
 
 static struct hsjob	*job;
@@ -31,10 +33,10 @@ done(struct hsdb *db, double seconds, void *arg)
 }
 
 void
-compile_init(void (*cb)(struct hsdb *))
+compile_init(const struct router *r, void (*cb)(struct hsdb *))
 {
 	on_done = cb;
-	job = hsjob_new(loop, done, NULL);
+	job = hsjob_new(r->loop, done, NULL);
 }
 
 void

@@ -12,6 +12,7 @@
 #include <nng/protocol/reqrep0/req.h>
 #include <stdlib.h>
 
+#include "dbfetch.h"
 #include "endpoint.h"
 #include "hsdb.h"
 #include "hsdbmsg.h"
@@ -25,6 +26,7 @@
 #define FETCH_RESEND	1.0	/* a request without an answer is sent again */
 #define FETCH_GIVE_UP	10.0	/* then compile here */
 
+static struct ev_loop	*loop;
 static nng_socket	 sock;
 static ev_io		 rep_w;
 static ev_timer		 again_w;
@@ -141,11 +143,12 @@ rep_cb(struct ev_loop *l, ev_io *w, int revents)
 }
 
 void
-dbfetch_init(const char *dir, void (*got_db)(struct hsdb *),
+dbfetch_init(const struct router *r, void (*got_db)(struct hsdb *),
     void (*compile_here)(void), void (*no_db_soon)(void))
 {
 	int rv;
 
+	loop = r->loop;
 	got = got_db;
 	fallback = compile_here;
 	not_soon = no_db_soon;
@@ -154,7 +157,7 @@ dbfetch_init(const char *dir, void (*got_db)(struct hsdb *),
 		    nng_strerror(rv));
 	/* Resending is ours (again_cb): a database is large. */
 	nng_socket_set_ms(sock, NNG_OPT_REQ_RESENDTIME, NNG_DURATION_INFINITE);
-	ev_io_init(&rep_w, rep_cb, endpoint_dial(sock, dir, PROTO_EP_HSDB, 1),
+	ev_io_init(&rep_w, rep_cb, endpoint_dial(sock, r->endpoint_dir, PROTO_EP_HSDB, 1),
 	    EV_READ);
 	ev_io_start(loop, &rep_w);
 	ev_timer_init(&again_w, again_cb, FETCH_RESEND, 0.);

@@ -4,31 +4,40 @@
  * for each listen address). It chroots into the run directory and drops to
  * router-user (else user) before it reads anything from the network.
  */
-#include <sys/resource.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 #include <unistd.h>
 
+#include "child.h"
+#include "child_start.h"
 #include "config.h"
 #include "endpoint.h"
 #include "log.h"
-#include "privsep.h"
+#include "query.h"
 #include "router.h"
+#include "sendbatch.h"
 #include "shards.h"
-#include "sandbox.h"
+#include "stats.h"
+#include "table.h"
+#include "tcp.h"
+#include "udp.h"
+#include "update.h"
+#include "upstream.h"
+#include "upstream_tcp.h"
 #include "util.h"
+#include "xfr.h"
 
 #define DRAIN_MAX	2.0	/* seconds to finish in-flight queries on stop */
 
-struct ev_loop	*loop;
-struct config	 conf;
-const char	*endpoint_dir;
+static struct ev_loop	*loop;
+static struct config	 conf;
+static struct router	 router;	/* what each module's init is given */
 
 #define TABLE_WAIT	3.0	/* then answer SERVFAIL rather than nothing */
 
+static int	 nsets = 1;	/* socket sets this router serves (-s) */
 static ev_timer	 drain_w, table_wait_w;
 static double	 drain_until;
 static int	 serving, stopping;
@@ -49,7 +58,8 @@ start_serving(void)
 	tcp_start();
 }
 
-void
+/* The first table is in hand: serve, and tell the master. */
+static void
 router_ready(void)
 {
 	start_serving();
@@ -90,100 +100,114 @@ stop_cb(struct ev_loop *l, ev_signal *w, int revents)
 	ev_timer_start(l, &drain_w);
 }
 
-static void
-usage(void)
+static int
+option(struct child_proc *p, int ch, const char *arg)
 {
-	fprintf(stderr, "usage: dnsrouter-router -i index [-s sets] [-dv]\n"
-	    "(started by dnsrouter, not by hand)\n");
-	exit(1);
+	(void)p;
+	switch (ch) {
+	case 'i':
+		router.index = atoi(arg);
+		return 0;
+	case 's':
+		nsets = atoi(arg);
+		return 0;
+	}
+	return -1;
 }
 
-int
-main(int argc, char *argv[])
+static int
+options_done(struct child_proc *p)
 {
-	static char name[32], epdir[PATH_MAX];
-	char err[512];
-	ev_signal sigterm, sigint;
-	int ch, i, k, idx = -1, nsets = 1, verbose = 0, foreground = 0;
+	static char name[32];
 
-	while ((ch = getopt(argc, argv, "di:s:v")) != -1) {
-		switch (ch) {
-		case 'd':
-			foreground = 1;
-			break;
-		case 'i':
-			idx = atoi(optarg);
-			break;
-		case 's':
-			nsets = atoi(optarg);
-			break;
-		case 'v':
-			verbose++;
-			break;
-		default:
-			usage();
-		}
-	}
-	if (idx < 0 || nsets < 1 || nsets > CONFIG_MAX_WORKERS)
-		usage();
-	snprintf(name, sizeof(name), "dnsrouter-router#%d", idx);
-	log_init(foreground, verbose, name);
-	if (config_read_fd(&conf, CHILD_FD_CONFIG, err, sizeof(err)) != 0)
-		fatalx("%s", err);
-	close(CHILD_FD_CONFIG);
-	signal(SIGPIPE, SIG_IGN);
+	if (router.index < 0 || nsets < 1 || nsets > CONFIG_MAX_WORKERS)
+		return -1;
+	snprintf(name, sizeof(name), "dnsrouter-router#%d", router.index);
+	p->name = name;
+	return 0;
+}
+
+/* As root, with the config: what the drop needs. */
+static void
+outside(struct child_proc *p)
+{
+	static char epdir[PATH_MAX];
+
 	/* Reloading is the master's and the controller's: a router keeps on. */
 	signal(SIGHUP, SIG_IGN);
 	unblock_signal(SIGHUP);
-
 	/*
 	 * Room for every TCP client and the sockets toward backends (a soft
 	 * limit of 1024 would cap tcp-clients below its default); no cores.
 	 */
-	priv_rlimits((rlim_t)conf.tcp_clients + 1024);
+	p->nofile = (rlim_t)conf.tcp_clients + 1024;
 	/*
 	 * Everything from the file system is in hand: lock ourselves in. The
 	 * controller's endpoints are in its directory, which router-user
 	 * can reach but not write.
 	 */
-	if (geteuid() == 0)
-		endpoint_dir = "/" ENDPOINT_DIR;
+	if (p->chrooted)
+		router.endpoint_dir = "/" ENDPOINT_DIR;
 	else {
 		snprintf(epdir, sizeof(epdir), "%.100s/%s", conf.rundir,
 		    ENDPOINT_DIR);
-		endpoint_dir = epdir;
+		router.endpoint_dir = epdir;
 	}
-	priv_drop(conf.router_user[0] != '\0' ? conf.router_user : conf.user,
-	    geteuid() == 0 ? conf.rundir : NULL);
+	p->user = conf.router_user[0] != '\0' ? conf.router_user : conf.user;
+	p->root = conf.rundir;
+}
 
-	if ((loop = ev_default_loop(EVFLAG_AUTO)) == NULL)
-		fatalx("cannot start libev");
-	query_init();
+int
+main(int argc, char *argv[])
+{
+	struct child_proc p = {
+		.usage = "usage: dnsrouter-router -i index [-s sets] [-dv]",
+		.options = "i:s:",
+		.option = option,
+		.options_done = options_done,
+		.sandbox = SANDBOX_ROUTER,
+		.conf = &conf,
+		.outside = outside,
+	};
+	ev_signal sigterm, sigint;
+	int i, k;
+
+	router.index = -1;
+	child_start(&p, argc, argv);
+	loop = p.loop;
+	router.loop = loop;
+	router.conf = &conf;
+	router.count = stats_counters();
+	query_init(&router);
 	sendbatch_init();
-	upstream_init();
+	upstream_init(&router, udp_flush);
+	upstream_tcp_init(&router);
+	xfr_init(&router);
+	update_init(&router);
 	for (i = 0; i < conf.nlisten; i++)
 		for (k = 0; k < nsets; k++) {
-			udp_init(child_listen_fd(i, k, nsets, 0));
-			tcp_init(child_listen_fd(i, k, nsets, 1));
+			udp_init(&router, child_listen_fd(i, k, nsets, 0));
+			tcp_init(&router, child_listen_fd(i, k, nsets, 1));
 		}
 	ev_timer_init(&table_wait_w, table_wait_cb, TABLE_WAIT, 0.);
 	ev_timer_start(loop, &table_wait_w);
-	table_init(endpoint_dir);
-	report_init(endpoint_dir, idx);
+	table_init(&router, router_ready, stats_table_done);
+	stats_init(&router);
 
 	ev_signal_init(&sigterm, stop_cb, SIGTERM);
 	ev_signal_init(&sigint, stop_cb, SIGINT);
 	ev_signal_start(loop, &sigterm);
 	ev_signal_start(loop, &sigint);
-	log_debug("router %d on %d listen address(es), as uid %d", idx,
+	log_debug("router %d on %d listen address(es), as uid %d", router.index,
 	    conf.nlisten, (int)getuid());
-	sandbox_enter(SANDBOX_ROUTER, conf.seccomp);
-	ev_run(loop, 0);
+	/* The master hears it serves once the first table is in (router_ready). */
+	child_run(&p, 1);
 
 	xfr_shutdown();
 	shards_cache_free();
-	report_shutdown();
+	/* Tables that ended report first, then the current one. */
 	table_shutdown();
+	stats_shutdown();
 	sendbatch_shutdown();
 	return 0;
 }

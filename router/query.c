@@ -9,9 +9,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "config.h"
+#include "dnswire.h"
 #include "log.h"
-#include "matcher.h"
+#include "query.h"
+#include "report.h"
 #include "router.h"
+#include "routetable.h"
+#include "table.h"
 #include "util.h"
 
 #define NIL UINT32_MAX
@@ -23,8 +28,8 @@ static uint32_t		 fifo_head = NIL, fifo_tail = NIL;
 static ev_timer		 timeout_w;
 static double		 timeout_s;
 static uint32_t		 inflight;
-
-uint32_t		 rcount[REPORT_NGLOBAL];
+static struct ev_loop	*loop;
+static uint32_t		*rcount;		/* stats.c's */
 
 uint32_t
 query_inflight(void)
@@ -126,11 +131,13 @@ timeout_cb(struct ev_loop *l, ev_timer *w, int revents)
 }
 
 void
-query_init(void)
+query_init(const struct router *r)
 {
+	loop = r->loop;
+	rcount = r->count;
 	/* calloc of this size maps fresh zero pages: untouched slots cost no RSS. */
 	queries = xcalloc(QUERY_MAX, sizeof(*queries));
-	timeout_s = conf.timeout_ms / 1000.0;
+	timeout_s = r->conf->timeout_ms / 1000.0;
 	ev_init(&timeout_w, timeout_cb);
 }
 
@@ -194,7 +201,7 @@ query_answer_error(const uint8_t *pkt, size_t len, const struct dns_question *q,
 /* Forward to backend b of route of t, with a retry on another if tries is 2. */
 static void
 forward(const uint8_t *pkt, size_t len, const struct dns_question *dq,
-    const struct client *c, struct rtable *t, uint32_t route, int b, int tries)
+    const struct client *c, struct live_table *t, uint32_t route, int b, int tries)
 {
 	struct query *q;
 
@@ -233,7 +240,7 @@ void
 query_dispatch(const uint8_t *pkt, size_t len, const struct dns_question *dq,
     const struct client *c)
 {
-	struct rtable *t = table_current();
+	struct live_table *t = table_current();
 	uint32_t route;
 	int rcode, b;
 
@@ -267,7 +274,7 @@ void
 query_dispatch_to(const uint8_t *pkt, size_t len, const struct dns_question *dq,
     const struct client *c, uint32_t route, uint32_t backend)
 {
-	struct rtable *t = table_current();
+	struct live_table *t = table_current();
 
 	forward(pkt, len, dq, c, t, route, (int)backend, 1);
 }

@@ -34,7 +34,7 @@
 #endif
 
 #include "log.h"
-#include "router.h"
+#include "sendbatch.h"
 
 #ifdef HAVE_LIBURING
 #define RING_ENTRIES	SENDBATCH_MAX

@@ -5,7 +5,9 @@
  * before the subscription is connected). Each table is compiled aside and
  * swapped in with one pointer; the old one lives until its last query ends.
  * Every published table is complete, so a missed one needs no repair: the
- * next periodic publication carries everything.
+ * next periodic publication carries everything. A table whose last query
+ * ended is handed to released() and freed from an ev_prepare, not inside
+ * table_unref: freeing a query must not end in a report's nng send.
  */
 #include <nng/nng.h>
 #include <nng/protocol/pubsub0/sub.h>
@@ -14,44 +16,62 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "compile.h"
+#include "dbfetch.h"
 #include "endpoint.h"
 #include "hsdb.h"
 #include "log.h"
 #include "matcher.h"
 #include "proto.h"
+#include "report.h"
 #include "router.h"
+#include "routetable.h"
+#include "table.h"
 #include "util.h"
 
 /* A first table with more patterns than this waits up to DBWAIT for a database. */
 #define DBWAIT_PENDING	64
 #define DBWAIT		1.0
 
-static struct rtable	*current;
+static struct live_table	*current;
 static nng_socket	 sub_sock, req_sock;
 static ev_io		 sub_w, req_w;
 static ev_timer		 snap_w, redial_w, dbwait_w;
 static int		 have_table, ready;
 static struct hsdb	*latest_db;	/* newest database, for the next tables */
 static const char	*ep_dir;
+static struct ev_loop	*loop;
+static uint32_t		*rcount;	/* stats.c's */
+static void		(*on_first)(void);
+static void		(*on_released)(struct live_table *);
+static struct live_table	*retired;	/* unreferenced, for retire_cb */
+static ev_prepare	 retire_w;
 
-struct rtable *
+struct live_table *
 table_current(void)
 {
 	return current;
 }
 
 void
-table_ref(struct rtable *t)
+table_ref(struct live_table *t)
 {
 	t->refs++;
 }
 
 void
-table_unref(struct rtable *t)
+table_unref(struct live_table *t)
 {
 	if (--t->refs > 0)
 		return;
-	report_table_done(t);
+	t->retired_next = retired;
+	retired = t;
+	ev_prepare_start(loop, &retire_w);
+}
+
+static void
+table_free(struct live_table *t)
+{
 	matcher_free(t->m);
 	rt_free(t->rt);
 	free(t->rr);
@@ -62,8 +82,30 @@ table_unref(struct rtable *t)
 	free(t);
 }
 
+/* Tables whose last query ended: what they counted goes out, then they go. */
+static void
+retire_all(void)
+{
+	struct live_table *t;
+
+	while ((t = retired) != NULL) {
+		retired = t->retired_next;
+		if (on_released != NULL)
+			on_released(t);
+		table_free(t);
+	}
+}
+
+static void
+retire_cb(struct ev_loop *l, ev_prepare *w, int revents)
+{
+	(void)revents;
+	ev_prepare_stop(l, w);
+	retire_all();
+}
+
 struct pick_ctx {
-	struct rtable	*t;
+	struct live_table	*t;
 	int		 matched;
 };
 
@@ -77,7 +119,7 @@ accept_healthy(void *ctx, size_t route)
 }
 
 enum route_status
-table_route(struct rtable *t, const char *name, size_t len, uint32_t *route)
+table_route(struct live_table *t, const char *name, size_t len, uint32_t *route)
 {
 	struct pick_ctx c = { t, 0 };
 	long r = matcher_first(t->m, name, len, accept_healthy, &c);
@@ -101,7 +143,7 @@ table_route(struct rtable *t, const char *name, size_t len, uint32_t *route)
 }
 
 int
-table_pick(struct rtable *t, uint32_t route, int exclude)
+table_pick(struct live_table *t, uint32_t route, int exclude)
 {
 	const struct rt_route *r = &t->rt->routes[route];
 	uint32_t k, start;
@@ -126,7 +168,7 @@ become_ready(void)
 		return;
 	ready = 1;
 	ev_timer_stop(loop, &dbwait_w);
-	router_ready();
+	on_first();
 }
 
 static void
@@ -142,7 +184,7 @@ static void
 table_apply(const uint8_t *buf, size_t len)
 {
 	struct rt_table *rt;
-	struct rtable *t;
+	struct live_table *t;
 	const char **pats;
 	const char *why;
 	char err[512];
@@ -336,14 +378,20 @@ open_endpoint(nng_socket *s, int (*opener)(nng_socket *), const char *ep,
 }
 
 void
-table_init(const char *dir)
+table_init(const struct router *r, void (*first)(void),
+    void (*released)(struct live_table *))
 {
 	int rv;
 
-	ep_dir = dir;
-	compile_init(compiled);
+	loop = r->loop;
+	rcount = r->count;
+	ep_dir = r->endpoint_dir;
+	on_first = first;
+	on_released = released;
+	ev_prepare_init(&retire_w, retire_cb);
+	compile_init(r, compiled);
 	ev_timer_init(&dbwait_w, dbwait_cb, DBWAIT, 0.);
-	dbfetch_init(dir, compiled, compile_here, no_db_soon);
+	dbfetch_init(r, compiled, compile_here, no_db_soon);
 	open_endpoint(&sub_sock, nng_sub0_open, PROTO_EP_TABLE, &sub_w, sub_cb);
 	if ((rv = nng_socket_set(sub_sock, NNG_OPT_SUB_SUBSCRIBE, "", 0)) != 0)
 		fatalx("%s: subscribe: %s", __func__, nng_strerror(rv));
@@ -358,6 +406,8 @@ table_init(const char *dir)
 void
 table_shutdown(void)
 {
+	ev_prepare_stop(loop, &retire_w);
+	retire_all();
 	ev_io_stop(loop, &sub_w);
 	ev_io_stop(loop, &req_w);
 	ev_timer_stop(loop, &snap_w);

@@ -24,13 +24,22 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "config.h"
 #include "dnsrr.h"
+#include "dnswire.h"
 #include "log.h"
+#include "query.h"
+#include "report.h"
 #include "router.h"
+#include "tcp.h"
 #include "tcpout.h"
+#include "update.h"
+#include "upstream_tcp.h"
 #include "util.h"
+#include "xfr.h"
 
 #define TCP_RBUF_MIN	4096
+#define TCP_MAX_PIPELINE 64		/* in-flight queries per connection */
 #define TCP_OUT_PAUSE	(64 * 1024)	/* queued answer bytes: stop reading */
 #define TCP_OUT_MAX	(256 * 1024)	/* queued answer bytes: close */
 #define EVICT_SCAN	64		/* LRU entries looked at for a victim */
@@ -65,6 +74,10 @@ struct tlisten {
 	int	fd;
 	ev_io	w;
 };
+
+static struct ev_loop		*loop;
+static const struct config	*conf;
+static uint32_t			*rcount;	/* stats.c's */
 
 static struct tlisten	 tl[CONFIG_MAX_LISTEN * CONFIG_MAX_WORKERS];
 static int		 ntl;
@@ -153,7 +166,7 @@ peer_make_room(const uint8_t key[17], uint32_t bucket)
 			    (victim == NULL || c->last_msg < victim->last_msg))
 				victim = c;
 		}
-	if (n < conf.tcp_clients_per_ip)
+	if (n < conf->tcp_clients_per_ip)
 		return 0;
 	if (victim == NULL)
 		return -1;
@@ -222,8 +235,8 @@ conn_check_close(struct tcpconn *c)
 static double
 conn_deadline(const struct tcpconn *c)
 {
-	double initial = conf.tcp_initial_timeout_ms / 1000.0;
-	double idle = conf.tcp_idle_timeout_ms / 1000.0;
+	double initial = conf->tcp_initial_timeout_ms / 1000.0;
+	double idle = conf->tcp_idle_timeout_ms / 1000.0;
 
 	if (!tcpout_empty(&c->out))
 		return c->out_since + idle;
@@ -242,7 +255,7 @@ conn_arm(struct tcpconn *c)
 	if (c->fd == -1)
 		return;
 	if ((d = conn_deadline(c)) == 0)
-		d = now + conf.tcp_idle_timeout_ms / 1000.0;	/* look again */
+		d = now + conf->tcp_idle_timeout_ms / 1000.0;	/* look again */
 	ev_timer_stop(loop, &c->timer);
 	ev_timer_set(&c->timer, d > now ? d - now : 0., 0.);
 	ev_timer_start(loop, &c->timer);
@@ -526,16 +539,16 @@ accept_cb(struct ev_loop *l, ev_io *w, int revents)
 				log_warn("%s: accept", __func__);
 			return;
 		}
-		if (conf.acl_drop && !config_acl_match(&conf.allow_query,
+		if (conf->acl_drop && !config_acl_match(&conf->allow_query,
 		    (struct sockaddr *)&ss)) {
 			rcount[RG_ACL_REFUSED]++;
 			close(fd);
 			continue;
 		}
 		bucket = peer_key((struct sockaddr *)&ss, key);
-		if ((conf.tcp_clients_per_ip > 0 &&
+		if ((conf->tcp_clients_per_ip > 0 &&
 		    peer_make_room(key, bucket) != 0) ||
-		    (nopen >= conf.tcp_clients && evict_one() != 0)) {
+		    (nopen >= conf->tcp_clients && evict_one() != 0)) {
 			rcount[RG_TCP_LIMITED]++;
 			close(fd);
 			continue;
@@ -549,7 +562,7 @@ accept_cb(struct ev_loop *l, ev_io *w, int revents)
 		buckets[bucket] = c;
 		lru_append(c);
 		c->idle_since = c->last_msg = ev_now(l);
-		c->refused = !config_acl_match(&conf.allow_query,
+		c->refused = !config_acl_match(&conf->allow_query,
 		    (struct sockaddr *)&ss);
 		ev_io_init(&c->rw, read_cb, fd, EV_READ);
 		ev_io_init(&c->ww, write_cb, fd, EV_WRITE);
@@ -566,10 +579,13 @@ accept_cb(struct ev_loop *l, ev_io *w, int revents)
 }
 
 void
-tcp_init(int fd)
+tcp_init(const struct router *r, int fd)
 {
 	struct tlisten *t = &tl[ntl++];
 
+	loop = r->loop;
+	conf = r->conf;
+	rcount = r->count;
 	fd_nonblock(fd, 1);
 	t->fd = fd;
 	ev_io_init(&t->w, accept_cb, fd, EV_READ);

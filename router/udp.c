@@ -8,11 +8,21 @@
 #include <string.h>
 
 #include "addr.h"
+#include "config.h"
 #include "dnsrr.h"
+#include "dnswire.h"
 #include "log.h"
+#include "netmask.h"
+#include "query.h"
+#include "report.h"
 #include "router.h"
 #include "rrl.h"
+#include "sendbatch.h"
+#include "udp.h"
+#include "update.h"
+#include "upstream.h"
 #include "util.h"
+#include "xfr.h"
 
 #define UDP_BATCH	32
 #define UDP_BUFSZ	4096	/* larger queries arrive truncated: FORMERR */
@@ -23,6 +33,10 @@ struct ulisten {
 	int	fd;
 	ev_io	w;
 };
+
+static struct ev_loop		*loop;
+static const struct config	*conf;
+static uint32_t			*rcount;	/* stats.c's */
 
 static struct ulisten	ul[CONFIG_MAX_LISTEN * CONFIG_MAX_WORKERS];
 static int		nul;
@@ -88,10 +102,10 @@ udp_cb(struct ev_loop *l, ev_io *w, int revents)
 
 		c->fd = u->fd;
 		c->addrlen = qmsg[i].msg_hdr.msg_namelen;
-		if (!conf.allow_query.any &&
-		    !netmask_match(conf.allow_query.m, conf.allow_query.n, from)) {
+		if (!conf->allow_query.any &&
+		    !netmask_match(conf->allow_query.m, conf->allow_query.n, from)) {
 			rcount[RG_ACL_REFUSED]++;
-			if (conf.acl_drop ||
+			if (conf->acl_drop ||
 			    dns_parse_query(pkt, len, &q) == DNS_QUERY_DROP)
 				continue;
 			query_answer_error(pkt, len, &q, DNS_RCODE_REFUSED, c);
@@ -187,7 +201,7 @@ rate_limit(const struct sockaddr *to, const uint8_t *buf, size_t len,
 	size_t nl = qname_len(buf, len);
 	uint16_t qtype = 0;
 
-	if (conf.rrl_exempt.n > 0 && config_acl_match(&conf.rrl_exempt, to))
+	if (conf->rrl_exempt.n > 0 && config_acl_match(&conf->rrl_exempt, to))
 		return RRL_SEND;
 	switch (DNS_RCODE(buf)) {
 	case DNS_RCODE_NOERROR:
@@ -203,7 +217,7 @@ rate_limit(const struct sockaddr *to, const uint8_t *buf, size_t len,
 		qtype = (uint16_t)(buf[DNS_HDRLEN + nl] << 8 |
 		    buf[DNS_HDRLEN + nl + 1]);
 	a = rrl_check(rrl, to, buf + DNS_HDRLEN, nl, qtype, cls, ev_now(loop));
-	if (conf.rrl_log_only) {
+	if (conf->rrl_log_only) {
 		const struct rrl_stats *st = rrl_stats(rrl);
 
 		if (st->would_limit != rrl_would_seen) {
@@ -287,18 +301,18 @@ rrl_setup(void)
 	struct rrl_config rc;
 	const char *why;
 
-	if (conf.rrl_responses == 0 && conf.rrl_errors == 0 &&
-	    conf.rrl_nxdomains == 0)
+	if (conf->rrl_responses == 0 && conf->rrl_errors == 0 &&
+	    conf->rrl_nxdomains == 0)
 		return;
 	rrl_config_init(&rc);
-	rc.responses_per_second = conf.rrl_responses;
-	rc.errors_per_second = conf.rrl_errors;
-	rc.nxdomains_per_second = conf.rrl_nxdomains;
-	rc.window = conf.rrl_window;
-	rc.slip = conf.rrl_slip;
-	rc.ipv4_prefix_length = conf.rrl_ipv4_prefix;
-	rc.ipv6_prefix_length = conf.rrl_ipv6_prefix;
-	rc.log_only = conf.rrl_log_only;
+	rc.responses_per_second = conf->rrl_responses;
+	rc.errors_per_second = conf->rrl_errors;
+	rc.nxdomains_per_second = conf->rrl_nxdomains;
+	rc.window = conf->rrl_window;
+	rc.slip = conf->rrl_slip;
+	rc.ipv4_prefix_length = conf->rrl_ipv4_prefix;
+	rc.ipv6_prefix_length = conf->rrl_ipv6_prefix;
+	rc.log_only = conf->rrl_log_only;
 	if (rrl_config_check(&rc, &why) != 0)
 		fatalx("rate limiting: %s", why);
 	if ((rrl = rrl_new(&rc)) == NULL)
@@ -309,11 +323,14 @@ rrl_setup(void)
 }
 
 void
-udp_init(int fd)
+udp_init(const struct router *r, int fd)
 {
 	struct ulisten *u = &ul[nul++];
 	int i;
 
+	loop = r->loop;
+	conf = r->conf;
+	rcount = r->count;
 	fd_nonblock(fd, 1);
 	u->fd = fd;
 	ev_io_init(&u->w, udp_cb, fd, EV_READ);

@@ -14,14 +14,28 @@
  *
  * A NOTIFY is routed like a query of its zone; no route is NOTAUTH.
  */
+#include <stdio.h>
 #include <string.h>
 
 #include "addr.h"
 #include "dnsrr.h"
+#include "dnswire.h"
 #include "log.h"
 #include "matcher.h"
+#include "query.h"
 #include "router.h"
+#include "routetable.h"
 #include "shards.h"
+#include "table.h"
+#include "update.h"
+
+static struct ev_loop	*loop;
+
+void
+update_init(const struct router *r)
+{
+	loop = r->loop;
+}
 
 static int
 accept_any(void *ctx, size_t route)
@@ -50,7 +64,7 @@ refuse(const uint8_t *pkt, size_t len, const struct dns_question *q,
 
 /* The shard the names of the update route to: >= 0, or -1 with why. */
 static int
-one_shard(struct rtable *t, const struct shards *sh, const uint8_t *pkt,
+one_shard(struct live_table *t, const struct shards *sh, const uint8_t *pkt,
     size_t len, const char **why, char *name)
 {
 	struct dns_rr_iter it;
@@ -102,7 +116,7 @@ void
 update_dispatch(const uint8_t *pkt, size_t len, const struct dns_question *q,
     const struct client *c)
 {
-	struct rtable *t = table_current();
+	struct live_table *t = table_current();
 	const struct shards *sh;
 	const struct rt_route *zr;
 	const char *why = "";
@@ -162,7 +176,7 @@ void
 notify_dispatch(const uint8_t *pkt, size_t len, const struct dns_question *q,
     const struct client *c)
 {
-	struct rtable *t = table_current();
+	struct live_table *t = table_current();
 
 	if (t != NULL && matcher_first(t->m, q->text, q->text_len, accept_any,
 	    NULL) < 0) {

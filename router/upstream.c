@@ -18,8 +18,15 @@
 #include <unistd.h>
 
 #include "addr.h"
+#include "dnswire.h"
 #include "log.h"
+#include "query.h"
+#include "report.h"
 #include "router.h"
+#include "routetable.h"
+#include "sendbatch.h"
+#include "table.h"
+#include "upstream.h"
 #include "util.h"
 
 #define USOCK_MAX	48	/* in use + retiring, both families */
@@ -43,11 +50,15 @@ struct usock {
 	struct iovec	 qiov[SEND_BATCH];
 };
 
+static struct ev_loop	*loop;
+static uint32_t		*rcount;	/* stats.c's */
+
 static struct usock	socks[USOCK_MAX];
 static int		active[2] = { -1, -1 };	/* the socket in use per family */
 static int		open_failed[2];	/* retried by renew_cb, not per query */
 static ev_timer		renew_w;
 static ev_prepare	flush_w;
+static void		(*on_flushed)(void);	/* udp.c's flush, from main.c */
 
 static uint8_t		rbuf[RECV_BATCH][RECV_BUFSZ];
 static struct mmsghdr	rmsg[RECV_BATCH];
@@ -120,7 +131,7 @@ usock_open(int fam)
 	if (socks[i].idmap == NULL)
 		socks[i].idmap = xcalloc(65536, sizeof(uint32_t));
 	ev_io_init(&socks[i].w, reply_cb, fd, EV_READ);
-	/* Replies before timeouts, when both wait (router.h, REPLY_PRI). */
+	/* Replies before timeouts, when both wait (query.h, REPLY_PRI). */
 	ev_set_priority(&socks[i].w, REPLY_PRI);
 	socks[i].w.data = &socks[i];
 	ev_io_start(loop, &socks[i].w);
@@ -165,10 +176,13 @@ renew_cb(struct ev_loop *l, ev_timer *w, int revents)
 }
 
 void
-upstream_init(void)
+upstream_init(const struct router *r, void (*flushed)(void))
 {
 	int i;
 
+	loop = r->loop;
+	on_flushed = flushed;
+	rcount = r->count;
 	for (i = 0; i < USOCK_MAX; i++)
 		socks[i].fd = -1;
 	for (i = 0; i < RECV_BATCH; i++) {
@@ -252,7 +266,8 @@ flush_cb(struct ev_loop *l, ev_prepare *w, int revents)
 	 * SERVFAILs the drain answered leave now: udp.c's own flush may have
 	 * run before this one, and the loop is about to block.
 	 */
-	udp_flush();
+	if (on_flushed != NULL)
+		on_flushed();
 }
 
 static int

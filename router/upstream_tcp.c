@@ -20,9 +20,14 @@
 #include <unistd.h>
 
 #include "addr.h"
+#include "config.h"
+#include "dnswire.h"
 #include "log.h"
+#include "query.h"
+#include "report.h"
 #include "router.h"
 #include "tcpout.h"
+#include "upstream_tcp.h"
 #include "util.h"
 
 #define CONNS_PER_BACKEND	4
@@ -60,12 +65,15 @@ struct ubackend {
 };
 
 static struct ubackend	*backends;	/* few backends see TCP: a list will do */
+static struct ev_loop	*loop;
+static const struct config *conf;
+static uint32_t		*rcount;	/* stats.c's */
 
 /* A connection whose backend takes no bytes this long is closed. */
 static double
 stall_after(void)
 {
-	return conf.timeout_ms > 100 ? conf.timeout_ms / 1000.0 : 0.1;
+	return conf->timeout_ms > 100 ? conf->timeout_ms / 1000.0 : 0.1;
 }
 
 static void	conn_io_cb(struct ev_loop *, ev_io *, int);
@@ -78,6 +86,14 @@ const struct upstream_ops upstream_tcp = {
 	.send = upstream_tcp_send,
 	.release = upstream_tcp_release,
 };
+
+void
+upstream_tcp_init(const struct router *r)
+{
+	loop = r->loop;
+	conf = r->conf;
+	rcount = r->count;
+}
 
 static struct ubackend *
 backend_get(const struct sockaddr *to, socklen_t tolen)

@@ -27,12 +27,19 @@
 #include <unistd.h>
 
 #include "addr.h"
+#include "config.h"
 #include "dnsrr.h"
+#include "dnswire.h"
 #include "log.h"
 #include "matcher.h"
+#include "query.h"
+#include "report.h"
 #include "router.h"
+#include "routetable.h"
 #include "shards.h"
+#include "table.h"
 #include "util.h"
+#include "xfr.h"
 
 #define XFR_MAX		4		/* transfers at once per router */
 #define XFR_MSG		16384		/* our messages close past this */
@@ -43,7 +50,7 @@ enum xfr_phase { XP_SOA, XP_AXFR };
 
 struct xfr {
 	struct client	 cl;
-	struct rtable	*t;
+	struct live_table	*t;
 	uint8_t		*query;		/* the client's */
 	size_t		 qlen;
 	struct dns_question q;
@@ -84,6 +91,9 @@ struct xfr {
 
 static struct xfr	*active;
 static unsigned		 nactive;
+static struct ev_loop	*loop;
+static const struct config *conf;
+static uint32_t		*rcount;	/* stats.c's */
 
 static void	xfr_io_cb(struct ev_loop *, ev_io *, int);
 static void	xfr_timer_cb(struct ev_loop *, ev_timer *, int);
@@ -237,7 +247,7 @@ shard_ask(struct xfr *x)
 	ev_io_init(&x->io, xfr_io_cb, x->fd, EV_WRITE);
 	x->io.data = x;
 	ev_io_start(loop, &x->io);
-	ev_timer_set(&x->timer, conf.tcp_idle_timeout_ms / 1000.0, 0.);
+	ev_timer_set(&x->timer, conf->tcp_idle_timeout_ms / 1000.0, 0.);
 	ev_timer_start(loop, &x->timer);
 }
 
@@ -478,7 +488,7 @@ xfr_run(struct xfr *x)
 	ev_io_set(&x->io, x->fd, EV_READ);
 	ev_io_start(loop, &x->io);
 	ev_timer_stop(loop, &x->timer);
-	ev_timer_set(&x->timer, conf.tcp_idle_timeout_ms / 1000.0, 0.);
+	ev_timer_set(&x->timer, conf->tcp_idle_timeout_ms / 1000.0, 0.);
 	ev_timer_start(loop, &x->timer);
 }
 
@@ -584,11 +594,11 @@ xfr_start(const uint8_t *pkt, size_t len, const struct dns_question *q,
     const struct client *c)
 {
 	struct xfr *x;
-	struct rtable *t;
+	struct live_table *t;
 	long r;
 	char who[ADDR_STRLEN];
 
-	if (!config_acl_match(&conf.allow_transfer,
+	if (!config_acl_match(&conf->allow_transfer,
 	    (const struct sockaddr *)&c->addr)) {
 		rcount[RG_ACL_REFUSED]++;
 		query_answer_error(pkt, len, q, DNS_RCODE_REFUSED, c);
@@ -664,6 +674,14 @@ xfr_start(const uint8_t *pkt, size_t len, const struct dns_question *q,
 	x->k = 0;
 	shard_ask(x);
 	return 1;
+}
+
+void
+xfr_init(const struct router *r)
+{
+	loop = r->loop;
+	conf = r->conf;
+	rcount = r->count;
 }
 
 void

@@ -20,10 +20,19 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "config.h"
+#include "dnswire.h"
+#include "query.h"
+#include "report.h"
 #include "router.h"
+#include "routetable.h"
+#include "table.h"
 
-struct ev_loop	*loop;
-struct config	 conf;
+/* What main.c would hand the modules. */
+static struct ev_loop	*loop;
+static struct config	 conf;
+static uint32_t		 rcount[REPORT_NGLOBAL];
+static struct router	 router = { NULL, &conf, "", rcount, 0 };
 
 #define TIMEOUT_MS	20
 #define MAX_REC		64
@@ -61,16 +70,16 @@ static struct rt_table	 rt = { 1, 1, 3, 1, backends, &route };
 static struct bcount	 bc[3];
 static uint32_t		 rq[1], touched[1];
 static uint32_t		 rr;
-static struct rtable	 table = { &rt, NULL, &rr, NULL, bc, rq, touched, 0, 1 };
+static struct live_table	 table = { &rt, NULL, &rr, NULL, bc, rq, touched, 0, 1, NULL };
 static int		 have_table = 1;
 static enum route_status route_status = ROUTE_FOUND;
 
-struct rtable *table_current(void) { return have_table ? &table : NULL; }
-void table_ref(struct rtable *t) { t->refs++; }
-void table_unref(struct rtable *t) { t->refs--; }
+struct live_table *table_current(void) { return have_table ? &table : NULL; }
+void table_ref(struct live_table *t) { t->refs++; }
+void table_unref(struct live_table *t) { t->refs--; }
 
 enum route_status
-table_route(struct rtable *t, const char *name, size_t len, uint32_t *r)
+table_route(struct live_table *t, const char *name, size_t len, uint32_t *r)
 {
 	(void)t; (void)name; (void)len;
 	*r = 0;
@@ -79,7 +88,7 @@ table_route(struct rtable *t, const char *name, size_t len, uint32_t *r)
 
 /* table.c's contract: next healthy in rotation; a retry skips exclude. */
 int
-table_pick(struct rtable *t, uint32_t r, int exclude)
+table_pick(struct live_table *t, uint32_t r, int exclude)
 {
 	uint32_t k, start = exclude < 0 ? rr++ : rr;
 
@@ -325,9 +334,9 @@ setup(void **state)
 		sin->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 		backends[i].addrlen = sizeof(*sin);
 	}
-	loop = ev_default_loop(0);
+	router.loop = loop = ev_default_loop(0);
 	conf.timeout_ms = TIMEOUT_MS;
-	query_init();
+	query_init(&router);
 	return 0;
 }
 

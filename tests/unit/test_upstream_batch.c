@@ -18,10 +18,22 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "config.h"
+#include "dnswire.h"
+#include "query.h"
+#include "report.h"
 #include "router.h"
+#include "routetable.h"
+#include "sendbatch.h"
+#include "table.h"
+#include "udp.h"
+#include "upstream.h"
 
-struct ev_loop	*loop;
-struct config	 conf;
+/* What main.c would hand the modules. */
+static struct ev_loop	*loop;
+static struct config	 conf;
+static uint32_t		 rcount[REPORT_NGLOBAL];
+static struct router	 router = { NULL, &conf, "", rcount, 0 };
 
 /* What the fake sendbatch does, and what it saw. */
 static int	 send_errno;		/* 0: all sent, else -send_errno each */
@@ -82,14 +94,14 @@ static struct rt_table	 rt = { 1, 1, 2, 1, backends, &route };
 static struct bcount	 bc[2];
 static uint32_t		 rq[1], touched[1];
 static uint32_t		 rr;
-static struct rtable	 table = { &rt, NULL, &rr, NULL, bc, rq, touched, 0, 1 };
+static struct live_table	 table = { &rt, NULL, &rr, NULL, bc, rq, touched, 0, 1, NULL };
 
-struct rtable *table_current(void) { return &table; }
-void table_ref(struct rtable *t) { t->refs++; }
-void table_unref(struct rtable *t) { t->refs--; }
+struct live_table *table_current(void) { return &table; }
+void table_ref(struct live_table *t) { t->refs++; }
+void table_unref(struct live_table *t) { t->refs--; }
 
 enum route_status
-table_route(struct rtable *t, const char *name, size_t len, uint32_t *r)
+table_route(struct live_table *t, const char *name, size_t len, uint32_t *r)
 {
 	(void)t; (void)name; (void)len;
 	*r = 0;
@@ -97,7 +109,7 @@ table_route(struct rtable *t, const char *name, size_t len, uint32_t *r)
 }
 
 int
-table_pick(struct rtable *t, uint32_t r, int exclude)
+table_pick(struct live_table *t, uint32_t r, int exclude)
 {
 	(void)t; (void)r;
 	if (exclude >= 0)
@@ -125,10 +137,10 @@ setup(void **state)
 		backends[i].addrlen = sizeof(*sin);
 		backends[i].flags = RT_FLAG_UP;
 	}
-	loop = ev_default_loop(0);
+	router.loop = loop = ev_default_loop(0);
 	conf.timeout_ms = 1000;
-	query_init();
-	upstream_init();
+	query_init(&router);
+	upstream_init(&router, udp_flush);
 	return 0;
 }
 

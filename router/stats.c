@@ -1,5 +1,8 @@
 /*
- * Reports to the controller: every 100 ms, the router's own counters and,
+ * The router's counters and its reports to the controller. The global
+ * counters live here and are handed to the modules that bump them (struct
+ * router's count); per backend and per route ones live in each table.
+ * Every 100 ms a report carries the router's own counters and,
  * for each backend of the current table that saw traffic, its attempts,
  * replies by rcode, latency buckets and failures, and the queries of each
  * route that had any. The counters are plain integers bumped on the query
@@ -21,6 +24,9 @@
 #include "proto.h"
 #include "report.h"
 #include "router.h"
+#include "routetable.h"
+#include "stats.h"
+#include "table.h"
 #include "util.h"
 
 #define REPORT_INTERVAL	0.1
@@ -28,6 +34,8 @@
 /* A table's routes all fit in one report: only backends need chunks. */
 _Static_assert(REPORT_MAX_ROUTES >= RT_MAX_ROUTES, "routes per report");
 
+static uint32_t		rcount[REPORT_NGLOBAL];	/* since the last report */
+static struct ev_loop	*loop;
 static nng_socket	push_sock;
 static int		push_open;
 static ev_timer		report_w;
@@ -83,7 +91,7 @@ send_chunks(struct report *r)
 
 /* Send the global counters and t's (t may be NULL), and zero them. */
 static void
-report_send(struct rtable *t)
+report_send(struct live_table *t)
 {
 	struct report r;
 	uint32_t i, n = 0;
@@ -152,29 +160,36 @@ report_cb(struct ev_loop *l, ev_timer *w, int revents)
 	report_send(table_current());
 }
 
+uint32_t *
+stats_counters(void)
+{
+	return rcount;
+}
+
 void
-report_table_done(struct rtable *t)
+stats_table_done(struct live_table *t)
 {
 	report_send(t);
 }
 
 void
-report_init(const char *dir, int router)
+stats_init(const struct router *r)
 {
 	int rv;
 
-	router_index = (uint32_t)router;
+	loop = r->loop;
+	router_index = (uint32_t)r->index;
 	if ((rv = nng_push0_open(&push_sock)) != 0)
 		fatalx("%s: open: %s", __func__, nng_strerror(rv));
 	nng_socket_set_ms(push_sock, NNG_OPT_SENDTIMEO, 0);
-	endpoint_dial(push_sock, dir, PROTO_EP_REPORT, 0);
+	endpoint_dial(push_sock, r->endpoint_dir, PROTO_EP_REPORT, 0);
 	push_open = 1;
 	ev_timer_init(&report_w, report_cb, REPORT_INTERVAL, REPORT_INTERVAL);
 	ev_timer_start(loop, &report_w);
 }
 
 void
-report_shutdown(void)
+stats_shutdown(void)
 {
 	ev_timer_stop(loop, &report_w);
 	/* What the drain answered: nng delivers it if the pipe lets it. */
