@@ -37,6 +37,8 @@ update_init(const struct router *r)
 	loop = r->loop;
 }
 
+#define REFUSE_REASONS	12
+
 static int
 accept_any(void *ctx, size_t route)
 {
@@ -48,11 +50,25 @@ static void
 refuse(const uint8_t *pkt, size_t len, const struct dns_question *q,
     const struct client *c, int rcode, const char *why, const char *detail)
 {
-	static double last;
+	/*
+	 * At most once a second per reason (the reasons are a handful of
+	 * string constants): a flood of one kind hides no other kind.
+	 */
+	static struct {
+		const char	*why;
+		double		 last;
+	} seen[REFUSE_REASONS];
 	char who[ADDR_STRLEN];
+	unsigned i;
 
-	if (ev_now(loop) - last >= 1.0) {
-		last = ev_now(loop);
+	for (i = 0; i < REFUSE_REASONS && seen[i].why != NULL &&
+	    seen[i].why != why; i++)
+		;
+	if (i == REFUSE_REASONS)
+		i = 0;		/* more reasons than slots: share the first */
+	if (seen[i].why != why || ev_now(loop) - seen[i].last >= 1.0) {
+		seen[i].why = why;
+		seen[i].last = ev_now(loop);
 		log_warnx("update of %s from %s: %s%s%s", q->text,
 		    addr_format((const struct sockaddr *)&c->addr, who,
 		    sizeof(who)), why, detail[0] ? ": " : "", detail);
