@@ -19,7 +19,7 @@ check_table(const struct rt_table *t)
 	for (i = 0; i < t->nbackends; i++) {
 		const struct rt_backend *b = &t->backends[i];
 
-		FUZZ_ASSERT((b->flags & ~RT_FLAG_UP) == 0);
+		FUZZ_ASSERT((b->flags & ~(RT_FLAG_UP | RT_FLAG_PRIMARY)) == 0);
 		FUZZ_ASSERT((b->addr.ss_family == AF_INET &&
 		    b->addrlen == sizeof(struct sockaddr_in) &&
 		    ((const struct sockaddr_in *)&b->addr)->sin_port != 0) ||

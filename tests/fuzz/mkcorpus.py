@@ -142,6 +142,7 @@ def rr_seeds():
         ("a.miek.nl.", "RRSIG", "A 8 3 300 20300101000000 20200101000000 12345 miek.nl. AAAA"),
     ]
     m = dns.message.make_query("miek.nl.", "AXFR")
+    m.id = 0x1234               # the same seeds every run
     r = dns.message.make_response(m)
     for owner, typ, rd in z:
         r.answer.append(dns.rrset.from_text(owner, 300, "IN", typ, rd))
@@ -203,6 +204,10 @@ def table_seeds():
           struct.pack(">QQII", 1, 1, 1, 1) + V4 +
           struct.pack(">iIH", 0, 1000001, 1) + b"x"))
     write(t, "header-only", hdr(PROTO_TABLE, b""))
+    # A shard's primary (RT_FLAG_PRIMARY), up and down.
+    write(t, "primary", table(backends=[backend(4, b"\x7f\0\0\x01", 53, 3),
+                                        backend(4, b"\x7f\0\0\x02", 53, 2)],
+                              routes=[route(0, [0, 1], "^miek\\.nl\\.$")]))
     return table(gen=3, backends=[V4, V6], routes=[route(1, [0, 1], "a|b")])
 
 
