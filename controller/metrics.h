@@ -18,8 +18,12 @@
 
 /* Keep totals when cf asks for metrics (nothing is kept otherwise). */
 void metrics_init(const struct config *cf);
-/* A table went out with a new generation: its backends and routes are the ones counted. */
-void metrics_table(const struct rt_table *t);
+/*
+ * A table went out with a new generation: its backends and routes are the
+ * ones counted. Copied a part per call: 0 while more is left (call again
+ * with the same t, kept until then), 1 once it took over.
+ */
+int metrics_table(const struct rt_table *t);
 /* How many registrations the last table built had to leave out (its limits). */
 void metrics_left_out(size_t n);
 /* Add a router's report to the totals. */
