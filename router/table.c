@@ -118,11 +118,17 @@ accept_healthy(void *ctx, size_t route)
 	return c->t->nup[route] > 0;
 }
 
-enum route_status
-table_route(struct live_table *t, const char *name, size_t len, uint32_t *route)
+static int
+accept_any(void *ctx, size_t route)
 {
-	struct pick_ctx c = { t, 0 };
-	long r = matcher_first(t->m, name, len, accept_healthy, &c);
+	(void)ctx; (void)route;
+	return 1;
+}
+
+/* Match limits the matcher hit: counted, and logged at most every 10 s. */
+static void
+count_limited(struct live_table *t, const char *name, size_t len)
+{
 	unsigned limited;
 
 	if ((limited = matcher_take_limited(t->m)) > 0) {
@@ -135,6 +141,24 @@ table_route(struct live_table *t, const char *name, size_t len, uint32_t *route)
 			    "not matching (a costly route regexp?)", (int)len, name);
 		}
 	}
+}
+
+long
+table_match(struct live_table *t, const char *name, size_t len)
+{
+	long r = matcher_first(t->m, name, len, accept_any, NULL);
+
+	count_limited(t, name, len);
+	return r;
+}
+
+enum route_status
+table_route(struct live_table *t, const char *name, size_t len, uint32_t *route)
+{
+	struct pick_ctx c = { t, 0 };
+	long r = matcher_first(t->m, name, len, accept_healthy, &c);
+
+	count_limited(t, name, len);
 	if (r >= 0) {
 		*route = (uint32_t)r;
 		return ROUTE_FOUND;

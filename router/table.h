@@ -60,6 +60,11 @@ void table_shutdown(void);
 struct live_table *table_current(void);
 void table_ref(struct live_table *t);
 void table_unref(struct live_table *t);
+/*
+ * The first route a lower-cased name matches, healthy or not, or -1: the
+ * route that holds the name (transfers and updates ask it of records).
+ */
+long table_match(struct live_table *t, const char *name, size_t len);
 /* Match a lower-cased name to the first route with a healthy backend. */
 enum route_status table_route(struct live_table *t, const char *name, size_t len,
     uint32_t *route);

@@ -21,7 +21,6 @@
 #include "dnsrr.h"
 #include "dnswire.h"
 #include "log.h"
-#include "matcher.h"
 #include "query.h"
 #include "router.h"
 #include "routetable.h"
@@ -38,13 +37,6 @@ update_init(const struct router *r)
 }
 
 #define REFUSE_REASONS	12
-
-static int
-accept_any(void *ctx, size_t route)
-{
-	(void)ctx; (void)route;
-	return 1;
-}
 
 static void
 refuse(const uint8_t *pkt, size_t len, const struct dns_question *q,
@@ -96,8 +88,7 @@ one_shard(struct live_table *t, const struct shards *sh, const uint8_t *pkt,
 
 		if (rr.section == DNS_SECTION_ADDITIONAL)
 			continue;	/* TSIG, OPT */
-		r = matcher_first(t->m, name, dns_name_text(rr.owner, name),
-		    accept_any, NULL);
+		r = table_match(t, name, dns_name_text(rr.owner, name));
 		if (r < 0 || sh->first_shard[r] == SHARD_NONE) {
 			*why = "a name outside the zone's routes";
 			return -1;
@@ -150,7 +141,7 @@ update_dispatch(const uint8_t *pkt, size_t len, const struct dns_question *q,
 		refuse(pkt, len, q, c, DNS_RCODE_FORMERR, "zone type not SOA", "");
 		return;
 	}
-	r = matcher_first(t->m, q->text, q->text_len, accept_any, NULL);
+	r = table_match(t, q->text, q->text_len);
 	if (r < 0 || t->rt->routes[r].nbackends == 0) {
 		refuse(pkt, len, q, c, DNS_RCODE_NOTAUTH, "no route for the zone",
 		    "");
@@ -194,8 +185,7 @@ notify_dispatch(const uint8_t *pkt, size_t len, const struct dns_question *q,
 {
 	struct live_table *t = table_current();
 
-	if (t != NULL && matcher_first(t->m, q->text, q->text_len, accept_any,
-	    NULL) < 0) {
+	if (t != NULL && table_match(t, q->text, q->text_len) < 0) {
 		query_answer_error(pkt, len, q, DNS_RCODE_NOTAUTH, c);
 		if (c->ops->done != NULL)
 			c->ops->done(c);
