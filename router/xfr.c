@@ -31,7 +31,6 @@
 #include "dnsrr.h"
 #include "dnswire.h"
 #include "log.h"
-#include "matcher.h"
 #include "query.h"
 #include "report.h"
 #include "router.h"
@@ -77,6 +76,9 @@ struct xfr {
 	size_t		 mlen;		/* of the message at rbuf + 2, or 0 */
 	struct dns_rr_iter it;		/* its records not yet taken */
 	unsigned	 soas;		/* apex SOAs in this shard's stream */
+	uint8_t		 owner[DNS_NAME_WIRE_MAX];	/* the last record's */
+	size_t		 owner_len;	/* 0: none yet in this shard */
+	int		 owner_ours;	/* it routes to shard k */
 
 	int64_t		 serial;
 	uint8_t		 soa[2 * DNS_NAME_WIRE_MAX + 64]; /* as we write it */
@@ -98,13 +100,6 @@ static uint32_t		*rcount;	/* stats.c's */
 static void	xfr_io_cb(struct ev_loop *, ev_io *, int);
 static void	xfr_timer_cb(struct ev_loop *, ev_timer *, int);
 static void	shard_ask(struct xfr *);
-
-static int
-accept_any(void *ctx, size_t route)
-{
-	(void)ctx; (void)route;
-	return 1;
-}
 
 static const char *
 backend_name(const struct xfr *x, uint32_t b, char *buf, size_t len)
@@ -163,30 +158,37 @@ client_gone(struct xfr *x)
 static void
 xfr_fail(struct xfr *x, int rcode)
 {
-	if (!x->started) {
+	if (!x->started)
 		query_answer_error(x->query, x->qlen, &x->q, rcode, &x->cl);
-	} else {
+	else {
 		/* RFC 5936 2.2: an error in a later message ends the transfer. */
 		dns_writer_reset(&x->w);
 		x->out[3] = (uint8_t)rcode;
 		x->cl.ops->send(&x->cl, x->out, x->w.len);
+		rcount[RG_SERVFAIL] += rcode == DNS_RCODE_SERVFAIL;
 	}
-	rcount[RG_SERVFAIL] += rcode == DNS_RCODE_SERVFAIL;
 	xfr_free(x);
 }
 
-/* Our message goes out; 1 when the client has queued enough to wait for. */
+/* Our message, if it holds records, goes out and a new one starts. */
+static void
+send_out(struct xfr *x)
+{
+	if (x->w.ancount == 0)
+		return;
+	x->cl.ops->send(&x->cl, x->out, x->w.len);
+	x->started = 1;
+	x->msgs++;
+	dns_writer_reset(&x->w);
+}
+
+/* send_out; 1 when the client has queued enough to wait for, -1 gone. */
 static int
 flush_out(struct xfr *x)
 {
 	size_t p;
 
-	if (x->w.ancount > 0) {
-		x->cl.ops->send(&x->cl, x->out, x->w.len);
-		x->started = 1;
-		x->msgs++;
-		dns_writer_reset(&x->w);
-	}
+	send_out(x);
 	p = x->cl.ops->pending(&x->cl);
 	return p == SIZE_MAX ? -1 : p >= XFR_OUT_PAUSE;
 }
@@ -198,10 +200,7 @@ emit(struct xfr *x, const uint8_t *msg, size_t len, const struct dns_rr *rr)
 	int rc = dns_writer_add(&x->w, msg, len, rr);
 
 	if (rc == 1 && x->w.ancount > 0) {
-		x->cl.ops->send(&x->cl, x->out, x->w.len);
-		x->started = 1;
-		x->msgs++;
-		dns_writer_reset(&x->w);
+		send_out(x);
 		rc = dns_writer_add(&x->w, msg, len, rr);
 	}
 	if (rc != 0)
@@ -244,6 +243,7 @@ shard_ask(struct xfr *x)
 	x->out_qlen = n + 2;
 	x->out_qoff = 0;
 	x->soas = 0;
+	x->owner_len = 0;
 	ev_io_init(&x->io, xfr_io_cb, x->fd, EV_WRITE);
 	x->io.data = x;
 	ev_io_start(loop, &x->io);
@@ -338,11 +338,18 @@ take_records(struct xfr *x)
 		if (x->soas == 0)
 			goto bad;	/* records before the SOA */
 		if (x->filter) {
-			long r;
+			/* An owner's records come together: match it once. */
+			if (rr.owner_len != x->owner_len ||
+			    memcmp(rr.owner, x->owner, rr.owner_len) != 0) {
+				long r = table_match(x->t, text,
+				    dns_name_text(rr.owner, text));
 
-			r = matcher_first(x->t->m, text, dns_name_text(rr.owner,
-			    text), accept_any, NULL);
-			if (r < 0 || x->sh.first_shard[r] != x->k) {
+				memcpy(x->owner, rr.owner, rr.owner_len);
+				x->owner_len = rr.owner_len;
+				x->owner_ours = r >= 0 &&
+				    x->sh.first_shard[r] == x->k;
+			}
+			if (!x->owner_ours) {
 				x->skipped++;
 				continue;
 			}
@@ -620,7 +627,7 @@ xfr_start(const uint8_t *pkt, size_t len, const struct dns_question *q,
 		query_answer_error(pkt, len, q, DNS_RCODE_SERVFAIL, c);
 		return 0;
 	}
-	r = matcher_first(t->m, q->text, q->text_len, accept_any, NULL);
+	r = table_match(t, q->text, q->text_len);
 	if (r < 0 || t->rt->routes[r].nbackends == 0) {
 		rcount[RG_REFUSED]++;
 		query_answer_error(pkt, len, q, DNS_RCODE_REFUSED, c);
