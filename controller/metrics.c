@@ -166,19 +166,15 @@ metrics_table(const struct rt_table *t)
 		    (const struct sockaddr *)&t->backends[i].addr;
 		struct bstat *nb = &copy.nb[i];
 
-		make_key(sa, nb->key);
-		memcpy(&nb->addr, &t->backends[i].addr, sizeof(nb->addr));
-		/* A new backend's name is formatted when a page first needs it. */
-		strmap_put(&copy.nidx, nb->key, KEYLEN, i);
-		if ((old = bstat_find(sa)) != NULL) {
-			memcpy(nb->name, old->name, sizeof(nb->name));
-			nb->queries = old->queries;
-			nb->failed = old->failed;
-			nb->unanswered = old->unanswered;
-			memcpy(nb->rcode, old->rcode, sizeof(nb->rcode));
-			memcpy(nb->bucket, old->bucket, sizeof(nb->bucket));
-			nb->latency_us = old->latency_us;
+		/* The same key is the same address: name and totals kept. */
+		if ((old = bstat_find(sa)) != NULL)
+			*nb = *old;
+		else {
+			make_key(sa, nb->key);
+			memcpy(&nb->addr, &t->backends[i].addr, sizeof(nb->addr));
+			/* Its name is formatted when a page first needs it. */
 		}
+		strmap_put(&copy.nidx, nb->key, KEYLEN, i);
 	}
 	copy.done = end;
 	if (copy.done < t->nbackends)
