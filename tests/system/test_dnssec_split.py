@@ -21,7 +21,7 @@ import dns.zone
 import pytest
 
 from dnsenv import Dnsrouter, Named, free_port, wait_for
-from test_split import parse_output, split
+from test_split import parse_output, split_on_ports
 
 ORIGIN = "example.nl."
 LETTERS = "abcdefghmnopqrsxyz05"
@@ -159,11 +159,9 @@ stub-zone:
 
 
 def start(build_dir, tmp_path, signed, ksk, tag):
-    ports = [free_port() for _ in range(3)]
-    out = split(build_dir, signed, "--origin", ORIGIN, "--shards", 3, "--out",
-                tmp_path / ("shards" + tag),
-                *sum((["--addr", "127.0.0.1:%d" % p] for p in ports), [])
-                ).stdout
+    ports, out = split_on_ports(build_dir, signed, 3,
+                                tmp_path / ("shards" + tag), "--origin",
+                                ORIGIN)
     shards = parse_output(out)
     named, routes = [], []
     for i, (f, _, lines) in enumerate(shards):

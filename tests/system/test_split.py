@@ -53,6 +53,16 @@ def split(build_dir, zonefile, *args, check=True):
     return cp
 
 
+def split_on_ports(build_dir, zonefile, n, outdir, *args):
+    """Split zonefile into n shards, one per backend on a free loopback
+    port, given to split as --addr: (ports, split's output)."""
+    ports = [free_port() for _ in range(n)]
+    out = split(build_dir, zonefile, "--shards", n, "--out", outdir, *args,
+                *sum((["--addr", "127.0.0.1:%d" % p] for p in ports), [])
+                ).stdout
+    return ports, out
+
+
 def parse_output(out):
     """[(file, count, [route lines])] from split's output."""
     shards = []
@@ -143,11 +153,7 @@ def _summary(resp):
 
 def test_shards_served_through_dnsrouter_answer_as_the_whole_zone(
         build_dir, zonefile, tmp_path):
-    ports = [free_port() for _ in range(3)]
-    out = split(build_dir, zonefile, "--shards", 3, "--out",
-                tmp_path / "shards",
-                *sum((["--addr", "127.0.0.1:%d" % p] for p in ports), [])
-                ).stdout
+    ports, out = split_on_ports(build_dir, zonefile, 3, tmp_path / "shards")
     shards = parse_output(out)
     named = [Named(tmp_path / ("shard%d" % i), ports[i],
                    {ORIGIN: open(f).read()}, server_id="shard%d" % i,

@@ -14,7 +14,7 @@ import dns.query
 import dns.rcode
 
 from dnsenv import Dnsrouter, Named, free_port, wait_for
-from test_split import parse_output, split
+from test_split import parse_output, split_on_ports
 
 ORIGIN = "example.nl."
 ZONE = """$ORIGIN example.nl.
@@ -32,10 +32,7 @@ def start_shards(build_dir, tmp_path, primary_flag=True):
     replica (takes none); routes with "primary": true on the primaries."""
     zf = tmp_path / "example.nl.zone"
     zf.write_text(ZONE)
-    ports = [free_port() for _ in range(2)]
-    out = split(build_dir, zf, "--shards", 2, "--out", tmp_path / "shards",
-                *sum((["--addr", "127.0.0.1:%d" % p] for p in ports), [])
-                ).stdout
+    ports, out = split_on_ports(build_dir, zf, 2, tmp_path / "shards")
     named, routes = [], []
     for i, (f, _, lines) in enumerate(parse_output(out)):
         text = open(f).read()

@@ -26,7 +26,7 @@ from helpers import sanitized_build
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__))))
-from test_split import parse_output, split
+from test_split import parse_output, split_on_ports
 
 ORIGIN = "example.nl."
 # Enough records that every shard's transfer takes several messages.
@@ -44,19 +44,21 @@ www IN CNAME ns1
         + "".join("%ssrv IN MX 20 mail.example.nl.\n" % c for c in "bmx"))
 
 
-def shards_of(build_dir, tmp_path, serial, n=3):
-    zf = tmp_path / "example.nl.zone"
-    zf.write_text(ZONE % serial)
-    ports = [free_port() for _ in range(n)]
-    out = split(build_dir, zf, "--shards", n, "--out", tmp_path / "shards",
-                *sum((["--addr", "127.0.0.1:%d" % p] for p in ports), [])
-                ).stdout
+def shard_servers(build_dir, tmp_path, zf, origin, n):
+    """zf split in n: (a BIND per shard, not started; the routes)."""
+    ports, out = split_on_ports(build_dir, zf, n, tmp_path / "shards")
     named, routes = [], []
     for i, (f, _, lines) in enumerate(parse_output(out)):
         named.append(Named(tmp_path / ("shard%d" % i), ports[i],
-                           {ORIGIN: open(f).read()}, querylog=False))
+                           {origin: open(f).read()}, querylog=False))
         routes += lines
     return named, routes
+
+
+def shards_of(build_dir, tmp_path, serial, n=3):
+    zf = tmp_path / "example.nl.zone"
+    zf.write_text(ZONE % serial)
+    return shard_servers(build_dir, tmp_path, zf, ORIGIN, n)
 
 
 def start(build_dir, tmp_path, named, routes, extra):
@@ -232,15 +234,7 @@ def test_demo_zone_transfers_as_the_unsplit_zone(build_dir, tmp_path):
         text = f.read()
     zf = tmp_path / "miek.nl.zone"
     zf.write_text(text)
-    ports = [free_port() for _ in range(2)]
-    out = split(build_dir, zf, "--shards", 2, "--out", tmp_path / "shards",
-                *sum((["--addr", "127.0.0.1:%d" % p] for p in ports), [])
-                ).stdout
-    named, routes = [], []
-    for i, (f, _, lines) in enumerate(parse_output(out)):
-        named.append(Named(tmp_path / ("shard%d" % i), ports[i],
-                           {origin: open(f).read()}, querylog=False))
-        routes += lines
+    named, routes = shard_servers(build_dir, tmp_path, zf, origin, 2)
     r = Dnsrouter(build_dir, tmp_path / "router", free_port(), routes,
                   extra="allow-transfer 127.0.0.1\n")
     try:
@@ -327,15 +321,7 @@ def test_million_record_zone_streams_in_bounded_memory(build_dir, tmp_path):
               for i in range(n)]
     zf = tmp_path / "big.nl.zone"
     zf.write_text("\n".join(lines) + "\n")
-    ports = [free_port() for _ in range(2)]
-    out = split(build_dir, zf, "--shards", 2, "--out", tmp_path / "shards",
-                *sum((["--addr", "127.0.0.1:%d" % p] for p in ports), [])
-                ).stdout
-    named, routes = [], []
-    for i, (f, _, rl) in enumerate(parse_output(out)):
-        named.append(Named(tmp_path / ("shard%d" % i), ports[i],
-                           {"big.nl.": open(f).read()}, querylog=False))
-        routes += rl
+    named, routes = shard_servers(build_dir, tmp_path, zf, "big.nl.", 2)
     r = Dnsrouter(build_dir, tmp_path / "router", free_port(), routes,
                   workers=1, extra="allow-transfer 127.0.0.1\n")
     try:

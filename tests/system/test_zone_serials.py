@@ -9,7 +9,7 @@ import re
 from dnsenv import Dnsrouter, Named, free_port, wait_for
 from test_ctl import ctl
 from test_metrics import http_get, metrics_extra
-from test_split import parse_output, split
+from test_split import parse_output, split_on_ports
 
 ORIGIN = "example.nl."
 ZONE = """$ORIGIN example.nl.
@@ -41,10 +41,7 @@ def scrape(port):
 def shards_of(build_dir, tmp_path, serial, n=2, replicas=1):
     zf = tmp_path / "example.nl.zone"
     zf.write_text(ZONE % serial)
-    ports = [free_port() for _ in range(n)]
-    out = split(build_dir, zf, "--shards", n, "--out", tmp_path / "shards",
-                *sum((["--addr", "127.0.0.1:%d" % p] for p in ports), [])
-                ).stdout
+    ports, out = split_on_ports(build_dir, zf, n, tmp_path / "shards")
     shards = parse_output(out)
     named, routes = [], []
     for i, (f, _, lines) in enumerate(shards):
