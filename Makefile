@@ -40,7 +40,7 @@ URING_LIBS   = $(shell pkg-config --libs liburing)
 endif
 
 COMMON_SRC     = common/log.c common/addr.c common/config.c common/dnswire.c \
-                 common/util.c common/privsep.c common/sandbox.c common/base64.c common/netmask.c common/strmap.c common/etcd_api.c common/route_value.c common/tcpout.c common/dnsrr.c common/hsdb.c common/hsjob.c proto/proto.c proto/endpoint.c proto/routetable.c proto/report.c \
+                 common/util.c common/privsep.c common/sandbox.c common/base64.c common/netmask.c common/strmap.c common/etcd_api.c common/route_value.c common/tcpout.c common/dnsrr.c common/hsdb.c common/hsjob.c common/siphash.c proto/proto.c proto/endpoint.c proto/routetable.c proto/report.c \
                  proto/statusmsg.c proto/error.c proto/hsdbmsg.c proto/child.c \
                  common/child_start.c
 MASTER_SRC     = $(wildcard master/*.c)
