@@ -41,7 +41,7 @@ endif
 
 COMMON_SRC     = common/log.c common/addr.c common/config.c common/dnswire.c \
                  common/util.c common/privsep.c common/sandbox.c common/base64.c common/netmask.c common/strmap.c common/etcd_api.c common/route_value.c common/tcpout.c common/dnsrr.c common/hsdb.c common/hsjob.c common/siphash.c proto/proto.c proto/endpoint.c proto/routetable.c proto/report.c \
-                 proto/statusmsg.c proto/error.c proto/hsdbmsg.c proto/child.c \
+                 proto/statusmsg.c proto/error.c proto/hsdbmsg.c proto/child.c proto/purgemsg.c \
                  common/child_start.c
 MASTER_SRC     = $(wildcard master/*.c)
 ROUTER_SRC     = $(wildcard router/*.c)
@@ -53,7 +53,7 @@ obj = $(patsubst %.c,$(B)/%.o,$(1))
 COMMON_OBJ = $(call obj,$(COMMON_SRC))
 UNIT_BIN   = $(patsubst tests/unit/%.c,$(B)/tests/%,$(UNIT_SRC))
 # Unit tests link the modules they test, not the programs' main().
-UNIT_OBJ   = $(call obj,router/matcher.c router/rrl.c \
+UNIT_OBJ   = $(call obj,router/matcher.c router/rrl.c router/cache.c \
              controller/registry.c ctl/shard.c)
 UNIT_OBJ  += $(call obj,controller/passive.c controller/zones.c)
 
@@ -106,14 +106,14 @@ $(B)/tests/%: tests/unit/%.c $(UNIT_OBJ) $(B)/libcommon.a
 # The query layer against a fake sendbatch: links the router's own query.c
 # and upstream.c on a real libev loop.
 $(B)/tests/test_upstream_batch: tests/unit/test_upstream_batch.c \
-    $(call obj,router/query.c router/upstream.c) $(B)/libcommon.a
+    $(call obj,router/query.c router/upstream.c router/cache.c) $(B)/libcommon.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $(filter-out %.h,$^) $(CMOCKA_LIBS) $(EV_LIBS)
 
 # query.c's state machine against stub client and upstream transports, on a
 # real libev loop: links the router's own query.c and nothing else of it
 # (malloc wrapped, so a test can make one fail).
-$(B)/tests/test_query: tests/unit/test_query.c $(call obj,router/query.c) \
+$(B)/tests/test_query: tests/unit/test_query.c $(call obj,router/query.c router/cache.c) \
     $(B)/libcommon.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) $(LDFLAGS) -Wl,--wrap=malloc -o $@ $(filter-out %.h,$^) $(CMOCKA_LIBS) $(EV_LIBS)

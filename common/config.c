@@ -46,6 +46,8 @@ config_defaults(struct config *cf)
 	cf->rrl_slip = 2;
 	cf->rrl_ipv4_prefix = 24;
 	cf->rrl_ipv6_prefix = 56;
+	cf->cache_max_ttl_ms = 300000;
+	cf->cache_negative_ttl_ms = 60000;
 }
 
 int
@@ -67,8 +69,8 @@ config_duration(const char *s, unsigned *ms)
 	v = strtoull(s, &end, 10);
 	if (errno != 0)
 		return -1;
-	if (strcmp(end, "ms") == 0)
-		mult = 1;
+	if (strcmp(end, "ms") == 0 || (v == 0 && *end == '\0'))
+		mult = 1;		/* zero needs no unit */
 	else if (strcmp(end, "s") == 0)
 		mult = 1000;
 	else if (strcmp(end, "m") == 0)
@@ -519,6 +521,16 @@ static const struct config_key keys[] = {
 	    "must be a number from 0 to 128") },
 	{ "rrl-exempt", R, ACL(rrl_exempt) },
 	{ "rrl-log-only", R, BOOL(rrl_log_only) },
+	{ "cache-size", R, UINT(cache_size, 0, CONFIG_MAX_CACHE,
+	    "must be a number of entries from 0 (no cache) to 16777216") },
+	{ "cache-max-ttl", R, DURATION(cache_max_ttl_ms, 1000, 604800000,
+	    "must be a duration from 1s to 168h") },
+	{ "cache-min-ttl", R, DURATION(cache_min_ttl_ms, 0, 86400000,
+	    "must be a duration from 0s to 24h") },
+	{ "cache-negative-ttl", R, DURATION(cache_negative_ttl_ms, 0, 86400000,
+	    "must be a duration from 0s (negative answers not cached) to 24h") },
+	{ "cache-stale", R, DURATION(cache_stale_ms, 0, 604800000,
+	    "must be a duration from 0s (off) to 168h") },
 	{ "seccomp", R | C, CUSTOM(parse_seccomp, write_seccomp) },
 };
 

@@ -14,6 +14,7 @@
 #define CONFIG_MAX_LISTEN	16
 #define CONFIG_MAX_ETCD		16
 #define CONFIG_MAX_WORKERS	64
+#define CONFIG_MAX_CACHE	16777216	/* cache-size: entries per router */
 #define CONFIG_STRLEN		256
 #define CONFIG_MAX_ACL		64	/* prefixes per list */
 
@@ -81,6 +82,12 @@ struct config {
 	unsigned		rrl_ipv6_prefix;
 	struct config_acl	rrl_exempt;		/* default none */
 	int			rrl_log_only;
+	/* The packet cache, per router (router/cache.c); 0 entries = off. */
+	unsigned		cache_size;		/* entries */
+	unsigned		cache_max_ttl_ms;
+	unsigned		cache_min_ttl_ms;
+	unsigned		cache_negative_ttl_ms;
+	unsigned		cache_stale_ms;		/* serve-stale window; 0 = off */
 	int			seccomp;	/* CONFIG_SECCOMP_* */
 };
 

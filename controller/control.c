@@ -1,5 +1,5 @@
 /*
- * Answers dnsrouterctl's status requests. Anything else that arrives,
+ * Answers dnsrouterctl's status and purge requests. Anything else that arrives,
  * including a request of another protocol version, gets a PROTO_ERROR
  * naming what went wrong, so the client can say so instead of timing out.
  */
@@ -12,12 +12,14 @@
 
 #include "addr.h"
 #include "control.h"
+#include "dnswire.h"
 #include "etcd.h"
 #include "endpoint.h"
 #include "health.h"
 #include "log.h"
 #include "proto.h"
 #include "publish.h"
+#include "purgemsg.h"
 #include "error.h"
 #include "statusmsg.h"
 #include "util.h"
@@ -126,6 +128,30 @@ answer_status(nng_msg *req)
 }
 
 static void
+answer_purge(nng_msg *req)
+{
+	struct purge_name p;
+	const char *why;
+	char text[DNS_NAME_TEXT_MAX];
+	uint8_t *buf;
+	size_t len;
+
+	if (purge_req_decode(nng_msg_body(req), nng_msg_len(req), &p,
+	    &why) != 0) {
+		answer_error(req, why);
+		return;
+	}
+	if (publish_purge(&p, &buf, &len) != 0) {
+		answer_error(req, "purge cannot be encoded");
+		return;
+	}
+	dns_name_text(p.name, text);
+	log_info("purge of %s (type %u) sent to routers", text, p.qtype);
+	reply(req, buf, len);
+	free(buf);
+}
+
+static void
 sock_cb(struct ev_loop *l, ev_io *w, int revents)
 {
 	const char *why = NULL;
@@ -137,6 +163,10 @@ sock_cb(struct ev_loop *l, ev_io *w, int revents)
 		type = proto_check_hdr(nng_msg_body(msg), nng_msg_len(msg), &why);
 		if (type == PROTO_STATUS_REQ) {
 			answer_status(msg);
+			continue;
+		}
+		if (type == PROTO_PURGE_REQ) {
+			answer_purge(msg);
 			continue;
 		}
 		if (type >= 0)

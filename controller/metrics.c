@@ -46,6 +46,8 @@ static const struct config	*mcf;
 static int			 enabled;
 static uint64_t			 global[REPORT_NGLOBAL];
 static uint64_t			 reports, bad_reports;
+/* Each router's packet cache entries, as its last report said. */
+static uint32_t			 cache_entries[CONFIG_MAX_WORKERS];
 static size_t			 left_out;
 static uint64_t			 epoch, generation;
 /*
@@ -234,6 +236,8 @@ metrics_report(const struct report *r)
 	reports++;
 	for (i = 0; i < REPORT_NGLOBAL; i++)
 		global[i] += r->global[i];
+	if (r->router < CONFIG_MAX_WORKERS)
+		cache_entries[r->router] = r->cache_entries;
 	for (i = 0; i < r->n; i++) {
 		const struct report_entry *e = &r->e[i];
 
@@ -313,6 +317,7 @@ enum page_part {
 
 struct metrics_page {
 	uint64_t		 global[REPORT_NGLOBAL];
+	uint64_t		 cache_entries;
 	uint64_t		 generation, reports, bad_reports, stalls;
 	size_t			 left_out;
 	struct dbcompile_stats	 hs;
@@ -339,6 +344,8 @@ metrics_page_new(void)
 	FILE *f;
 
 	memcpy(p->global, global, sizeof(p->global));
+	for (i = 0; i < CONFIG_MAX_WORKERS; i++)
+		p->cache_entries += cache_entries[i];
 	p->generation = generation;
 	p->reports = reports;
 	p->bad_reports = bad_reports;
@@ -406,7 +413,7 @@ metrics_page_free(struct metrics_page *p)
 }
 
 static void
-render_global(FILE *f, const uint64_t *g)
+render_global(FILE *f, const uint64_t *g, uint64_t entries)
 {
 	static const struct {
 		enum report_global	 g;
@@ -452,6 +459,17 @@ render_global(FILE *f, const uint64_t *g)
 		{ RG_MATCH_LIMIT, "dnsrouter_match_limit_total",
 		    "Route matches cut off by the regexp match limit (counted as "
 		    "not matching that route)." },
+		{ RG_CACHE_HITS, "dnsrouter_cache_hits_total",
+		    "Queries answered from the packet cache (cache-size)." },
+		{ RG_CACHE_MISSES, "dnsrouter_cache_misses_total",
+		    "Cacheable queries the packet cache had no fresh answer "
+		    "for, forwarded." },
+		{ RG_CACHE_STALE, "dnsrouter_cache_stale_answers_total",
+		    "Queries answered from an expired cache entry (cache-stale) "
+		    "because their route had no healthy backend or none "
+		    "answered in time." },
+		{ RG_CACHE_EVICTIONS, "dnsrouter_cache_evictions_total",
+		    "Packet cache entries pushed out to make room for others." },
 	};
 	size_t i;
 
@@ -466,6 +484,9 @@ render_global(FILE *f, const uint64_t *g)
 		fprintf(f, "%s %llu\n", simple[i].name,
 		    (unsigned long long)g[simple[i].g]);
 	}
+	head(f, "dnsrouter_cache_entries", "gauge",
+	    "Answers held in the routers' packet caches, summed.");
+	fprintf(f, "dnsrouter_cache_entries %llu\n", (unsigned long long)entries);
 }
 
 /* The head of a backend family (i == 0) and backend i's lines of it. */
@@ -617,7 +638,7 @@ render_next(FILE *f, struct metrics_page *p)
 {
 	switch (p->part) {
 	case P_GLOBAL:
-		render_global(f, p->global);
+		render_global(f, p->global, p->cache_entries);
 		p->part++;
 		return;
 	case P_UP:

@@ -32,6 +32,9 @@ static ev_async		 newsub_w;
 static uint64_t		 epoch, generation;
 static uint8_t		*cur;
 static size_t		 curlen;
+static struct purge_list purges;	/* the last PURGE_KEEP, oldest first */
+static uint8_t		*purge_msg;	/* purges, encoded */
+static size_t		 purge_len;
 
 static void
 send_current(nng_socket s, const char *what)
@@ -46,10 +49,21 @@ send_current(nng_socket s, const char *what)
 }
 
 static void
+send_purges(void)
+{
+	int rv;
+
+	if (purge_msg != NULL && (rv = nng_send(pub_sock, purge_msg, purge_len,
+	    NNG_FLAG_NONBLOCK)) != 0 && rv != NNG_EAGAIN)
+		log_warnx("%s: %s", __func__, nng_strerror(rv));
+}
+
+static void
 repub_cb(struct ev_loop *l, ev_timer *w, int revents)
 {
 	(void)l; (void)w; (void)revents;
 	send_current(pub_sock, "publish");
+	send_purges();
 }
 
 /*
@@ -63,6 +77,7 @@ newsub_cb(struct ev_loop *l, ev_async *w, int revents)
 {
 	(void)l; (void)w; (void)revents;
 	send_current(pub_sock, "publish to a new subscriber");
+	send_purges();
 }
 
 /* nng's thread: hand over to the loop. */
@@ -143,6 +158,33 @@ publish_table(struct rt_table *t)
 	return 1;
 }
 
+int
+publish_purge(const struct purge_name *p, uint8_t **out, size_t *outlen)
+{
+	uint8_t *buf;
+	size_t len;
+
+	if (purges.n == PURGE_KEEP)
+		memmove(&purges.p[0], &purges.p[1],
+		    (PURGE_KEEP - 1) * sizeof(purges.p[0]));
+	else
+		purges.n++;
+	purges.p[purges.n - 1] = *p;
+	purges.epoch = epoch;
+	purges.seq++;
+	if (purge_encode(&purges, &buf, &len) != 0)
+		return -1;
+	free(purge_msg);
+	purge_msg = buf;
+	purge_len = len;
+	send_purges();
+	if ((*out = malloc(len)) == NULL)
+		return -1;
+	memcpy(*out, buf, len);
+	*outlen = len;
+	return 0;
+}
+
 const uint8_t *
 publish_current(size_t *len)
 {
@@ -160,4 +202,6 @@ publish_shutdown(void)
 	nng_close(rep_sock);
 	free(cur);
 	cur = NULL;
+	free(purge_msg);
+	purge_msg = NULL;
 }

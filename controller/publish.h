@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "purgemsg.h"
 #include "routetable.h"
 
 /* Listen on the run directory's endpoints; start the periodic republish. */
@@ -19,6 +20,13 @@ void publish_init(struct ev_loop *loop, const char *rundir);
 int publish_table(struct rt_table *t);
 /* The encoded PROTO_TABLE message last sent to routers (NULL before the first). */
 const uint8_t *publish_current(size_t *len);
+/*
+ * Purge a name from every router's cache: the next purge's sequence number
+ * and the list of recent ones go out at once and every second (purgemsg.h).
+ * The encoded PROTO_PURGE is put in *out (malloc'd), the answer for
+ * dnsrouterctl; -1 if it cannot be encoded.
+ */
+int publish_purge(const struct purge_name *p, uint8_t **out, size_t *outlen);
 /* Close the endpoints. */
 void publish_shutdown(void);
 

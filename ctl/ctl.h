@@ -2,6 +2,9 @@
 #ifndef DNSROUTER_CTL_H
 #define DNSROUTER_CTL_H
 
+#include <stddef.h>
+#include <stdint.h>
+
 #include "config.h"
 
 /* Exit statuses: 0 done, 1 failed, 2 bad usage. */
@@ -37,10 +40,25 @@ void ctl_config(struct config *cf);
 /* The same, and exit with a clear message if no etcd endpoint results. */
 void ctl_config_etcd(struct config *cf);
 
+/*
+ * Send req (reqlen bytes) to the running controller (control.ipc in
+ * rundir) and wait for the answer, at most a few seconds: the answer,
+ * to nng_free with *len, or NULL after saying why (what: the subcommand).
+ */
+uint8_t *ctl_ask(const char *rundir, const char *what, const uint8_t *req,
+    size_t reqlen, size_t *len);
+/*
+ * Check an answer's header: a dnsrouter message of this protocol
+ * version, not a PROTO_ERROR (whose reason is printed). 0, or -1 after
+ * saying why.
+ */
+int ctl_answer_check(const uint8_t *buf, size_t len, const char *what);
+
 /* Subcommands: argv[0] is the subcommand's name. Return the exit status. */
 int cmd_add(int argc, char *argv[]);
 int cmd_del(int argc, char *argv[]);
 int cmd_list(int argc, char *argv[]);
+int cmd_purge(int argc, char *argv[]);
 int cmd_status(int argc, char *argv[]);
 int cmd_split(int argc, char *argv[]);
 

@@ -20,6 +20,7 @@ static const char usage_text[] =
     "                                             register a backend in etcd\n"
     "  del ADDR [REGEXP]                          remove its registrations\n"
     "  list                                       every registration in etcd\n"
+    "  purge NAME [TYPE]                          drop a name from the routers' caches\n"
     "  status [--json]                            what the running dnsrouter sees\n"
     "  split ZONEFILE --shards N [--origin O] [--out DIR] [--addr ADDR ...]\n"
     "                                             split a zone into shard zone files\n"
@@ -93,6 +94,7 @@ static const struct {
 	{ "add", cmd_add },
 	{ "del", cmd_del },
 	{ "list", cmd_list },
+	{ "purge", cmd_purge },
 	{ "status", cmd_status },
 	{ "split", cmd_split },
 };

@@ -19,8 +19,6 @@
 #include "error.h"
 #include "statusmsg.h"
 
-#define ASK_TIMEOUT_MS	3000
-
 static const char status_help[] =
     "usage: dnsrouterctl status [-f file] [--json]\n"
     "\n"
@@ -32,69 +30,14 @@ static const char status_help[] =
     "\n"
     "  --json   print it as one JSON object\n";
 
-/*
- * One request/reply with the controller. Returns the reply (nng_free it
- * with *len) or NULL after saying why.
- */
-static uint8_t *
-ask(const char *rundir, size_t *len)
-{
-	char url[PATH_MAX + 64];
-	uint8_t req[PROTO_HDRLEN], *buf = NULL;
-	nng_socket s;
-	int rv;
-
-	snprintf(url, sizeof(url), "ipc://%s/%s/%s", rundir, ENDPOINT_DIR,
-	    PROTO_EP_CONTROL);
-	if ((rv = nng_req0_open(&s)) != 0) {
-		fprintf(stderr, "dnsrouterctl: status: %s\n", nng_strerror(rv));
-		return NULL;
-	}
-	nng_socket_set_ms(s, NNG_OPT_SENDTIMEO, ASK_TIMEOUT_MS);
-	nng_socket_set_ms(s, NNG_OPT_RECVTIMEO, ASK_TIMEOUT_MS);
-	if ((rv = nng_dial(s, url, NULL, 0)) != 0) {
-		fprintf(stderr, "dnsrouterctl: status: cannot reach the "
-		    "controller at %s: %s (is dnsrouter running with this "
-		    "rundir?)\n", url, nng_strerror(rv));
-		nng_close(s);
-		return NULL;
-	}
-	if ((rv = nng_send(s, req, status_request(req), 0)) != 0 ||
-	    (rv = nng_recv(s, &buf, len, NNG_FLAG_ALLOC)) != 0) {
-		fprintf(stderr, "dnsrouterctl: status: no answer from the "
-		    "controller at %s: %s\n", url, nng_strerror(rv));
-		buf = NULL;
-	}
-	nng_close(s);
-	return buf;
-}
-
 /* Decode the controller's answer into st; -1 after saying why. */
 static int
 decode(const uint8_t *buf, size_t len, struct status *st)
 {
-	char msg[ERROR_MAX + 1];
 	const char *why;
-	int v = proto_hdr_version(buf, len);
 
-	if (v < 0) {
-		fprintf(stderr, "dnsrouterctl: status: the answer is not a "
-		    "dnsrouter message\n");
+	if (ctl_answer_check(buf, len, "status") != 0)
 		return -1;
-	}
-	if (v != PROTO_VERSION) {
-		fprintf(stderr, "dnsrouterctl: status: the running controller "
-		    "speaks protocol version %d, this dnsrouterctl %d: use the "
-		    "dnsrouterctl of the running dnsrouter's version\n", v,
-		    PROTO_VERSION);
-		return -1;
-	}
-	if (proto_check_hdr(buf, len, &why) == PROTO_ERROR) {
-		if (error_decode(buf, len, msg, sizeof(msg), &why) == 0)
-			why = msg;
-		fprintf(stderr, "dnsrouterctl: status: %s\n", why);
-		return -1;
-	}
 	if (status_decode(buf, len, st, &why) != 0) {
 		fprintf(stderr, "dnsrouterctl: status: bad answer from the "
 		    "controller: %s\n", why);
@@ -269,7 +212,7 @@ cmd_status(int argc, char *argv[])
 	};
 	struct config cf;
 	struct status st;
-	uint8_t *buf;
+	uint8_t req[PROTO_HDRLEN], *buf;
 	size_t len;
 	int ch, json = 0, rc;
 
@@ -285,7 +228,8 @@ cmd_status(int argc, char *argv[])
 	if (argc != optind)
 		ctl_usage(status_help);
 	ctl_config(&cf);
-	if ((buf = ask(cf.rundir, &len)) == NULL)
+	if ((buf = ctl_ask(cf.rundir, "status", req, status_request(req),
+	    &len)) == NULL)
 		return CTL_EXIT_FAIL;
 	rc = decode(buf, len, &st);
 	nng_free(buf, len);

@@ -14,9 +14,10 @@
  * 2: status and error messages; 3: reports carry counters; 4: limit counters;
  * 5: reports count failures of queries no backend answered; 6: a route's
  * backend count is a u32 in tables; 7: the controller's Hyperscan database;
- * 8: status carries the zones' shards and SOA serials
+ * 8: status carries the zones' shards and SOA serials; 9: cache purges, and
+ * reports carry the packet cache's counters
  */
-#define PROTO_VERSION	8
+#define PROTO_VERSION	9
 #define PROTO_HDRLEN	16
 
 enum proto_msg {
@@ -36,6 +37,10 @@ enum proto_msg {
 	PROTO_HSDB_REQ = 7,
 	/* controller -> router: the answer, see hsdbmsg.h */
 	PROTO_HSDB = 8,
+	/* dnsrouterctl -> controller, req/rep: purge a name, see purgemsg.h */
+	PROTO_PURGE_REQ = 9,
+	/* controller -> routers over pub/sub, and the answer: recent purges */
+	PROTO_PURGE = 10,
 };
 
 /* nng endpoints, relative to the run directory. */

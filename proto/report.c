@@ -108,7 +108,7 @@ report_encode(const struct report *r, uint8_t **out, size_t *outlen)
 	proto_put32(p, r->router);
 	proto_put32(p + 4, r->n);
 	proto_put32(p + 8, r->nroutes);
-	proto_put32(p + 12, 0);
+	proto_put32(p + 12, r->cache_entries);
 	proto_put64(p + 16, r->epoch);
 	proto_put64(p + 24, r->generation);
 	p += 32;
@@ -142,6 +142,7 @@ report_decode(const uint8_t *buf, size_t len, struct report *r, const char **why
 	r->router = proto_get32(p);
 	r->n = proto_get32(p + 4);
 	r->nroutes = proto_get32(p + 8);
+	r->cache_entries = proto_get32(p + 12);
 	r->epoch = proto_get64(p + 16);
 	r->generation = proto_get64(p + 24);
 	p += 32;

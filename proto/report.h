@@ -9,7 +9,9 @@
  * name rather than about the backend.
  *
  * Layout after the proto header (big endian):
- *   router u32, nentries u32, nroutes u32, reserved u32 (0),
+ *   router u32, nentries u32, nroutes u32,
+ *   cache_entries u32                 the packet cache's entries now (a
+ *                                     gauge, not a delta),
  *   epoch u64, generation u64         the table the entries and routes
  *                                     were counted against,
  *   REPORT_NGLOBAL x u32              enum report_global,
@@ -51,6 +53,10 @@ enum report_global {
 	RG_RRL_SLIPPED,		/* answers sent truncated by rate limiting */
 	RG_RRL_LOGONLY,		/* answers rrl-log-only would have limited */
 	RG_MATCH_LIMIT,		/* regexp matches cut off by the match limit */
+	RG_CACHE_HITS,		/* answered from the packet cache */
+	RG_CACHE_MISSES,	/* cacheable queries the cache could not answer */
+	RG_CACHE_STALE,		/* answered stale (cache-stale) instead of SERVFAIL */
+	RG_CACHE_EVICTIONS,	/* entries pushed out to make room */
 	REPORT_NGLOBAL
 };
 
@@ -99,6 +105,7 @@ struct report_route {
 
 struct report {
 	uint32_t		 router;
+	uint32_t		 cache_entries;
 	uint64_t		 epoch, generation;
 	uint32_t		 global[REPORT_NGLOBAL];
 	uint32_t		 n;

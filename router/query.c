@@ -30,6 +30,9 @@ static double		 timeout_s;
 static uint32_t		 inflight;
 static struct ev_loop	*loop;
 static uint32_t		*rcount;		/* stats.c's */
+static struct cache	*cache;			/* NULL: cache-size 0 */
+static int		 cache_stale;		/* cache-stale set */
+static uint8_t		 cache_out[CACHE_ANSWER_MAX];
 
 uint32_t
 query_inflight(void)
@@ -139,6 +142,23 @@ query_init(const struct router *r)
 	queries = xcalloc(QUERY_MAX, sizeof(*queries));
 	timeout_s = r->conf->timeout_ms / 1000.0;
 	ev_init(&timeout_w, timeout_cb);
+	if (r->conf->cache_size > 0) {
+		struct cache_params p;
+
+		p.size = r->conf->cache_size;
+		p.max_ttl = r->conf->cache_max_ttl_ms / 1000;
+		p.min_ttl = r->conf->cache_min_ttl_ms / 1000;
+		p.negative_ttl = r->conf->cache_negative_ttl_ms / 1000;
+		p.stale = r->conf->cache_stale_ms / 1000;
+		cache = cache_new(&p);
+		cache_stale = p.stale > 0;
+	}
+}
+
+struct cache *
+query_cache(void)
+{
+	return cache;
 }
 
 static struct query *
@@ -198,10 +218,53 @@ query_answer_error(const uint8_t *pkt, size_t len, const struct dns_question *q,
 	c->ops->send(c, out, n);
 }
 
-/* Forward to backend b of route of t, with a retry on another if tries is 2. */
+/*
+ * Answer the query pkt of key k from the cache, through c: 1 when it was.
+ * stale: an expired entry will do (the route cannot answer).
+ */
+static int
+cache_answer(const uint8_t *pkt, const struct cache_key *k,
+    const struct client *c, struct live_table *t, uint32_t route, int stale)
+{
+	/* Over a stream any length goes; over UDP what the client said. */
+	size_t n, max = c->ops->pending != NULL ? 65535 : k->udp_max;
+
+	switch (cache_lookup(cache, k, pkt, t->rsig[route], stale, max,
+	    ev_now(loop), cache_out, &n)) {
+	case CACHE_MISS:
+		return 0;
+	case CACHE_HIT:
+		rcount[RG_CACHE_HITS]++;
+		break;
+	case CACHE_STALE:
+		rcount[RG_CACHE_STALE]++;
+		break;
+	}
+	c->ops->send(c, cache_out, n);
+	return 1;
+}
+
+/* A stale answer instead of SERVFAIL (cache-stale), from the route that holds the name. */
+static int
+stale_answer(const uint8_t *pkt, const struct dns_question *dq,
+    const struct cache_key *k, const struct client *c, struct live_table *t)
+{
+	long route;
+
+	if (!cache_stale || !k->on ||
+	    (route = table_match(t, dq->text, dq->text_len)) < 0)
+		return 0;
+	return cache_answer(pkt, k, c, t, (uint32_t)route, 1);
+}
+
+/*
+ * Forward to backend b of route of t, with a retry on another if tries is 2;
+ * k (or NULL) is the query's cache key.
+ */
 static void
 forward(const uint8_t *pkt, size_t len, const struct dns_question *dq,
-    const struct client *c, struct live_table *t, uint32_t route, int b, int tries)
+    const struct client *c, struct live_table *t, uint32_t route, int b,
+    int tries, const struct cache_key *k)
 {
 	struct query *q;
 
@@ -221,6 +284,9 @@ forward(const uint8_t *pkt, size_t len, const struct dns_question *dq,
 	q->qend = dq->end;
 	q->qname_len = dq->qname_len;
 	q->edns = (uint8_t)dq->edns;
+	q->ck.on = 0;
+	if (k != NULL && k->on)
+		q->ck = *k;
 	q->client_id = DNS_ID(pkt);
 	q->table = t;
 	table_ref(t);
@@ -241,6 +307,7 @@ query_dispatch(const uint8_t *pkt, size_t len, const struct dns_question *dq,
     const struct client *c)
 {
 	struct live_table *t = table_current();
+	struct cache_key k;
 	uint32_t route;
 	int rcode, b;
 
@@ -248,24 +315,37 @@ query_dispatch(const uint8_t *pkt, size_t len, const struct dns_question *dq,
 		rcode = DNS_RCODE_SERVFAIL;	/* no table yet */
 		goto answer;
 	}
+	k.on = 0;
+	if (cache != NULL)
+		cache_key(cache, pkt, len, dq, &k);
 	switch (table_route(t, dq->text, dq->text_len, &route)) {
 	case ROUTE_NONE:
 		rcode = DNS_RCODE_REFUSED;
 		goto answer;
 	case ROUTE_DOWN:
+		if (stale_answer(pkt, dq, &k, c, t))
+			goto done;
 		rcode = DNS_RCODE_SERVFAIL;
 		goto answer;
 	case ROUTE_FOUND:
 		break;
 	}
+	if (k.on) {
+		if (cache_answer(pkt, &k, c, t, route, 0))
+			goto done;
+		rcount[RG_CACHE_MISSES]++;
+	}
 	if ((b = table_pick(t, route, -1)) < 0) {
+		if (stale_answer(pkt, dq, &k, c, t))
+			goto done;
 		rcode = DNS_RCODE_SERVFAIL;
 		goto answer;
 	}
-	forward(pkt, len, dq, c, t, route, b, 2);
+	forward(pkt, len, dq, c, t, route, b, 2, &k);
 	return;
 answer:
 	query_answer_error(pkt, len, dq, rcode, c);
+done:
 	if (c->ops->done != NULL)
 		c->ops->done(c);
 }
@@ -276,7 +356,7 @@ query_dispatch_to(const uint8_t *pkt, size_t len, const struct dns_question *dq,
 {
 	struct live_table *t = table_current();
 
-	forward(pkt, len, dq, c, t, route, (int)backend, 1);
+	forward(pkt, len, dq, c, t, route, (int)backend, 1, NULL);
 }
 
 static void
@@ -348,7 +428,10 @@ query_attempt_failed(struct query *q, int backend_fault)
 		bc[q->failed_backend].failed++;
 		bc[q->failed_backend].unanswered++;
 	}
-	answer_servfail(q);
+	dns_set_id(q->pkt, q->client_id);
+	if (!cache_stale || !q->ck.on ||
+	    !cache_answer(q->pkt, &q->ck, &q->client, q->table, q->route, 1))
+		answer_servfail(q);
 	query_free(q);
 }
 
@@ -376,6 +459,9 @@ query_deliver(struct query *q, uint8_t *reply, size_t len)
 	bc->rcode[report_rcode(DNS_RCODE(reply))]++;
 	bc->bucket[report_bucket(us)]++;
 	bc->latency_us += us;
+	if (q->ck.on && cache_store(cache, &q->ck, q->table->rsig[q->route],
+	    reply, len, ev_now(loop)) == CACHE_STORED_EVICTED)
+		rcount[RG_CACHE_EVICTIONS]++;
 	dns_set_id(reply, q->client_id);
 	q->client.ops->send(&q->client, reply, len);
 	query_free(q);

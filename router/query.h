@@ -10,6 +10,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "cache.h"
+
 struct dns_question;
 struct live_table;
 struct router;
@@ -93,6 +95,7 @@ struct query {
 	uint16_t		 qend;		/* end of question in pkt */
 	uint16_t		 qname_len;
 	uint16_t		 len;
+	struct cache_key	 ck;		/* ck.on: the answer is kept */
 	void			*up_conn;	/* the upstream's for this attempt, or NULL */
 	struct client		 client;	/* only addrlen bytes of its address set */
 	uint8_t			*pkt;		/* inline or malloc'd */
@@ -100,6 +103,8 @@ struct query {
 };
 
 void query_init(const struct router *r);
+/* The packet cache, or NULL when cache-size is 0. */
+struct cache *query_cache(void);
 /* Queries in flight. */
 uint32_t query_inflight(void);
 /*

@@ -22,6 +22,7 @@
 #include "endpoint.h"
 #include "log.h"
 #include "proto.h"
+#include "query.h"
 #include "report.h"
 #include "router.h"
 #include "routetable.h"
@@ -40,6 +41,7 @@ static nng_socket	push_sock;
 static int		push_open;
 static ev_timer		report_w;
 static uint32_t		router_index;
+static uint32_t		cache_sent = UINT32_MAX;	/* entries last reported */
 
 static int
 backend_active(const struct bcount *c)
@@ -101,6 +103,8 @@ report_send(struct live_table *t)
 		return;
 	memset(&r, 0, sizeof(r));
 	r.router = router_index;
+	if (query_cache() != NULL)
+		r.cache_entries = cache_entries(query_cache());
 	for (i = 0; i < REPORT_NGLOBAL; i++) {
 		r.global[i] = rcount[i];
 		any |= rcount[i] != 0;
@@ -112,8 +116,11 @@ report_send(struct live_table *t)
 			if (backend_active(&t->bc[i]))
 				n++;
 	}
-	if (n == 0 && (t == NULL || t->ntouched == 0) && !any)
+	/* The entries are a gauge: a change is news, and so is the first. */
+	if (n == 0 && (t == NULL || t->ntouched == 0) && !any &&
+	    (query_cache() == NULL || r.cache_entries == cache_sent))
 		return;
+	cache_sent = r.cache_entries;
 	memset(rcount, 0, sizeof(rcount));
 	if (n > 0) {
 		r.e = xcalloc(n, sizeof(*r.e));

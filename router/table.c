@@ -16,16 +16,21 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cache.h"
 #include "compile.h"
+#include "config.h"
 #include "dbfetch.h"
 #include "endpoint.h"
 #include "hsdb.h"
 #include "log.h"
 #include "matcher.h"
 #include "proto.h"
+#include "purgemsg.h"
+#include "query.h"
 #include "report.h"
 #include "router.h"
 #include "routetable.h"
+#include "siphash.h"
 #include "table.h"
 #include "util.h"
 
@@ -46,6 +51,9 @@ static void		(*on_first)(void);
 static void		(*on_released)(struct live_table *);
 static struct live_table	*retired;	/* unreferenced, for retire_cb */
 static ev_prepare	 retire_w;
+static int		 want_rsig;	/* the packet cache is on */
+static uint64_t		 rsig_k0, rsig_k1;
+static uint64_t		 purge_epoch, purge_seq;	/* the last purge applied */
 
 struct live_table *
 table_current(void)
@@ -79,6 +87,7 @@ table_free(struct live_table *t)
 	free(t->bc);
 	free(t->rq);
 	free(t->touched);
+	free(t->rsig);
 	free(t);
 }
 
@@ -204,6 +213,74 @@ dbwait_cb(struct ev_loop *l, ev_timer *w, int revents)
 	become_ready();
 }
 
+/*
+ * Each route's signature: its regexp's hash plus its backends' (a sum, so
+ * their order does not count).
+ */
+static void
+route_signatures(struct live_table *t)
+{
+	const struct rt_table *rt = t->rt;
+	uint32_t i, j;
+
+	t->rsig = xcalloc(rt->nroutes ? rt->nroutes : 1, sizeof(*t->rsig));
+	for (i = 0; i < rt->nroutes; i++) {
+		const struct rt_route *r = &rt->routes[i];
+		uint64_t h = siphash13(rsig_k0, rsig_k1, r->pattern, r->patlen);
+
+		for (j = 0; j < r->nbackends; j++) {
+			const struct rt_backend *b = &rt->backends[r->backends[j]];
+
+			h += siphash13(rsig_k0, rsig_k1, &b->addr, b->addrlen);
+		}
+		t->rsig[i] = h;
+	}
+}
+
+/*
+ * The controller's recent purges: those newer than the last applied. A
+ * router that missed more than the list holds (or whose controller
+ * restarted with purges of its own) cannot tell what it missed: it
+ * empties its cache.
+ */
+static void
+purge_apply(const uint8_t *buf, size_t len)
+{
+	static struct purge_list l;
+	struct cache *c = query_cache();
+	const char *why;
+	uint64_t first;
+	size_t n = 0;
+	uint16_t i;
+
+	if (purge_decode(buf, len, &l, &why) != 0) {
+		log_warnx("%s: bad purge list from controller dropped: %s",
+		    __func__, why);
+		return;
+	}
+	if (l.epoch != purge_epoch) {
+		purge_epoch = l.epoch;
+		purge_seq = 0;
+	}
+	if (l.seq <= purge_seq)
+		return;
+	first = l.seq - l.n + 1;
+	if (c != NULL && first > purge_seq + 1 && purge_seq != 0) {
+		log_info("%s: purges %llu to %llu missed: cache emptied",
+		    __func__, (unsigned long long)purge_seq + 1,
+		    (unsigned long long)first - 1);
+		cache_flush(c);
+	}
+	for (i = 0; i < l.n && c != NULL; i++)
+		if (first + i > purge_seq)
+			n += cache_purge(c, l.p[i].name, l.p[i].len,
+			    l.p[i].qtype);
+	if (c != NULL)
+		log_info("%s: purge %llu: %zu entries dropped", __func__,
+		    (unsigned long long)l.seq, n);
+	purge_seq = l.seq;
+}
+
 static void
 table_apply(const uint8_t *buf, size_t len)
 {
@@ -254,6 +331,8 @@ table_apply(const uint8_t *buf, size_t len)
 			if (rt->backends[rt->routes[i].backends[j]].flags & RT_FLAG_UP)
 				t->nup[i]++;
 	}
+	if (want_rsig)
+		route_signatures(t);
 	t->refs = 1;
 	log_debug("%s: table generation %llu: %u routes, %u backends", __func__,
 	    (unsigned long long)rt->generation, rt->nroutes, rt->nbackends);
@@ -332,14 +411,21 @@ compile_here(void)
 		compile_start(current->rt);
 }
 
-/* Drain a socket; only the newest table matters. */
+/* Drain a socket; only the newest table matters, every purge does. */
 static void
 drain(nng_socket s)
 {
 	nng_msg *msg, *last = NULL;
+	const char *why;
 	int rv;
 
 	while ((rv = nng_recvmsg(s, &msg, NNG_FLAG_NONBLOCK)) == 0) {
+		if (proto_check_hdr(nng_msg_body(msg), nng_msg_len(msg),
+		    &why) == PROTO_PURGE) {
+			purge_apply(nng_msg_body(msg), nng_msg_len(msg));
+			nng_msg_free(msg);
+			continue;
+		}
 		if (last != NULL)
 			nng_msg_free(last);
 		last = msg;
@@ -412,6 +498,10 @@ table_init(const struct router *r, void (*first)(void),
 	ep_dir = r->endpoint_dir;
 	on_first = first;
 	on_released = released;
+	if ((want_rsig = r->conf->cache_size > 0)) {
+		rnd_fill(&rsig_k0, sizeof(rsig_k0));
+		rnd_fill(&rsig_k1, sizeof(rsig_k1));
+	}
 	ev_prepare_init(&retire_w, retire_cb);
 	compile_init(r, compiled);
 	ev_timer_init(&dbwait_w, dbwait_cb, DBWAIT, 0.);

@@ -39,6 +39,13 @@ struct live_table {
 	uint32_t	 ntouched;
 	int		 refs;		/* queries using it, +1 while current */
 	struct live_table *retired_next;	/* table.c's, once refs reached 0 */
+	/*
+	 * Per route, with the packet cache on: a hash of its regexp and of
+	 * its backends' addresses (not their health), which a cached answer
+	 * keeps; registrations that change make it another, and the
+	 * answers of before misses.
+	 */
+	uint64_t	*rsig;
 };
 
 enum route_status {

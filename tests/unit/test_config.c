@@ -1026,6 +1026,11 @@ test_every_written_key_has_its_readers(void **state)
 		{ "rrl-ipv6-prefix-length", CONFIG_FOR_ROUTERS },
 		{ "rrl-exempt", CONFIG_FOR_ROUTERS },
 		{ "rrl-log-only", CONFIG_FOR_ROUTERS },
+		{ "cache-size", CONFIG_FOR_ROUTERS },
+		{ "cache-max-ttl", CONFIG_FOR_ROUTERS },
+		{ "cache-min-ttl", CONFIG_FOR_ROUTERS },
+		{ "cache-negative-ttl", CONFIG_FOR_ROUTERS },
+		{ "cache-stale", CONFIG_FOR_ROUTERS },
 		{ "seccomp", CONFIG_FOR_ROUTERS | CONFIG_FOR_CONTROLLER },
 	};
 	struct config cf;

@@ -70,7 +70,7 @@ static struct rt_table	 rt = { 1, 1, 3, 1, backends, &route };
 static struct bcount	 bc[3];
 static uint32_t		 rq[1], touched[1];
 static uint32_t		 rr;
-static struct live_table	 table = { &rt, NULL, &rr, NULL, bc, rq, touched, 0, 1, NULL };
+static struct live_table	 table = { &rt, NULL, &rr, NULL, bc, rq, touched, 0, 1, NULL, NULL };
 static int		 have_table = 1;
 static enum route_status route_status = ROUTE_FOUND;
 
@@ -87,6 +87,13 @@ table_route(struct live_table *t, const char *name, size_t len, uint32_t *r)
 }
 
 /* table.c's contract: next healthy in rotation; a retry skips exclude. */
+long
+table_match(struct live_table *t, const char *name, size_t len)
+{
+	(void)t; (void)name; (void)len;
+	return -1;
+}
+
 int
 table_pick(struct live_table *t, uint32_t r, int exclude)
 {
