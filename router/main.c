@@ -192,6 +192,7 @@ main(int argc, char *argv[])
 	ev_timer_init(&table_wait_w, table_wait_cb, TABLE_WAIT, 0.);
 	ev_timer_start(loop, &table_wait_w);
 	table_init(&router, router_ready, stats_table_done);
+	table_purges_to(query_cache());
 	stats_init(&router);
 
 	ev_signal_init(&sigterm, stop_cb, SIGTERM);

@@ -26,7 +26,6 @@
 #include "matcher.h"
 #include "proto.h"
 #include "purgemsg.h"
-#include "query.h"
 #include "report.h"
 #include "router.h"
 #include "routetable.h"
@@ -54,6 +53,7 @@ static ev_prepare	 retire_w;
 static int		 want_rsig;	/* the packet cache is on */
 static uint64_t		 rsig_k0, rsig_k1;
 static uint64_t		 purge_epoch, purge_seq;	/* the last purge applied */
+static struct cache	*pcache;	/* what purges apply to, or NULL */
 
 struct live_table *
 table_current(void)
@@ -247,7 +247,7 @@ static void
 purge_apply(const uint8_t *buf, size_t len)
 {
 	static struct purge_list l;
-	struct cache *c = query_cache();
+	struct cache *c = pcache;
 	const char *why;
 	uint64_t first;
 	size_t n = 0;
@@ -515,6 +515,12 @@ table_init(const struct router *r, void (*first)(void),
 	ev_timer_start(loop, &snap_w);
 	ev_timer_init(&redial_w, redial_cb, 1., 1.);
 	ev_timer_start(loop, &redial_w);
+}
+
+void
+table_purges_to(struct cache *c)
+{
+	pcache = c;
 }
 
 void

@@ -7,6 +7,7 @@
 
 #include "report.h"	/* REPORT_NRCODE, REPORT_NBUCKET */
 
+struct cache;
 struct matcher;
 struct router;
 struct rt_table;
@@ -63,6 +64,8 @@ enum route_status {
 void table_init(const struct router *r, void (*first)(void),
     void (*released)(struct live_table *t));
 void table_shutdown(void);
+/* The controller's purges (dnsrouterctl purge) apply to c from now on. */
+void table_purges_to(struct cache *c);
 /* The table new queries use, or NULL before the first one arrived. */
 struct live_table *table_current(void);
 void table_ref(struct live_table *t);
