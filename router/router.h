@@ -4,7 +4,8 @@
  * Single-threaded, one libev loop; no allocation, no ldns and no formatted
  * logging per UDP query. Each module has its header (query.h, table.h,
  * udp.h, tcp.h, upstream.h, upstream_tcp.h, sendbatch.h, stats.h,
- * compile.h, dbfetch.h, xfr.h, update.h, shards.h, matcher.h, rrl.h);
+ * compile.h, dbfetch.h, xfr.h, update.h, shards.h, matcher.h, rrl.h,
+ * cache.h);
  * this one holds only what main.c hands them all.
  */
 #ifndef DNSROUTER_ROUTER_H
