@@ -19,7 +19,7 @@ FUZZ_LDFLAGS  = $(FUZZ_CFLAGS) -fsanitize=fuzzer
 
 FUZZ_TARGETS  = fuzz_query fuzz_routetable fuzz_report fuzz_status \
                 fuzz_route_value fuzz_etcd fuzz_config fuzz_tcpframe \
-                fuzz_hsdbmsg fuzz_dnsrr
+                fuzz_hsdbmsg fuzz_dnsrr fuzz_cache
 
 fuzzobj = $(patsubst %.c,$(FUZZ_B)/obj/%.o,$(1))
 
@@ -37,6 +37,9 @@ FUZZ_OBJ_fuzz_config      = $(call fuzzobj,common/config.c common/addr.c \
 FUZZ_OBJ_fuzz_tcpframe    = $(call fuzzobj,common/dnswire.c)
 FUZZ_OBJ_fuzz_hsdbmsg     = $(call fuzzobj,proto/proto.c proto/hsdbmsg.c)
 FUZZ_OBJ_fuzz_dnsrr       = $(call fuzzobj,common/dnswire.c common/dnsrr.c)
+FUZZ_OBJ_fuzz_cache       = $(call fuzzobj,router/cache.c common/dnswire.c \
+                            common/dnsrr.c common/siphash.c common/util.c \
+                            common/log.c)
 
 FUZZ_LIBS_fuzz_route_value = $(PCRE2_LIBS) $(JANSSON_LIBS)
 FUZZ_LIBS_fuzz_etcd        = $(JANSSON_LIBS) $(CURL_LIBS)
@@ -53,6 +56,7 @@ FUZZ_MAXLEN_fuzz_etcd        = 65535
 FUZZ_MAXLEN_fuzz_config      = 16384
 FUZZ_MAXLEN_fuzz_tcpframe    = 70000
 FUZZ_MAXLEN_fuzz_hsdbmsg     = 65535
+FUZZ_MAXLEN_fuzz_cache       = 5000
 
 FUZZ_BINS = $(addprefix $(FUZZ_B)/,$(FUZZ_TARGETS))
 
@@ -63,7 +67,7 @@ $(FUZZ_B)/obj/%.o: %.c
 define fuzz_target
 $(FUZZ_B)/$(1): tests/fuzz/$(1).c $$(FUZZ_OBJ_$(1))
 	@mkdir -p $$(dir $$@)
-	$$(FUZZ_CC) $$(CPPFLAGS) -Itests/fuzz $$(FUZZ_LDFLAGS) -o $$@ $$(filter %.c %.o,$$^) $$(FUZZ_LIBS_$(1))
+	$$(FUZZ_CC) $$(CPPFLAGS) -Itests/fuzz -Irouter $$(FUZZ_LDFLAGS) -o $$@ $$(filter %.c %.o,$$^) $$(FUZZ_LIBS_$(1))
 
 # The log keeps libFuzzer's output; on failure its tail names the input
 # saved in $(FUZZ_B)/artifacts/.

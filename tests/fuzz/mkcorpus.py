@@ -244,6 +244,36 @@ def report_seeds():
     write(t, "truncated", hdr(PROTO_REPORT, b"\0" * 20))
 
 
+def cache_seeds():
+    """Backend answers to fuzz_cache.c's query (a.miek.nl. TXT, DO)."""
+    import dns.edns
+    import dns.message
+    import dns.rcode
+    import dns.rrset
+    t = "fuzz_cache"
+    q = dns.message.make_query("a.miek.nl.", "TXT", use_edns=0,
+                               want_dnssec=True, payload=4096)
+    q.id = 0x1234
+
+    def resp(rcode=dns.rcode.NOERROR, answer=(), auth=(), options=()):
+        r = dns.message.make_response(q)
+        r.use_edns(0, dns.flags.DO, 4096, options=list(options))
+        r.set_rcode(rcode)
+        for owner, ttl, typ, rd in answer:
+            r.answer.append(dns.rrset.from_text(owner, ttl, "IN", typ, rd))
+        for owner, ttl, typ, rd in auth:
+            r.authority.append(dns.rrset.from_text(owner, ttl, "IN", typ, rd))
+        return r.to_wire()
+    soa = ("miek.nl.", 300, "SOA", "ns.miek.nl. h.miek.nl. 1 2 3 4 60")
+    write(t, "txt", resp(answer=[("a.miek.nl.", 300, "TXT", '"aa"')]))
+    write(t, "txt-cookie", resp(
+        answer=[("a.miek.nl.", 300, "TXT", '"aa"')],
+        options=[dns.edns.GenericOption(10, b"c" * 8 + b"s" * 16)]))
+    write(t, "nxdomain", resp(dns.rcode.NXDOMAIN, auth=[soa]))
+    write(t, "nodata", resp(auth=[soa]))
+    write(t, "ttl-zero", resp(answer=[("a.miek.nl.", 0, "TXT", '"aa"')]))
+
+
 def hsdb_seeds():
     t = "fuzz_hsdbmsg"
 
@@ -399,6 +429,7 @@ def main():
     tab = table_seeds()
     report_seeds()
     hsdb_seeds()
+    cache_seeds()
     status_seeds(tab)
     route_value_seeds()
     etcd_seeds()
