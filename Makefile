@@ -146,6 +146,8 @@ bench:
 	$(PYTHON) bench/bench.py --build $(abspath $(B)) $(BENCH_ARGS)
 	$(PYTHON) bench/startup.py --build $(abspath $(B)) \
 	    $(filter --quick,$(BENCH_ARGS)) $(STARTUP_ARGS)
+	$(PYTHON) bench/cache.py --build $(abspath $(B)) \
+	    $(filter --quick,$(BENCH_ARGS)) $(CACHE_ARGS)
 
 install: all
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(LIBEXECDIR)
