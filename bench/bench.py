@@ -169,9 +169,11 @@ def lua_str(s):
     return '"' + s.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def dnsdist_conf(port, listeners, addr_a, addr_b, fillers):
+def dnsdist_base(port, listeners, addr_a, addr_b, by="bench/bench.py"):
+    """The lines every dnsdist of the bench starts with: listeners and the
+    two backends as pools A and B (no rules yet)."""
     out = [
-        "-- written by bench/bench.py",
+        "-- written by " + by,
         'setSecurityPollSuffix("")',
         "setLocal(%s, {reusePort=true})" % lua_str("127.0.0.1:%d" % port),
     ]
@@ -181,6 +183,11 @@ def dnsdist_conf(port, listeners, addr_a, addr_b, fillers):
     for addr, pool in ((addr_a, "A"), (addr_b, "B")):
         out.append('newServer({address=%s, pool="%s", checkName="miek.nl.", '
                    'checkType="SOA", checkInterval=1})' % (lua_str(addr), pool))
+    return out
+
+
+def dnsdist_conf(port, listeners, addr_a, addr_b, fillers):
+    out = dnsdist_base(port, listeners, addr_a, addr_b)
     out.append("setRules({")
     for i, p in enumerate(fillers):
         out.append(' newRuleAction(RegexRule(%s), PoolAction("%s")),'
@@ -690,10 +697,15 @@ def print_block(args, title, systems, base_qps):
                 row.append(fmt_num(ratio(summ["rss_max_kib"],
                                          dd["rss_max_kib"]), ".2f") + " (lo)")
             rows.append(row)
-    widths = [max(len(str(r[i])) for r in rows + [cols])
-              for i in range(len(cols))]
     print()
     print(title)
+    show(cols, rows)
+
+
+def show(cols, rows):
+    """A table: the first column left-aligned, the others right."""
+    widths = [max(len(str(r[i])) for r in rows + [cols])
+              for i in range(len(cols))]
     line = "  ".join(c.ljust(widths[0]) if i == 0 else c.rjust(widths[i])
                      for i, c in enumerate(cols))
     print(line)

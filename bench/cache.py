@@ -114,17 +114,7 @@ def dnsrouter_extra(cache, size, mport):
 
 
 def dnsdist_conf(port, listeners, addr_a, addr_b, cache_entries, wport):
-    out = [
-        "-- written by bench/cache.py",
-        'setSecurityPollSuffix("")',
-        "setLocal(%s, {reusePort=true})" % lua_str("127.0.0.1:%d" % port),
-    ]
-    for _ in range(listeners - 1):
-        out.append("addLocal(%s, {reusePort=true})"
-                   % lua_str("127.0.0.1:%d" % port))
-    for addr, pool in ((addr_a, "A"), (addr_b, "B")):
-        out.append('newServer({address=%s, pool="%s", checkName="miek.nl.", '
-                   'checkType="SOA", checkInterval=1})' % (lua_str(addr), pool))
+    out = B.dnsdist_base(port, listeners, addr_a, addr_b, "bench/cache.py")
     if cache_entries:
         out.append("pc = newPacketCache(%d, {maxTTL=300, minTTL=0, "
                    "maxNegativeTTL=60, numberOfShards=20})" % cache_entries)
@@ -327,16 +317,7 @@ def print_table(args, summ):
                          fmt_ratio(ratio(x["cpu_per_100k"],
                                          y["cpu_per_100k"])) + " (lo)",
                          "", ""])
-    widths = [max(len(str(r[i])) for r in rows + [cols])
-              for i in range(len(cols))]
-    line = "  ".join(c.ljust(widths[0]) if i == 0 else c.rjust(widths[i])
-                     for i, c in enumerate(cols))
-    print(line)
-    print("-" * len(line))
-    for r in rows:
-        print("  ".join(str(c).ljust(widths[0]) if i == 0
-                        else str(c).rjust(widths[i])
-                        for i, c in enumerate(r)))
+    B.show(cols, rows)
 
 
 def main(argv=None):

@@ -72,7 +72,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
-from bench import (CLK_TCK, DNSDIST, DNSPERF, QUERIES, BenchError,  # noqa
+from bench import (CLK_TCK, show, DNSDIST, DNSPERF, QUERIES, BenchError,  # noqa
                    Dnsdist, cpu_ticks, comm, dnsdist_conf, dnsdist_version,
                    dnsrouter_routes, filler_patterns, check_fillers,
                    proc_tree)
@@ -473,19 +473,6 @@ def print_rows(args, r1, r2):
         print("dnsdist: no equivalent row: it has no pushed table (its rules "
               "are its configuration; a change is a restart, see above, or "
               "a console command)")
-
-
-def show(cols, rows):
-    widths = [max(len(str(r[i])) for r in rows + [cols])
-              for i in range(len(cols))]
-    line = "  ".join(c.ljust(widths[0]) if i == 0 else c.rjust(widths[i])
-                     for i, c in enumerate(cols))
-    print(line)
-    print("-" * len(line))
-    for r in rows:
-        print("  ".join(str(c).ljust(widths[0]) if i == 0
-                        else str(c).rjust(widths[i])
-                        for i, c in enumerate(r)))
 
 
 # ------------------------------------------------------------ main
