@@ -11,6 +11,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 #include <netinet/in.h>
 
 #include "addr.h"
@@ -19,6 +21,7 @@
 #include "health.h"
 #include "log.h"
 #include "metrics.h"
+#include "routes_etcd.h"
 #include "stall.h"
 #include "strmap.h"
 #include "util.h"
@@ -44,6 +47,14 @@ struct rstat {
 
 static const struct config	*mcf;
 static int			 enabled;
+/*
+ * Liveness: when each router last reported (they do at least every second)
+ * and whether it had a table then; the master is our parent as it was.
+ */
+#define ROUTER_SILENT_MAX	3.0	/* seconds without a report: not alive */
+static double			 seen[CONFIG_MAX_WORKERS];
+static int			 tabled[CONFIG_MAX_WORKERS];
+static pid_t			 master_pid;
 static uint64_t			 global[REPORT_NGLOBAL];
 static uint64_t			 reports, bad_reports;
 /* Each router's packet cache entries, as its last report said. */
@@ -71,6 +82,49 @@ metrics_init(const struct config *cf)
 {
 	mcf = cf;
 	enabled = cf->metricslen != 0;
+	master_pid = getppid();
+}
+
+static double
+mono_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+int
+metrics_health(int ready, char *why, size_t len)
+{
+	double now = mono_now();
+	int i;
+
+	if (getppid() != master_pid) {
+		snprintf(why, len, "the master is gone");
+		return 0;
+	}
+	/* First, as the routers wait for it to have a table. */
+	if (ready && mcf->netcd > 0 && !routes_etcd_listed()) {
+		snprintf(why, len, "the first etcd listing is not in yet");
+		return 0;
+	}
+	for (i = 0; i < mcf->workers && i < CONFIG_MAX_WORKERS; i++) {
+		if (seen[i] == 0 || now - seen[i] > ROUTER_SILENT_MAX) {
+			snprintf(why, len, "router %d has not reported for %.0fs",
+			    i, seen[i] == 0 ? 0 : now - seen[i]);
+			if (seen[i] == 0)
+				snprintf(why, len, "router %d has not reported "
+				    "yet", i);
+			return 0;
+		}
+		if (ready && !tabled[i]) {
+			snprintf(why, len, "router %d has no route table yet", i);
+			return 0;
+		}
+	}
+	snprintf(why, len, "ok");
+	return 1;
 }
 
 static void
@@ -231,6 +285,10 @@ metrics_report(const struct report *r)
 	struct bstat *b;
 	uint32_t i;
 
+	if (r->router < CONFIG_MAX_WORKERS) {
+		seen[r->router] = mono_now();
+		tabled[r->router] = r->generation != 0;
+	}
 	if (!enabled)
 		return;
 	reports++;

@@ -40,6 +40,13 @@ struct metrics_page *metrics_page_new(void);
 /* Up to max bytes of the page into buf: how many, 0 at its end, -1 on failure. */
 ssize_t metrics_page_read(struct metrics_page *p, char *buf, size_t max);
 void metrics_page_free(struct metrics_page *p);
+/*
+ * /health (ready 0): the master is alive (still our parent) and every
+ * router reported within the last 3 s. /ready (ready 1): that, every
+ * router has a route table, and with etcd configured the first listing is
+ * applied. 1 if so; why says what is missing (or "ok").
+ */
+int metrics_health(int ready, char *why, size_t len);
 /* Free everything. */
 void metrics_free(void);
 

@@ -97,6 +97,31 @@ answer_text(struct MHD_Connection *c, unsigned status, const char *text)
 	return rv;
 }
 
+/* /health and /ready: 200 "ok", or 503 and what is missing. */
+static enum MHD_Result
+answer_health(struct MHD_Connection *c, int ready)
+{
+	struct MHD_Response *r;
+	enum MHD_Result rv;
+	char why[128];
+	int ok;
+	size_t n;
+
+	ok = metrics_health(ready, why, sizeof(why) - 1);
+	n = strlen(why);
+	why[n++] = '\n';
+	r = MHD_create_response_from_buffer(n, why, MHD_RESPMEM_MUST_COPY);
+	if (r == NULL)
+		return MHD_NO;
+	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE,
+	    "text/plain; charset=utf-8");
+	MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+	rv = MHD_queue_response(c, ok ? MHD_HTTP_OK :
+	    MHD_HTTP_SERVICE_UNAVAILABLE, r);
+	MHD_destroy_response(r);
+	return rv;
+}
+
 /* MHD asks for the page a block at a time as the socket takes it. */
 static ssize_t
 page_read(void *cls, uint64_t pos, char *buf, size_t max)
@@ -126,12 +151,16 @@ handler(void *cls, struct MHD_Connection *c, const char *url,
 
 	(void)cls; (void)version; (void)upload_data; (void)upload_data_size;
 	(void)con_cls;
-	if (strcmp(url, "/metrics") != 0)
-		return answer_text(c, MHD_HTTP_NOT_FOUND, "not found: try /metrics\n");
+	if (strcmp(url, "/metrics") != 0 && strcmp(url, "/health") != 0 &&
+	    strcmp(url, "/ready") != 0)
+		return answer_text(c, MHD_HTTP_NOT_FOUND,
+		    "not found: try /metrics, /health or /ready\n");
 	if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 &&
 	    strcmp(method, MHD_HTTP_METHOD_HEAD) != 0)
 		return answer_text(c, MHD_HTTP_METHOD_NOT_ALLOWED,
 		    "method not allowed\n");
+	if (url[1] != 'm')
+		return answer_health(c, url[1] == 'r');
 	page = metrics_page_new();
 	r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, HTTP_BLOCK,
 	    page_read, page, page_free);

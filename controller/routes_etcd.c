@@ -122,6 +122,12 @@ reg_key(const char *key, size_t klen)
 	return k;
 }
 
+int
+routes_etcd_listed(void)
+{
+	return listings > 0;
+}
+
 static void
 on_reset(void *ctx)
 {

@@ -13,5 +13,7 @@
 void routes_etcd_init(struct ev_loop *loop, const struct config *cf,
     struct registry *r, void (*changed)(void));
 void routes_etcd_shutdown(void);
+/* Whether a whole listing of etcd has been applied yet. */
+int routes_etcd_listed(void);
 
 #endif

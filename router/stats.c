@@ -31,6 +31,8 @@
 #include "util.h"
 
 #define REPORT_INTERVAL	0.1
+/* A router with nothing to report still reports this often: /health. */
+#define REPORT_HEARTBEAT	1.0
 
 /* A table's routes all fit in one report: only backends need chunks. */
 _Static_assert(REPORT_MAX_ROUTES >= RT_MAX_ROUTES, "routes per report");
@@ -42,6 +44,7 @@ static int		push_open;
 static ev_timer		report_w;
 static uint32_t		router_index;
 static uint32_t		cache_sent = UINT32_MAX;	/* entries last reported */
+static double		last_sent;		/* ev_now of the last report */
 
 static int
 backend_active(const struct bcount *c)
@@ -116,11 +119,17 @@ report_send(struct live_table *t)
 			if (backend_active(&t->bc[i]))
 				n++;
 	}
-	/* The entries are a gauge: a change is news, and so is the first. */
+	/*
+	 * The entries are a gauge: a change is news, and so is the first.
+	 * With no news a report still goes out every REPORT_HEARTBEAT: the
+	 * controller's /health and /ready go by them.
+	 */
 	if (n == 0 && (t == NULL || t->ntouched == 0) && !any &&
-	    (query_cache() == NULL || r.cache_entries == cache_sent))
+	    (query_cache() == NULL || r.cache_entries == cache_sent) &&
+	    ev_now(loop) - last_sent < REPORT_HEARTBEAT)
 		return;
 	cache_sent = r.cache_entries;
+	last_sent = ev_now(loop);
 	memset(rcount, 0, sizeof(rcount));
 	if (n > 0) {
 		r.e = xcalloc(n, sizeof(*r.e));
