@@ -494,6 +494,8 @@ static const struct config_key keys[] = {
 	{ "metrics", C, CUSTOM(parse_metrics, write_metrics) },
 	{ "pidfile", 0, PATH(pidfile, 0, "pidfile must be an absolute path",
 	    "path too long") },
+	{ "lameduck", 0, DURATION(lameduck_ms, 0, 60000,
+	    "must be a duration from 0s (stop at once) to 60s") },
 	{ "allow-query", R, ACL(allow_query) },
 	{ "allow-transfer", R, ACL(allow_transfer) },
 	{ "acl-drop", R, BOOL(acl_drop) },

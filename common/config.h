@@ -88,6 +88,7 @@ struct config {
 	unsigned		cache_min_ttl_ms;
 	unsigned		cache_negative_ttl_ms;
 	unsigned		cache_stale_ms;		/* serve-stale window; 0 = off */
+	unsigned		lameduck_ms;		/* SIGTERM: /ready 503, then stop */
 	int			seccomp;	/* CONFIG_SECCOMP_* */
 };
 

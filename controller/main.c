@@ -239,6 +239,15 @@ stop_cb(struct ev_loop *l, ev_signal *w, int revents)
 	ev_break(l, EVBREAK_ALL);
 }
 
+/* The master's lameduck: a stop is coming. */
+static void
+drain_cb(struct ev_loop *l, ev_signal *w, int revents)
+{
+	(void)l; (void)w; (void)revents;
+	log_info("lameduck: /ready answers 503 until we stop");
+	metrics_draining();
+}
+
 static char		 root[PATH_MAX];	/* our chroot, where we listen */
 static char		 epdir[PATH_MAX];	/* the same, seen from inside */
 
@@ -271,7 +280,7 @@ main(int argc, char *argv[])
 		.conf = &conf,
 		.outside = outside,
 	};
-	ev_signal sighup, sigterm, sigint;
+	ev_signal sighup, sigterm, sigint, sigusr1;
 	ev_timer probe_w;
 
 	/*
@@ -311,13 +320,16 @@ main(int argc, char *argv[])
 	ev_timer_init(&probe_w, probe_cb, 1., 1.);
 	ev_timer_start(loop, &probe_w);
 	ev_signal_init(&sighup, hup_cb, SIGHUP);
+	ev_signal_init(&sigusr1, drain_cb, SIGUSR1);
 	ev_signal_init(&sigterm, stop_cb, SIGTERM);
 	ev_signal_init(&sigint, stop_cb, SIGINT);
 	ev_signal_start(loop, &sighup);
+	ev_signal_start(loop, &sigusr1);
 	ev_signal_start(loop, &sigterm);
 	ev_signal_start(loop, &sigint);
 	/* The master started us with SIGHUP blocked: a reload can come now. */
 	unblock_signal(SIGHUP);
+	unblock_signal(SIGUSR1);
 	stall_init(loop);
 	child_run(&p, 0);
 

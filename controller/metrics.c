@@ -55,6 +55,7 @@ static int			 enabled;
 static double			 seen[CONFIG_MAX_WORKERS];
 static int			 tabled[CONFIG_MAX_WORKERS];
 static pid_t			 master_pid;
+static int			 draining;
 static uint64_t			 global[REPORT_NGLOBAL];
 static uint64_t			 reports, bad_reports;
 /* Each router's packet cache entries, as its last report said. */
@@ -94,6 +95,12 @@ mono_now(void)
 	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
+void
+metrics_draining(void)
+{
+	draining = 1;
+}
+
 int
 metrics_health(int ready, char *why, size_t len)
 {
@@ -102,6 +109,10 @@ metrics_health(int ready, char *why, size_t len)
 
 	if (getppid() != master_pid) {
 		snprintf(why, len, "the master is gone");
+		return 0;
+	}
+	if (ready && draining) {
+		snprintf(why, len, "stopping (lameduck)");
 		return 0;
 	}
 	/* First, as the routers wait for it to have a table. */

@@ -47,6 +47,8 @@ void metrics_page_free(struct metrics_page *p);
  * applied. 1 if so; why says what is missing (or "ok").
  */
 int metrics_health(int ready, char *why, size_t len);
+/* From now on /ready answers 503: the master's lameduck before a stop. */
+void metrics_draining(void);
 /* Free everything. */
 void metrics_free(void);
 

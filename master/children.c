@@ -287,6 +287,7 @@ spawn(struct slot *s)
 		signal(SIGTERM, SIG_DFL);
 		signal(SIGINT, SIG_DFL);
 		signal(SIGHUP, SIG_DFL);
+		signal(SIGUSR1, SIG_DFL);
 		signal(SIGCHLD, SIG_DFL);
 		/*
 		 * Die with the master, whatever kills it; one that died before
@@ -300,10 +301,11 @@ spawn(struct slot *s)
 		 * (a reload) before the child has its handler, and the default
 		 * action would kill it. The child unblocks it once its handler
 		 * is in place, and a reload asked for meanwhile is delivered
-		 * then.
+		 * then. SIGUSR1 (lameduck: children_drain) likewise.
 		 */
 		sigemptyset(&all);
 		sigaddset(&all, SIGHUP);
+		sigaddset(&all, SIGUSR1);
 		sigprocmask(SIG_SETMASK, &all, NULL);
 		arrange_fds(fds, tmp, nfds);
 		execve(argv[0], argv, child_env);
@@ -574,6 +576,16 @@ kill_cb(struct ev_loop *l, ev_timer *w, int revents)
 		    (int)p->pid, STOP_GRACE);
 		kill(p->pid, SIGKILL);
 	}
+}
+
+void
+children_drain(void)
+{
+	struct proc *p;
+
+	for (p = procs; p != NULL; p = p->next)
+		if (p->slot->index == 0 && !p->retiring)
+			kill(p->pid, SIGUSR1);
 }
 
 void

@@ -246,10 +246,38 @@ all_stopped(void)
 	ev_break(loop, EVBREAK_ALL);
 }
 
+static ev_timer		 lameduck_w;
+static int		 lameducking;
+
+static void
+lameduck_cb(struct ev_loop *l, ev_timer *w, int revents)
+{
+	(void)l; (void)w; (void)revents;
+	log_info("lameduck over: stopping");
+	children_stop(all_stopped);
+}
+
+/*
+ * With lameduck D, the first SIGTERM or SIGINT has the controller answer
+ * /ready with 503 for D while the routers go on answering (so a load
+ * balancer can take us out first), then stops; a second one stops at once.
+ */
 static void
 stop_cb(struct ev_loop *l, ev_signal *w, int revents)
 {
-	(void)l; (void)revents;
+	(void)revents;
+	if (conf->lameduck_ms > 0 && !lameducking) {
+		lameducking = 1;
+		log_info("signal %d: lameduck for %.1fs (/ready says 503, DNS "
+		    "is answered), then stopping", w->signum,
+		    conf->lameduck_ms / 1000.0);
+		children_drain();
+		ev_timer_init(&lameduck_w, lameduck_cb,
+		    conf->lameduck_ms / 1000.0, 0.);
+		ev_timer_start(l, &lameduck_w);
+		return;
+	}
+	ev_timer_stop(l, &lameduck_w);
 	log_info("signal %d: stopping", w->signum);
 	children_stop(all_stopped);
 }

@@ -45,6 +45,8 @@ void children_start(struct ev_loop *loop, const struct config *cf,
  */
 void children_reload(const struct config *cf, const struct listeners *ls,
     int controller_changed, int routers_changed, void (*done)(void));
+/* Tell the controller that a stop is coming (SIGUSR1): /ready says 503. */
+void children_drain(void);
 /* Ask every child to stop; done() runs once the last has exited. */
 void children_stop(void (*done)(void));
 

@@ -136,6 +136,8 @@ outside(struct child_proc *p)
 	/* Reloading is the master's and the controller's: a router keeps on. */
 	signal(SIGHUP, SIG_IGN);
 	unblock_signal(SIGHUP);
+	signal(SIGUSR1, SIG_IGN);	/* lameduck is the controller's */
+	unblock_signal(SIGUSR1);
 	/*
 	 * Room for every TCP client and the sockets toward backends (a soft
 	 * limit of 1024 would cap tcp-clients below its default); no cores.

@@ -3,13 +3,18 @@ controller and every router are alive and (for /ready) every router has a
 route table and, with etcd configured, the first etcd listing is applied;
 503 with the reason otherwise. A router that stops reporting (stopped with
 SIGSTOP: alive to the kernel, dead to DNS) makes /health 503 within a few
-seconds; once it runs again, 200."""
+seconds; once it runs again, 200. With `lameduck D`, a SIGTERM makes
+/ready 503 for D while DNS is still answered, then dnsrouter stops; a
+second SIGTERM stops it at once."""
 
 import os
 import signal
+import time
+
+import dns.rcode
 
 from conftest import spec
-from dnsenv import free_port, wait_for
+from dnsenv import free_port, query, wait_for
 from etcdenv import etcd, etcd_router  # noqa: F401
 from test_metrics import http_get
 import zones
@@ -75,3 +80,37 @@ def test_ready_waits_for_the_first_etcd_listing(etcd, etcd_router):
     mport2 = free_port()
     etcd_router(etcd.url, workers=1, more="metrics 127.0.0.1:%d\n" % mport2)
     assert wait_status(mport2, "/ready", 200)[1] == "ok"
+
+
+def test_lameduck_says_not_ready_while_still_answering(make_named,
+                                                       make_router):
+    n = make_named(zones.zone_ab(), "shard-ab")
+    mport = free_port()
+    r = make_router(["%s,miek\\.nl\\.$" % spec(n)], workers=1,
+                    extra="metrics 127.0.0.1:%d\nlameduck 3s\n" % mport)
+    r.wait_ready("a.miek.nl.", "TXT", in_a_row=2)
+    wait_status(mport, "/ready", 200)
+    t0 = time.monotonic()
+    r.proc.send_signal(signal.SIGTERM)
+    st, why = wait_status(mport, "/ready", 503, timeout=2)
+    assert "lameduck" in why, why
+    assert status(mport, "/health") == (200, "ok")
+    got = query(r.port, "a.miek.nl.", "TXT", timeout=1.0)
+    assert got.rcode() == dns.rcode.NOERROR and got.answer
+    wait_for(lambda: r.proc.poll() is not None, 10, what="the master's exit")
+    took = time.monotonic() - t0
+    assert r.proc.returncode == 0
+    assert 2.5 <= took < 8, took
+
+
+def test_a_second_sigterm_ends_the_lameduck(make_named, make_router):
+    n = make_named(zones.zone_ab(), "shard-ab")
+    mport = free_port()
+    r = make_router(["%s,miek\\.nl\\.$" % spec(n)], workers=1,
+                    extra="metrics 127.0.0.1:%d\nlameduck 60s\n" % mport)
+    r.wait_ready("a.miek.nl.", "TXT", in_a_row=2)
+    r.proc.send_signal(signal.SIGTERM)
+    wait_status(mport, "/ready", 503, timeout=2)
+    r.proc.send_signal(signal.SIGTERM)
+    wait_for(lambda: r.proc.poll() is not None, 8, what="the master's exit")
+    assert r.proc.returncode == 0

@@ -1010,6 +1010,7 @@ test_every_written_key_has_its_readers(void **state)
 		{ "health-passive-failure-percent", CONFIG_FOR_CONTROLLER },
 		{ "metrics", CONFIG_FOR_CONTROLLER },
 		{ "pidfile", 0 },
+		{ "lameduck", 0 },
 		{ "allow-query", CONFIG_FOR_ROUTERS },
 		{ "allow-transfer", CONFIG_FOR_ROUTERS },
 		{ "acl-drop", CONFIG_FOR_ROUTERS },
