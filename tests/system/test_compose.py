@@ -113,3 +113,48 @@ def test_dnsrouter_is_published_on_loopback_only_by_default(config):
             parts = str(p).split(":")
             host_ip = parts[0] if len(parts) == 3 else None
         assert host_ip == "127.0.0.1", p
+
+
+MULTI = os.path.join(DEPLOY, "docker-compose.multi.yml")
+
+
+def test_multi_instance_compose_file(config):
+    """deploy/docker-compose.multi.yml: valid; three etcd members in one
+    cluster, two dnsrouters given all three by ETCD_MACHINES, the shards
+    at the addresses the registered routes name, loopback-only ports."""
+    import yaml
+    cp = subprocess.run([shutil.which("docker-compose"), "-f", MULTI,
+                         "config"], capture_output=True, text=True,
+                        timeout=120, cwd=DEPLOY,
+                        env=dict(os.environ,
+                                 DOCKER_HOST="unix:///nonexistent"))
+    assert cp.returncode == 0, cp.stderr
+    svcs = yaml.safe_load(cp.stdout)["services"]
+    assert sorted(svcs) == ["bind-ab", "bind-cd", "dnsrouter-1",
+                            "dnsrouter-2", "etcd1", "etcd2", "etcd3",
+                            "registrar"]
+    members = ["etcd1", "etcd2", "etcd3"]
+    machines = ",".join("http://%s:2379" % m for m in members)
+    for m in members:
+        cmd = svcs[m]["command"]
+        cluster = cmd[cmd.index("--initial-cluster") + 1]
+        assert sorted(cluster.split(",")) == sorted(
+            "%s=http://%s:2380" % (n, n) for n in members)
+        assert cmd[cmd.index("--name") + 1] == m
+    for n in ("dnsrouter-1", "dnsrouter-2", "registrar"):
+        assert svcs[n]["environment"]["ETCD_MACHINES"] == machines, n
+    for n in ("bind-ab", "bind-cd"):
+        assert svcs[n]["networks"] == config["services"][n]["networks"], n
+    hostports = set()
+    for n in ("dnsrouter-1", "dnsrouter-2"):
+        for p in svcs[n]["ports"]:
+            if isinstance(p, dict):
+                host_ip, pub = p.get("host_ip"), (p["published"],
+                                                  p["protocol"])
+            else:
+                parts = str(p).split(":")
+                host_ip = parts[0] if len(parts) == 3 else None
+                pub = (parts[-2], parts[-1].split("/")[-1])
+            assert host_ip == "127.0.0.1", (n, p)
+            hostports.add(pub)
+    assert len(hostports) == 4, hostports      # two ports, UDP and TCP
