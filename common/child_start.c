@@ -54,6 +54,7 @@ child_start(struct child_proc *p, int argc, char *argv[])
 	if (config_read_fd(p->conf, CHILD_FD_CONFIG, err, sizeof(err)) != 0)
 		fatalx("%s", err);
 	close(CHILD_FD_CONFIG);
+	log_setjson(p->conf->log_json);
 	signal(SIGPIPE, SIG_IGN);
 
 	p->chrooted = geteuid() == 0;

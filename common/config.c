@@ -445,6 +445,29 @@ write_seccomp(const struct config *cf, const struct config_key *k, FILE *fp)
 	    cf->seccomp == CONFIG_SECCOMP_LOG ? "log" : "off");
 }
 
+static int
+parse_log_format(struct config *cf, const struct config_key *k, char *value,
+    struct parse_state *st, const char **why)
+{
+	(void)k; (void)st;
+	if (strcmp(value, "text") == 0)
+		cf->log_json = 0;
+	else if (strcmp(value, "json") == 0)
+		cf->log_json = 1;
+	else {
+		*why = "must be text or json";
+		return -1;
+	}
+	return 0;
+}
+
+static void
+write_log_format(const struct config *cf, const struct config_key *k,
+    FILE *fp)
+{
+	fprintf(fp, "%s %s\n", k->name, cf->log_json ? "json" : "text");
+}
+
 #define CUSTOM(p, w)	K_CUSTOM, 0, 0, 0, 0, 0, 0, NULL, NULL, p, w
 #define CUSTOM_WORDS(p, w) K_CUSTOM, 0, 0, 0, 0, 1, 0, NULL, NULL, p, w
 #define UINT(f, lo, hi, why)	K_UINT, F(f), lo, hi, 0, 0, why, NULL, NULL, NULL
@@ -534,6 +557,7 @@ static const struct config_key keys[] = {
 	{ "cache-stale", R, DURATION(cache_stale_ms, 0, 604800000,
 	    "must be a duration from 0s (off) to 168h") },
 	{ "seccomp", R | C, CUSTOM(parse_seccomp, write_seccomp) },
+	{ "log-format", R | C, CUSTOM(parse_log_format, write_log_format) },
 };
 
 #undef R

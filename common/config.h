@@ -90,6 +90,7 @@ struct config {
 	unsigned		cache_stale_ms;		/* serve-stale window; 0 = off */
 	unsigned		lameduck_ms;		/* SIGTERM: /ready 503, then stop */
 	int			seccomp;	/* CONFIG_SECCOMP_* */
+	int			log_json;	/* log-format json */
 };
 
 #define CONFIG_SECCOMP_ON	0	/* the default */

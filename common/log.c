@@ -1,4 +1,8 @@
-/* Logging to stderr (foreground) or syslog (daemon). */
+/*
+ * Logging to stderr (foreground) or syslog (daemon), as text or (log-format
+ * json) as one JSON object a line: time (UTC, RFC 3339 with milliseconds),
+ * process, pid, level, message and, for a failed call, error.
+ */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +16,7 @@
 static int log_foreground = 1;
 static int log_verbose;
 static const char *log_name = "dnsrouter";
+static int log_json;
 
 void
 log_init(int foreground, int verbose, const char *ident)
@@ -22,6 +27,85 @@ log_init(int foreground, int verbose, const char *ident)
 		log_name = ident;
 	if (!foreground)
 		openlog(log_name, LOG_PID | LOG_NDELAY, LOG_DAEMON);
+}
+
+void
+log_setjson(int on)
+{
+	log_json = on;
+}
+
+/*
+ * s as a JSON string's contents into out (size n, at least 7): quotes,
+ * backslashes and control characters escaped, and bytes of 0x80 and up
+ * too (\u00XX: a name from a packet need not be UTF-8, the line must be
+ * JSON). Cut short, never mid-escape, if out is too small.
+ */
+static void
+json_escape(const char *s, char *out, size_t n)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t o = 0;
+	const unsigned char *p;
+
+	for (p = (const unsigned char *)s; *p != '\0' && o + 7 < n; p++) {
+		if (*p == '"' || *p == '\\') {
+			out[o++] = '\\';
+			out[o++] = (char)*p;
+		} else if (*p < 0x20 || *p >= 0x7f) {
+			out[o++] = '\\';
+			out[o++] = 'u';
+			out[o++] = '0';
+			out[o++] = '0';
+			out[o++] = hex[*p >> 4];
+			out[o++] = hex[*p & 15];
+		} else
+			out[o++] = (char)*p;
+	}
+	out[o] = '\0';
+}
+
+static const char *
+level_name(int pri)
+{
+	switch (pri) {
+	case LOG_CRIT:
+	case LOG_ERR:
+		return "error";
+	case LOG_WARNING:
+		return "warning";
+	case LOG_DEBUG:
+		return "debug";
+	default:
+		return "info";
+	}
+}
+
+static void
+vlog_json(int pri, const char *msg, int with_errno, int saved)
+{
+	char emsg[6 * 1024 + 8], eerr[512], when[40], name[128];
+	struct timespec ts;
+	struct tm tm;
+
+	json_escape(msg, emsg, sizeof(emsg));
+	json_escape(with_errno ? strerror(saved) : "", eerr, sizeof(eerr));
+	json_escape(log_name, name, sizeof(name));
+	clock_gettime(CLOCK_REALTIME, &ts);
+	gmtime_r(&ts.tv_sec, &tm);
+	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm);
+	if (log_foreground) {
+		fprintf(stderr, "{\"time\":\"%s.%03ldZ\",\"process\":\"%s\","
+		    "\"pid\":%d,\"level\":\"%s\",\"message\":\"%s\"%s%s%s}\n",
+		    when, ts.tv_nsec / 1000000, name, (int)getpid(),
+		    level_name(pri), emsg, with_errno ? ",\"error\":\"" : "",
+		    eerr, with_errno ? "\"" : "");
+		fflush(stderr);
+	} else
+		/* syslog stamps time, name and pid itself. */
+		syslog(pri, "{\"level\":\"%s\",\"message\":\"%s\"%s%s%s}",
+		    level_name(pri), emsg, with_errno ? ",\"error\":\"" : "",
+		    eerr, with_errno ? "\"" : "");
 }
 
 void
@@ -43,7 +127,9 @@ vlog(int pri, const char *fmt, va_list ap, int with_errno)
 	int saved = errno;
 
 	vsnprintf(msg, sizeof(msg), fmt, ap);
-	if (log_foreground) {
+	if (log_json)
+		vlog_json(pri, msg, with_errno, saved);
+	else if (log_foreground) {
 		struct timespec ts;
 		struct tm tm;
 		char when[32];

@@ -8,6 +8,8 @@
 void log_init(int foreground, int verbose, const char *ident);
 /* Change the verbosity (number of -v given). */
 void log_setverbose(int verbose);
+/* log-format json: one JSON object a line (1) or text (0, the default). */
+void log_setjson(int on);
 /* Current verbosity. */
 int log_getverbose(void);
 

@@ -361,6 +361,7 @@ hup_cb(struct ev_loop *l, ev_signal *w, int revents)
 	old_ls = ls;
 	conf = ncf;
 	ls = nls;
+	log_setjson(conf->log_json);
 	children_reload(conf, ls, cchg, rchg, reload_done);
 }
 
@@ -414,6 +415,7 @@ main(int argc, char *argv[])
 	}
 
 	log_init(1, verbose, "dnsrouter");
+	log_setjson(conf->log_json);
 	if (!foreground)
 		lock_pidfile(conf->pidfile);
 	if (make_rundir(conf, err, sizeof(err)) != 0)

@@ -1033,6 +1033,7 @@ test_every_written_key_has_its_readers(void **state)
 		{ "cache-negative-ttl", CONFIG_FOR_ROUTERS },
 		{ "cache-stale", CONFIG_FOR_ROUTERS },
 		{ "seccomp", CONFIG_FOR_ROUTERS | CONFIG_FOR_CONTROLLER },
+		{ "log-format", CONFIG_FOR_ROUTERS | CONFIG_FOR_CONTROLLER },
 	};
 	struct config cf;
 	char *text, *line, *r, *c;
