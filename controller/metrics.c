@@ -121,12 +121,13 @@ metrics_health(int ready, char *why, size_t len)
 		return 0;
 	}
 	for (i = 0; i < mcf->workers && i < CONFIG_MAX_WORKERS; i++) {
-		if (seen[i] == 0 || now - seen[i] > ROUTER_SILENT_MAX) {
+		if (seen[i] == 0) {
+			snprintf(why, len, "router %d has not reported yet", i);
+			return 0;
+		}
+		if (now - seen[i] > ROUTER_SILENT_MAX) {
 			snprintf(why, len, "router %d has not reported for %.0fs",
-			    i, seen[i] == 0 ? 0 : now - seen[i]);
-			if (seen[i] == 0)
-				snprintf(why, len, "router %d has not reported "
-				    "yet", i);
+			    i, now - seen[i]);
 			return 0;
 		}
 		if (ready && !tabled[i]) {
