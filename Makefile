@@ -94,9 +94,11 @@ $(B)/dnsrouter-controller: $(call obj,$(CONTROLLER_SRC)) $(B)/libcommon.a
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $(filter-out %.h,$^) $(EV_LIBS) $(NNG_LIBS) \
 	    $(PCRE2_LIBS) $(JANSSON_LIBS) $(LDNS_LIBS) $(CURL_LIBS) $(MHD_LIBS) $(HS_LIBS) $(SECCOMP_LIBS)
 
-$(B)/dnsrouterctl: $(call obj,$(CTL_SRC)) $(B)/libcommon.a
+# route matches names with the routers' own matcher.
+$(B)/ctl/route.o:     CPPFLAGS += -Irouter
+$(B)/dnsrouterctl: $(call obj,$(CTL_SRC) router/matcher.c) $(B)/libcommon.a
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $(filter-out %.h,$^) $(NNG_LIBS) \
-	    $(PCRE2_LIBS) $(JANSSON_LIBS) $(LDNS_LIBS) $(CURL_LIBS)
+	    $(PCRE2_LIBS) $(HS_LIBS) $(JANSSON_LIBS) $(LDNS_LIBS) $(CURL_LIBS)
 
 $(B)/tests/%: tests/unit/%.c $(UNIT_OBJ) $(B)/libcommon.a
 	@mkdir -p $(dir $@)

@@ -59,6 +59,7 @@ int cmd_add(int argc, char *argv[]);
 int cmd_del(int argc, char *argv[]);
 int cmd_list(int argc, char *argv[]);
 int cmd_purge(int argc, char *argv[]);
+int cmd_route(int argc, char *argv[]);
 int cmd_status(int argc, char *argv[]);
 int cmd_split(int argc, char *argv[]);
 

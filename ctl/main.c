@@ -21,6 +21,7 @@ static const char usage_text[] =
     "  del ADDR [REGEXP]                          remove its registrations\n"
     "  list                                       every registration in etcd\n"
     "  purge NAME [TYPE]                          drop a name from the routers' caches\n"
+    "  route NAME [TYPE]                          which route answers NAME, and why\n"
     "  status [--json]                            what the running dnsrouter sees\n"
     "  split ZONEFILE --shards N [--origin O] [--out DIR] [--addr ADDR ...]\n"
     "                                             split a zone into shard zone files\n"
@@ -95,6 +96,7 @@ static const struct {
 	{ "del", cmd_del },
 	{ "list", cmd_list },
 	{ "purge", cmd_purge },
+	{ "route", cmd_route },
 	{ "status", cmd_status },
 	{ "split", cmd_split },
 };

@@ -248,6 +248,10 @@ def main():
         say()
         ctl.run("status")
         say()
+        say("== which route answers a name, and why: one of each shard, the apex")
+        for name in ("a.miek.nl", "x.miek.nl", "miek.nl"):
+            ctl.run("route", name)
+        say()
         say("== stop shard 1: health checks take it out of rotation")
         a.stop()
         ctl.wait_backend(addr_a, False)
