@@ -718,6 +718,22 @@ def show(cols, rows):
 
 # ------------------------------------------------------------------ main
 
+def add_dnsperf_args(ap):
+    """The dnsperf options run_dnsperf, measure and add_p99 read."""
+    ap.add_argument("--p99-seconds", type=float, default=4,
+                    help="length of the dnsperf -v run after each measured "
+                    "run, for p99 (default 4; 0: no p99)")
+    ap.add_argument("--clients", type=int, default=4, help="dnsperf -c (4)")
+    ap.add_argument("--outstanding", type=int, default=200,
+                    help="dnsperf -q (200)")
+    ap.add_argument("--rate", type=int, default=0,
+                    help="dnsperf -Q: fixed query rate instead of saturation, "
+                    "for latency below capacity (default 0: as fast as it "
+                    "goes)")
+    ap.add_argument("--timeout", type=float, default=2,
+                    help="dnsperf -t, seconds before a query is lost (2)")
+
+
 def parse_args(argv):
     ap = argparse.ArgumentParser(
         description="dnsperf against dnsrouter and dnsdist on the same BIND "
@@ -747,18 +763,7 @@ def parse_args(argv):
                     "--tcp")
     ap.add_argument("--rss", action="store_true",
                     help="show resident memory (sum of VmRSS) in the table")
-    ap.add_argument("--p99-seconds", type=float, default=4,
-                    help="length of the dnsperf -v run after each measured "
-                    "run, for p99 (default 4; 0: no p99)")
-    ap.add_argument("--clients", type=int, default=4, help="dnsperf -c (4)")
-    ap.add_argument("--outstanding", type=int, default=200,
-                    help="dnsperf -q (200)")
-    ap.add_argument("--rate", type=int, default=0,
-                    help="dnsperf -Q: fixed query rate instead of saturation, "
-                    "for latency below capacity (default 0: as fast as it "
-                    "goes)")
-    ap.add_argument("--timeout", type=float, default=2,
-                    help="dnsperf -t, seconds before a query is lost (2)")
+    add_dnsperf_args(ap)
     ap.add_argument("--only", choices=("dnsrouter", "dnsdist"),
                     help="measure only one of the two")
     ap.add_argument("--quick", action="store_true",
@@ -808,16 +813,10 @@ def start_systems(args, size, tmp, addr_a, addr_b, fillers, problems,
         todo.append(System("dnsdist", "dnsdist", d,
                            listeners=args.dnsdist_listeners))
     for s in todo:
-        t0 = time.monotonic()
         systems.append(s)
         try:
-            s.daemon.start()
-            if s.kind == "dnsrouter":
-                # Bounded; a large routes file takes the controller longer.
-                s.daemon.wait_ready("a.miek.nl.", "TXT", timeout=120)
-                s.daemon.wait_ready("c.miek.nl.", "TXT", timeout=30)
-            else:
-                s.daemon.wait_ready(180)
+            # Bounded; a large routes file takes the controller longer.
+            bring_up(s, [("a.miek.nl.", "TXT"), ("c.miek.nl.", "TXT")], 120)
         except (ProcessError, OSError) as e:
             problems.append("%s with %d+2 routes did not come up: %s"
                             % (s.label, size, str(e)[:3000]))
@@ -825,7 +824,20 @@ def start_systems(args, size, tmp, addr_a, addr_b, fillers, problems,
             systems.remove(s)
             stop_systems([s], problems)
             continue
-        s.startup_s = time.monotonic() - t0
+
+
+def bring_up(s, names, timeout):
+    """Start s's daemon and wait until it answers: a dnsrouter each of
+    names [(name, type)] (one per backend), dnsdist the QUERIES. Sets
+    s.startup_s; raises what the daemon's start or wait raises."""
+    t0 = time.monotonic()
+    s.daemon.start()
+    if s.kind == "dnsrouter":
+        for name, qtype in names:
+            s.daemon.wait_ready(name, qtype, timeout=timeout)
+    else:
+        s.daemon.wait_ready(timeout * 1.5)
+    s.startup_s = time.monotonic() - t0
 
 
 def stop_systems(systems, problems):

@@ -203,15 +203,7 @@ def parse_args(argv):
     ap.add_argument("--zipf", type=float, default=1.0,
                     help="Zipf exponent s (1.0)")
     ap.add_argument("--seed", type=int, default=14, help="random seed (14)")
-    ap.add_argument("--p99-seconds", type=float, default=4,
-                    help="length of the dnsperf -v run for p99 (4; 0: none)")
-    ap.add_argument("--clients", type=int, default=4, help="dnsperf -c (4)")
-    ap.add_argument("--outstanding", type=int, default=200,
-                    help="dnsperf -q (200)")
-    ap.add_argument("--rate", type=int, default=0,
-                    help="dnsperf -Q (0: as fast as answered)")
-    ap.add_argument("--timeout", type=float, default=2,
-                    help="dnsperf -t (2)")
+    B.add_dnsperf_args(ap)
     ap.add_argument("--no-plain", action="store_true",
                     help="skip the two systems without a cache")
     ap.add_argument("--quick", action="store_true",
@@ -252,19 +244,12 @@ def start_all(args, tmp, addr_a, addr_b, systems, problems):
         s.cache, s.stats_port = cache, wport
         todo.append(s)
     for s in todo:
-        t0 = time.monotonic()
         systems.append(s)
         try:
-            s.daemon.start()
-            if s.kind == "dnsrouter":
-                s.daemon.wait_ready("a0.miek.nl.", "A", timeout=60)
-                s.daemon.wait_ready("c2.miek.nl.", "A", timeout=30)
-            else:
-                s.daemon.wait_ready(120)
+            B.bring_up(s, [("a0.miek.nl.", "A"), ("c2.miek.nl.", "A")], 60)
             cache_counters(s)   # the stats endpoint answers
         except (ProcessError, OSError, BenchError) as e:
             raise BenchError("%s did not come up: %s" % (s.label, str(e)[:3000]))
-        s.startup_s = time.monotonic() - t0
 
 
 def check_answers(sysm, allnames):
