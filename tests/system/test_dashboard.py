@@ -8,10 +8,9 @@ import json
 import os
 import re
 
-from conftest import spec
-from dnsenv import free_port, query, wait_for
+from dnsenv import query, wait_for
 from test_metrics import http_get, parse
-import zones
+from test_probes import with_metrics
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__))))
@@ -65,11 +64,7 @@ def test_the_dashboard_is_well_formed():
 
 def test_every_metric_the_dashboard_queries_is_exported(make_named,
                                                         make_router):
-    n = make_named(zones.zone_ab(), "shard-ab")
-    mport = free_port()
-    r = make_router(["%s,miek\\.nl\\.$" % spec(n)], workers=1,
-                    extra="cache-size 10\nmetrics 127.0.0.1:%d\n" % mport)
-    r.wait_ready("a.miek.nl.", "TXT", in_a_row=2)
+    r, mport = with_metrics(make_named, make_router, extra="cache-size 10\n")
     query(r.port, "a.miek.nl.", "TXT")
 
     def scraped():

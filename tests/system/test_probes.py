@@ -1,6 +1,7 @@
 """/health and /ready, the liveness and readiness probes on the metrics
-address: 200 once the master, the controller and every router are alive and (for /ready) every router has a
-route table and, with etcd configured, the first etcd listing is applied;
+address: 200 once the master, the controller and every router are alive
+and (for /ready) every router has a route table and, with etcd
+configured, the first etcd listing is applied;
 503 with the reason otherwise. A router that stops reporting (stopped with
 SIGSTOP: alive to the kernel, dead to DNS) makes /health 503 within a few
 seconds; once it runs again, 200. With `lameduck D`, a SIGTERM makes
@@ -13,11 +14,10 @@ import time
 
 import dns.rcode
 
-from conftest import spec
 from dnsenv import free_port, query, wait_for
 from etcdenv import etcd, etcd_router  # noqa: F401
+from test_cache import one_shard
 from test_metrics import http_get
-import zones
 
 
 def status(mport, path):
@@ -46,12 +46,17 @@ def router_pids(r):
     return out
 
 
-def test_health_and_ready_follow_the_routers(make_named, make_router):
-    n = make_named(zones.zone_ab(), "shard-ab")
+def with_metrics(make_named, make_router, workers=1, extra=""):
+    """One BIND shard for all of miek.nl. and a ready router serving
+    /metrics (and the probes) on a free port: (router, that port)."""
     mport = free_port()
-    r = make_router(["%s,miek\\.nl\\.$" % spec(n)], workers=2,
-                    extra="metrics 127.0.0.1:%d\n" % mport)
-    r.wait_ready("a.miek.nl.", "TXT", in_a_row=2)
+    _, r = one_shard(make_named, make_router, workers=workers,
+                     extra="metrics 127.0.0.1:%d\n%s" % (mport, extra))
+    return r, mport
+
+
+def test_health_and_ready_follow_the_routers(make_named, make_router):
+    r, mport = with_metrics(make_named, make_router, workers=2)
     assert wait_status(mport, "/ready", 200)[1] == "ok"
     assert status(mport, "/health") == (200, "ok")
     assert http_get(mport, "/health", method="HEAD")[0] == 200
@@ -84,11 +89,7 @@ def test_ready_waits_for_the_first_etcd_listing(etcd, etcd_router):
 
 def test_lameduck_says_not_ready_while_still_answering(make_named,
                                                        make_router):
-    n = make_named(zones.zone_ab(), "shard-ab")
-    mport = free_port()
-    r = make_router(["%s,miek\\.nl\\.$" % spec(n)], workers=1,
-                    extra="metrics 127.0.0.1:%d\nlameduck 3s\n" % mport)
-    r.wait_ready("a.miek.nl.", "TXT", in_a_row=2)
+    r, mport = with_metrics(make_named, make_router, extra="lameduck 3s\n")
     wait_status(mport, "/ready", 200)
     t0 = time.monotonic()
     r.proc.send_signal(signal.SIGTERM)
@@ -104,11 +105,7 @@ def test_lameduck_says_not_ready_while_still_answering(make_named,
 
 
 def test_a_second_sigterm_ends_the_lameduck(make_named, make_router):
-    n = make_named(zones.zone_ab(), "shard-ab")
-    mport = free_port()
-    r = make_router(["%s,miek\\.nl\\.$" % spec(n)], workers=1,
-                    extra="metrics 127.0.0.1:%d\nlameduck 60s\n" % mport)
-    r.wait_ready("a.miek.nl.", "TXT", in_a_row=2)
+    r, mport = with_metrics(make_named, make_router, extra="lameduck 60s\n")
     r.proc.send_signal(signal.SIGTERM)
     wait_status(mport, "/ready", 503, timeout=2)
     r.proc.send_signal(signal.SIGTERM)
