@@ -148,19 +148,20 @@ handler(void *cls, struct MHD_Connection *c, const char *url,
 	struct MHD_Response *r;
 	struct metrics_page *page;
 	enum MHD_Result rv;
+	int health = strcmp(url, "/health") == 0;
+	int ready = strcmp(url, "/ready") == 0;
 
 	(void)cls; (void)version; (void)upload_data; (void)upload_data_size;
 	(void)con_cls;
-	if (strcmp(url, "/metrics") != 0 && strcmp(url, "/health") != 0 &&
-	    strcmp(url, "/ready") != 0)
+	if (strcmp(url, "/metrics") != 0 && !health && !ready)
 		return answer_text(c, MHD_HTTP_NOT_FOUND,
 		    "not found: try /metrics, /health or /ready\n");
 	if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 &&
 	    strcmp(method, MHD_HTTP_METHOD_HEAD) != 0)
 		return answer_text(c, MHD_HTTP_METHOD_NOT_ALLOWED,
 		    "method not allowed\n");
-	if (url[1] != 'm')
-		return answer_health(c, url[1] == 'r');
+	if (health || ready)
+		return answer_health(c, ready);
 	page = metrics_page_new();
 	r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, HTTP_BLOCK,
 	    page_read, page, page_free);
