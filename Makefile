@@ -31,6 +31,8 @@ MHD_LIBS     = $(shell pkg-config --libs libmicrohttpd)
 NNG_LIBS     = -lnng -lpthread
 EV_LIBS      = -lev
 SECCOMP_LIBS = $(shell pkg-config --libs libseccomp)
+# dnstap (router/dnstap.c): Frame Streams and the schema's protobuf-c code.
+DNSTAP_LIBS  = $(shell pkg-config --libs libfstrm libprotobuf-c) -lm
 # liburing: routers send batches through io_uring (router/sendbatch.c);
 # without it (URING=0, or not installed) they use sendmmsg.
 URING       ?= $(shell pkg-config --exists liburing && echo 1 || echo 0)
@@ -57,13 +59,17 @@ UNIT_OBJ   = $(call obj,router/matcher.c router/rrl.c router/cache.c \
              controller/registry.c ctl/shard.c)
 UNIT_OBJ  += $(call obj,controller/passive.c controller/zones.c)
 
+# protoc-c's code for router/dnstap.proto, built in $(B)/gen.
+GEN        = $(B)/gen
+DNSTAP_OBJ = $(B)/router/dnstap.o $(B)/router/querylog.o $(GEN)/dnstap.pb-c.o
+
 PROGS = $(B)/dnsrouter $(B)/dnsrouter-router $(B)/dnsrouter-controller $(B)/dnsrouterctl
 
 all: $(PROGS)
 
 # A program's own headers are its folder's; unit tests reach every module.
 $(B)/master/%.o:     CPPFLAGS += -Imaster
-$(B)/router/%.o:     CPPFLAGS += -Irouter
+$(B)/router/%.o:     CPPFLAGS += -Irouter -I$(GEN)
 $(B)/controller/%.o: CPPFLAGS += -Icontroller
 $(B)/ctl/%.o:        CPPFLAGS += -Ictl
 $(B)/tests/%:        CPPFLAGS += -Irouter -Icontroller -Ictl
@@ -79,6 +85,13 @@ $(B)/libexecdir.stamp: FORCE
 	@echo '$(LIBEXECDIR)' | cmp -s - $@ || echo '$(LIBEXECDIR)' > $@
 $(call obj,master/children.c): $(B)/libexecdir.stamp
 
+$(GEN)/dnstap.pb-c.c $(GEN)/dnstap.pb-c.h: router/dnstap.proto
+	@mkdir -p $(GEN)
+	protoc-c --proto_path=router --c_out=$(GEN) router/dnstap.proto
+$(GEN)/dnstap.pb-c.o: $(GEN)/dnstap.pb-c.c
+	$(CC) $(CPPFLAGS) -I$(GEN) $(ALL_CFLAGS) -c -o $@ $<
+$(B)/router/dnstap.o: $(GEN)/dnstap.pb-c.h
+
 $(B)/libcommon.a: $(COMMON_OBJ)
 	rm -f $@
 	ar rcs $@ $^
@@ -86,9 +99,9 @@ $(B)/libcommon.a: $(COMMON_OBJ)
 $(B)/dnsrouter: $(call obj,$(MASTER_SRC)) $(B)/libcommon.a
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $(filter-out %.h,$^) $(EV_LIBS)
 
-$(B)/dnsrouter-router: $(call obj,$(ROUTER_SRC)) $(B)/libcommon.a
+$(B)/dnsrouter-router: $(call obj,$(ROUTER_SRC)) $(GEN)/dnstap.pb-c.o $(B)/libcommon.a
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $(filter-out %.h,$^) $(EV_LIBS) $(NNG_LIBS) $(PCRE2_LIBS) $(HS_LIBS) \
-	    $(URING_LIBS) $(SECCOMP_LIBS)
+	    $(URING_LIBS) $(SECCOMP_LIBS) $(DNSTAP_LIBS)
 
 $(B)/dnsrouter-controller: $(call obj,$(CONTROLLER_SRC)) $(B)/libcommon.a
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $(filter-out %.h,$^) $(EV_LIBS) $(NNG_LIBS) \
@@ -108,17 +121,20 @@ $(B)/tests/%: tests/unit/%.c $(UNIT_OBJ) $(B)/libcommon.a
 # The query layer against a fake sendbatch: links the router's own query.c
 # and upstream.c on a real libev loop.
 $(B)/tests/test_upstream_batch: tests/unit/test_upstream_batch.c \
-    $(call obj,router/query.c router/upstream.c router/cache.c) $(B)/libcommon.a
+    $(call obj,router/query.c router/upstream.c router/cache.c) $(DNSTAP_OBJ) \
+    $(B)/libcommon.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $(filter-out %.h,$^) $(CMOCKA_LIBS) $(EV_LIBS)
+	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $(filter-out %.h,$^) $(CMOCKA_LIBS) $(EV_LIBS) \
+	    $(DNSTAP_LIBS)
 
 # query.c's state machine against stub client and upstream transports, on a
 # real libev loop: links the router's own query.c and nothing else of it
 # (malloc wrapped, so a test can make one fail).
 $(B)/tests/test_query: tests/unit/test_query.c $(call obj,router/query.c router/cache.c) \
-    $(B)/libcommon.a
+    $(DNSTAP_OBJ) $(B)/libcommon.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) $(LDFLAGS) -Wl,--wrap=malloc -o $@ $(filter-out %.h,$^) $(CMOCKA_LIBS) $(EV_LIBS)
+	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) $(LDFLAGS) -Wl,--wrap=malloc -o $@ $(filter-out %.h,$^) $(CMOCKA_LIBS) $(EV_LIBS) \
+	    $(DNSTAP_LIBS)
 
 deps:
 	@sh mk/deps.sh build

@@ -48,6 +48,8 @@ config_defaults(struct config *cf)
 	cf->rrl_ipv6_prefix = 56;
 	cf->cache_max_ttl_ms = 300000;
 	cf->cache_negative_ttl_ms = 60000;
+	cf->dnstap_messages = CONFIG_DNSTAP_CLIENT_QUERY |
+	    CONFIG_DNSTAP_CLIENT_RESPONSE;
 }
 
 int
@@ -468,6 +470,103 @@ write_log_format(const struct config *cf, const struct config_key *k,
 	fprintf(fp, "%s %s\n", k->name, cf->log_json ? "json" : "text");
 }
 
+/*
+ * dnstap unix:/path (absolute, inside rundir: config_validate) or
+ * dnstap tcp:ip:port.
+ */
+static int
+parse_dnstap(struct config *cf, const struct config_key *k, char *value,
+    struct parse_state *st, const char **why)
+{
+	struct sockaddr_storage ss;
+	socklen_t sslen;
+
+	(void)k; (void)st;
+	if (strncmp(value, "unix:", 5) == 0) {
+		if (value[5] != '/') {
+			*why = "unix: needs an absolute path, e.g. "
+			    "unix:/run/dnsrouter/dnstap.sock";
+			return -1;
+		}
+		if (strlen(value + 5) > CONFIG_DNSTAP_PATH_MAX) {
+			*why = "socket path too long (at most 107 characters)";
+			return -1;
+		}
+	} else if (strncmp(value, "tcp:", 4) == 0) {
+		if (addr_parse(value + 4, strlen(value + 4), 0, &ss, &sslen,
+		    why) != 0)
+			return -1;
+		if (((struct sockaddr_in *)&ss)->sin_port == 0) {
+			*why = "tcp: needs an address and a port, e.g. "
+			    "tcp:127.0.0.1:6000";
+			return -1;
+		}
+	} else {
+		*why = "must be unix:/path or tcp:ip:port";
+		return -1;
+	}
+	copy_str(cf->dnstap, sizeof(cf->dnstap), value);
+	return 0;
+}
+
+static void
+write_dnstap(const struct config *cf, const struct config_key *k, FILE *fp)
+{
+	if (cf->dnstap[0] != '\0')
+		fprintf(fp, "%s %s\n", k->name, cf->dnstap);
+}
+
+static const struct {
+	const char	*name;
+	unsigned	 bit;
+} dnstap_names[] = {
+	{ "client-query", CONFIG_DNSTAP_CLIENT_QUERY },
+	{ "client-response", CONFIG_DNSTAP_CLIENT_RESPONSE },
+	{ "forwarder-query", CONFIG_DNSTAP_FORWARDER_QUERY },
+	{ "forwarder-response", CONFIG_DNSTAP_FORWARDER_RESPONSE },
+};
+
+/* dnstap-messages client-query,client-response,...: the schema's names. */
+static int
+parse_dnstap_messages(struct config *cf, const struct config_key *k,
+    char *value, struct parse_state *st, const char **why)
+{
+	unsigned bits = 0;
+	char *s, *name;
+	size_t i;
+
+	(void)k; (void)st;
+	for (s = value; (name = strsep(&s, ",")) != NULL;) {
+		for (i = 0; i < sizeof(dnstap_names) / sizeof(dnstap_names[0]); i++)
+			if (strcmp(name, dnstap_names[i].name) == 0)
+				break;
+		if (i == sizeof(dnstap_names) / sizeof(dnstap_names[0])) {
+			*why = "must be a comma-separated list of client-query, "
+			    "client-response, forwarder-query, forwarder-response";
+			return -1;
+		}
+		bits |= dnstap_names[i].bit;
+	}
+	cf->dnstap_messages = bits;
+	return 0;
+}
+
+static void
+write_dnstap_messages(const struct config *cf, const struct config_key *k,
+    FILE *fp)
+{
+	const char *sep = "";
+	size_t i;
+
+	fprintf(fp, "%s ", k->name);
+	for (i = 0; i < sizeof(dnstap_names) / sizeof(dnstap_names[0]); i++)
+		if (cf->dnstap_messages & dnstap_names[i].bit) {
+			fprintf(fp, "%s%s", sep, dnstap_names[i].name);
+			sep = ",";
+		}
+	fprintf(fp, "\n");
+}
+
 #define CUSTOM(p, w)	K_CUSTOM, 0, 0, 0, 0, 0, 0, NULL, NULL, p, w
 #define CUSTOM_WORDS(p, w) K_CUSTOM, 0, 0, 0, 0, 1, 0, NULL, NULL, p, w
 #define UINT(f, lo, hi, why)	K_UINT, F(f), lo, hi, 0, 0, why, NULL, NULL, NULL
@@ -558,6 +657,13 @@ static const struct config_key keys[] = {
 	    "must be a duration from 0s (off) to 168h") },
 	{ "seccomp", R | C, CUSTOM(parse_seccomp, write_seccomp) },
 	{ "log-format", R | C, CUSTOM(parse_log_format, write_log_format) },
+	{ "log-queries", R, UINT(log_queries, 0, 1000000000,
+	    "must be a number from 0 (none) to 1000000000: one query in N logged") },
+	{ "dnstap", R, CUSTOM(parse_dnstap, write_dnstap) },
+	{ "dnstap-messages", R, CUSTOM(parse_dnstap_messages,
+	    write_dnstap_messages) },
+	{ "dnstap-identity", R, STR(dnstap_identity, 1, "identity too long") },
+	{ "dnstap-version", R, STR(dnstap_version, 1, "version too long") },
 };
 
 #undef R
@@ -858,6 +964,19 @@ config_validate(const struct config *cf, char *err, size_t errlen)
 	if (cf->nlisten == 0) {
 		snprintf(err, errlen, "no listen address: set 'listen' or DNS_ADDR");
 		return -1;
+	}
+	if (strncmp(cf->dnstap, "unix:", 5) == 0) {
+		const char *path = cf->dnstap + 5;
+		size_t n = strlen(cf->rundir);
+
+		/* Routers are chrooted into rundir: the socket must be there. */
+		if (strncmp(path, cf->rundir, n) != 0 || path[n] != '/' ||
+		    path[n + 1] == '\0') {
+			snprintf(err, errlen, "dnstap %.120s: the socket must be "
+			    "inside rundir %.100s (the routers' chroot)", path,
+			    cf->rundir);
+			return -1;
+		}
 	}
 	for (i = 0; i < cf->nlisten; i++)
 		for (j = i + 1; j < cf->nlisten; j++)

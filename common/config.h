@@ -91,7 +91,21 @@ struct config {
 	unsigned		lameduck_ms;		/* SIGTERM: /ready 503, then stop */
 	int			seccomp;	/* CONFIG_SECCOMP_* */
 	int			log_json;	/* log-format json */
+	unsigned		log_queries;	/* 1 in N queries logged; 0 = none */
+	/* dnstap (router/dnstap.c): "" = off, else "unix:/path" or "tcp:ip:port". */
+	char			dnstap[CONFIG_STRLEN];
+	unsigned		dnstap_messages;	/* CONFIG_DNSTAP_* bits */
+	char			dnstap_identity[CONFIG_STRLEN];	/* "" = host name */
+	char			dnstap_version[CONFIG_STRLEN];	/* "" = ours */
 };
+
+/* dnstap-messages: the message types of the dnstap schema. */
+#define CONFIG_DNSTAP_CLIENT_QUERY	0x1
+#define CONFIG_DNSTAP_CLIENT_RESPONSE	0x2
+#define CONFIG_DNSTAP_FORWARDER_QUERY	0x4
+#define CONFIG_DNSTAP_FORWARDER_RESPONSE 0x8
+/* A dnstap unix socket path: what sun_path holds. */
+#define CONFIG_DNSTAP_PATH_MAX		107
 
 #define CONFIG_SECCOMP_ON	0	/* the default */
 #define CONFIG_SECCOMP_OFF	1

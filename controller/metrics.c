@@ -540,6 +540,11 @@ render_global(FILE *f, const uint64_t *g, uint64_t entries)
 		    "answered in time." },
 		{ RG_CACHE_EVICTIONS, "dnsrouter_cache_evictions_total",
 		    "Packet cache entries pushed out to make room for others." },
+		{ RG_DNSTAP_SENT, "dnsrouter_dnstap_messages_total",
+		    "dnstap messages queued for the collector." },
+		{ RG_DNSTAP_DROPPED, "dnsrouter_dnstap_dropped_total",
+		    "dnstap messages dropped: the collector was not connected "
+		    "or the router's queue to it was full." },
 	};
 	size_t i;
 

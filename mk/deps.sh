@@ -3,8 +3,8 @@
 # Usage: mk/deps.sh build|check|demo|bench
 set -eu
 
-build="gcc make pkg-config libev-dev libldns-dev libnng-dev libpcre2-dev libhyperscan-dev liburing-dev libjansson-dev libcurl4-openssl-dev libmicrohttpd-dev libseccomp-dev"
-check="$build libcmocka-dev bind9 bind9-dnsutils unbound python3 python3-pytest python3-dnspython etcd-server etcd-client docker-compose openssl clang libclang-rt-14-dev strace dnsperf"
+build="gcc make pkg-config libev-dev libldns-dev libnng-dev libpcre2-dev libhyperscan-dev liburing-dev libjansson-dev libcurl4-openssl-dev libmicrohttpd-dev libseccomp-dev libfstrm-dev libprotobuf-c-dev protobuf-c-compiler"
+check="$build libcmocka-dev bind9 bind9-dnsutils unbound python3 python3-pytest python3-dnspython etcd-server etcd-client docker-compose openssl clang libclang-rt-14-dev strace dnsperf fstrm-bin"
 demo="$build bind9 bind9-dnsutils python3 python3-dnspython etcd-server etcd-client"
 bench="$check dnsdist"
 

@@ -15,9 +15,10 @@
  * 5: reports count failures of queries no backend answered; 6: a route's
  * backend count is a u32 in tables; 7: the controller's Hyperscan database;
  * 8: status carries the zones' shards and SOA serials; 9: cache purges, and
- * reports carry the packet cache's counters
+ * reports carry the packet cache's counters; 10: reports carry the dnstap
+ * counters
  */
-#define PROTO_VERSION	9
+#define PROTO_VERSION	10
 #define PROTO_HDRLEN	16
 
 enum proto_msg {

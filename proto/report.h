@@ -57,6 +57,8 @@ enum report_global {
 	RG_CACHE_MISSES,	/* cacheable queries the cache could not answer */
 	RG_CACHE_STALE,		/* answered stale (cache-stale) instead of SERVFAIL */
 	RG_CACHE_EVICTIONS,	/* entries pushed out to make room */
+	RG_DNSTAP_SENT,		/* dnstap messages handed to the writer */
+	RG_DNSTAP_DROPPED,	/* dnstap messages dropped: queue full, no collector */
 	REPORT_NGLOBAL
 };
 

@@ -13,9 +13,11 @@
 #include "child.h"
 #include "child_start.h"
 #include "config.h"
+#include "dnstap.h"
 #include "endpoint.h"
 #include "log.h"
 #include "query.h"
+#include "querylog.h"
 #include "router.h"
 #include "sendbatch.h"
 #include "shards.h"
@@ -181,6 +183,8 @@ main(int argc, char *argv[])
 	router.conf = &conf;
 	router.count = stats_counters();
 	query_init(&router);
+	querylog_init(&router);
+	dnstap_init(&router, p.chrooted);
 	sendbatch_init();
 	upstream_init(&router, udp_flush);
 	upstream_tcp_init(&router);
@@ -207,6 +211,7 @@ main(int argc, char *argv[])
 	child_run(&p, 1);
 
 	xfr_shutdown();
+	dnstap_shutdown();
 	shards_cache_free();
 	/* Tables that ended report first, then the current one. */
 	table_shutdown();

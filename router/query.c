@@ -10,9 +10,11 @@
 #include <string.h>
 
 #include "config.h"
+#include "dnstap.h"
 #include "dnswire.h"
 #include "log.h"
 #include "query.h"
+#include "querylog.h"
 #include "report.h"
 #include "router.h"
 #include "routetable.h"
@@ -190,9 +192,29 @@ client_copy(struct client *dst, const struct client *src)
 	memcpy(dst, src, offsetof(struct client, addr) + src->addrlen);
 }
 
-void
-query_answer_error(const uint8_t *pkt, size_t len, const struct dns_question *q,
-    int rcode, const struct client *c)
+/*
+ * Every answer to a client leaves through here: dnstap's client-response
+ * and log-queries see it, then the transport sends it. pkt (len bytes) is
+ * the client's query, received at qtime; backend answered it, or by did.
+ */
+static void
+answer(const struct client *c, const uint8_t *pkt, size_t len,
+    const uint8_t *ans, size_t alen, double qtime,
+    const struct sockaddr *backend, const char *by)
+{
+	if (dnstap_types & CONFIG_DNSTAP_CLIENT_RESPONSE)
+		dnstap_log(CONFIG_DNSTAP_CLIENT_RESPONSE,
+		    (const struct sockaddr *)&c->addr, c->ops->pending != NULL,
+		    ans, alen, qtime, ev_now(loop));
+	if (querylog_due())
+		querylog_answer(c, pkt, len, ans, alen, qtime, backend, by);
+	c->ops->send(c, ans, alen);
+}
+
+/* query_answer_error for a query received at qtime. */
+static void
+answer_error(const uint8_t *pkt, size_t len, const struct dns_question *q,
+    int rcode, const struct client *c, double qtime)
 {
 	uint8_t out[DNS_HDRLEN + DNS_NAME_WIRE_MAX + 4 + 11];
 	size_t n;
@@ -215,7 +237,14 @@ query_answer_error(const uint8_t *pkt, size_t len, const struct dns_question *q,
 		rcount[RG_NOTIMP]++;
 		break;
 	}
-	c->ops->send(c, out, n);
+	answer(c, pkt, len, out, n, qtime, NULL, "router");
+}
+
+void
+query_answer_error(const uint8_t *pkt, size_t len, const struct dns_question *q,
+    int rcode, const struct client *c)
+{
+	answer_error(pkt, len, q, rcode, c, ev_now(loop));
 }
 
 /*
@@ -223,11 +252,13 @@ query_answer_error(const uint8_t *pkt, size_t len, const struct dns_question *q,
  * stale: an expired entry will do (the route cannot answer).
  */
 static int
-cache_answer(const uint8_t *pkt, const struct cache_key *k,
-    const struct client *c, struct live_table *t, uint32_t route, int stale)
+cache_answer(const uint8_t *pkt, size_t len, const struct cache_key *k,
+    const struct client *c, struct live_table *t, uint32_t route, int stale,
+    double qtime)
 {
 	/* Over a stream any length goes; over UDP what the client said. */
 	size_t n, max = c->ops->pending != NULL ? 65535 : k->udp_max;
+	const char *by = "cache";
 
 	switch (cache_lookup(cache, k, pkt, t->rsig[route], stale, max,
 	    ev_now(loop), cache_out, &n)) {
@@ -238,15 +269,16 @@ cache_answer(const uint8_t *pkt, const struct cache_key *k,
 		break;
 	case CACHE_STALE:
 		rcount[RG_CACHE_STALE]++;
+		by = "cache (stale)";
 		break;
 	}
-	c->ops->send(c, cache_out, n);
+	answer(c, pkt, len, cache_out, n, qtime, NULL, by);
 	return 1;
 }
 
 /* A stale answer instead of SERVFAIL (cache-stale), from the route that holds the name. */
 static int
-stale_answer(const uint8_t *pkt, const struct dns_question *dq,
+stale_answer(const uint8_t *pkt, size_t len, const struct dns_question *dq,
     const struct cache_key *k, const struct client *c, struct live_table *t)
 {
 	long route;
@@ -254,7 +286,7 @@ stale_answer(const uint8_t *pkt, const struct dns_question *dq,
 	if (!cache_stale || !k->on ||
 	    (route = table_match(t, dq->text, dq->text_len)) < 0)
 		return 0;
-	return cache_answer(pkt, k, c, t, (uint32_t)route, 1);
+	return cache_answer(pkt, len, k, c, t, (uint32_t)route, 1, ev_now(loop));
 }
 
 /*
@@ -288,6 +320,7 @@ forward(const uint8_t *pkt, size_t len, const struct dns_question *dq,
 	if (k != NULL && k->on)
 		q->ck = *k;
 	q->client_id = DNS_ID(pkt);
+	q->received = ev_now(loop);
 	q->table = t;
 	table_ref(t);
 	q->route = route;
@@ -323,7 +356,7 @@ query_dispatch(const uint8_t *pkt, size_t len, const struct dns_question *dq,
 		rcode = DNS_RCODE_REFUSED;
 		goto answer;
 	case ROUTE_DOWN:
-		if (stale_answer(pkt, dq, &k, c, t))
+		if (stale_answer(pkt, len, dq, &k, c, t))
 			goto done;
 		rcode = DNS_RCODE_SERVFAIL;
 		goto answer;
@@ -331,12 +364,12 @@ query_dispatch(const uint8_t *pkt, size_t len, const struct dns_question *dq,
 		break;
 	}
 	if (k.on) {
-		if (cache_answer(pkt, &k, c, t, route, 0))
+		if (cache_answer(pkt, len, &k, c, t, route, 0, ev_now(loop)))
 			goto done;
 		rcount[RG_CACHE_MISSES]++;
 	}
 	if ((b = table_pick(t, route, -1)) < 0) {
-		if (stale_answer(pkt, dq, &k, c, t))
+		if (stale_answer(pkt, len, dq, &k, c, t))
 			goto done;
 		rcode = DNS_RCODE_SERVFAIL;
 		goto answer;
@@ -374,6 +407,10 @@ attempt_start(struct query *q)
 	    b->addrlen);
 	if (rc != UPSTREAM_SENT)
 		query_attempt_failed(q, rc == UPSTREAM_UNREACHABLE);
+	else if (dnstap_types & CONFIG_DNSTAP_FORWARDER_QUERY)
+		dnstap_log(CONFIG_DNSTAP_FORWARDER_QUERY,
+		    (const struct sockaddr *)&b->addr,
+		    q->client.ops->pending != NULL, q->pkt, q->len, q->sent, 0);
 }
 
 static void
@@ -393,7 +430,8 @@ answer_servfail(struct query *q)
 	dq.qname_len = q->qname_len;
 	dq.edns = q->edns;
 	dns_set_id(q->pkt, q->client_id);
-	query_answer_error(q->pkt, q->len, &dq, DNS_RCODE_SERVFAIL, &q->client);
+	answer_error(q->pkt, q->len, &dq, DNS_RCODE_SERVFAIL, &q->client,
+	    q->received);
 }
 
 /*
@@ -430,7 +468,8 @@ query_attempt_failed(struct query *q, int backend_fault)
 	}
 	dns_set_id(q->pkt, q->client_id);
 	if (!cache_stale || !q->ck.on ||
-	    !cache_answer(q->pkt, &q->ck, &q->client, q->table, q->route, 1))
+	    !cache_answer(q->pkt, q->len, &q->ck, &q->client, q->table,
+	    q->route, 1, q->received))
 		answer_servfail(q);
 	query_free(q);
 }
@@ -449,10 +488,16 @@ void
 query_deliver(struct query *q, uint8_t *reply, size_t len)
 {
 	struct bcount *bc = &q->table->bc[q->backend];
+	const struct rt_backend *b = &q->table->rt->backends[q->backend];
 	double lat = ev_now(loop) - q->sent;
 	uint32_t us = lat <= 0 ? 0 : lat >= 4000 ? 4000000000u :
 	    (uint32_t)(lat * 1e6);
 
+	if (dnstap_types & CONFIG_DNSTAP_FORWARDER_RESPONSE)
+		dnstap_log(CONFIG_DNSTAP_FORWARDER_RESPONSE,
+		    (const struct sockaddr *)&b->addr,
+		    q->client.ops->pending != NULL, reply, len, q->sent,
+		    ev_now(loop));
 	if (q->failed_backend >= 0)
 		q->table->bc[q->failed_backend].failed++;	/* this one answered */
 	bc->answered++;
@@ -463,7 +508,9 @@ query_deliver(struct query *q, uint8_t *reply, size_t len)
 	    reply, len, ev_now(loop)) == CACHE_STORED_EVICTED)
 		rcount[RG_CACHE_EVICTIONS]++;
 	dns_set_id(reply, q->client_id);
-	q->client.ops->send(&q->client, reply, len);
+	dns_set_id(q->pkt, q->client_id);
+	answer(&q->client, q->pkt, q->len, reply, len, q->received,
+	    (const struct sockaddr *)&b->addr, NULL);
 	query_free(q);
 }
 

@@ -83,6 +83,7 @@ struct query {
 	uint32_t		 next, prev;	/* timeout list or free list */
 	double			 deadline;
 	double			 sent;		/* ev_now() at the attempt's start */
+	double			 received;	/* ev_now() when the client's query came */
 	struct live_table	*table;
 	uint32_t		 route;
 	int32_t			 backend;

@@ -26,6 +26,7 @@
 
 #include "config.h"
 #include "dnsrr.h"
+#include "dnstap.h"
 #include "dnswire.h"
 #include "log.h"
 #include "query.h"
@@ -360,6 +361,10 @@ handle_message(struct tcpconn *c, const uint8_t *msg, size_t len)
 	struct dns_question q;
 
 	rcount[RG_QUERIES_TCP]++;
+	if (dnstap_types & CONFIG_DNSTAP_CLIENT_QUERY)
+		dnstap_log(CONFIG_DNSTAP_CLIENT_QUERY,
+		    (const struct sockaddr *)&c->client.addr, 1, msg, len,
+		    ev_now(loop), 0);
 	if (c->refused) {
 		rcount[RG_ACL_REFUSED]++;
 		if (dns_parse_query(msg, len, &q) != DNS_QUERY_DROP)

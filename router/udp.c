@@ -10,6 +10,7 @@
 #include "addr.h"
 #include "config.h"
 #include "dnsrr.h"
+#include "dnstap.h"
 #include "dnswire.h"
 #include "log.h"
 #include "netmask.h"
@@ -102,6 +103,9 @@ udp_cb(struct ev_loop *l, ev_io *w, int revents)
 
 		c->fd = u->fd;
 		c->addrlen = qmsg[i].msg_hdr.msg_namelen;
+		if (dnstap_types & CONFIG_DNSTAP_CLIENT_QUERY)
+			dnstap_log(CONFIG_DNSTAP_CLIENT_QUERY, from, 0, pkt, len,
+			    ev_now(loop), 0);
 		if (!conf->allow_query.any &&
 		    !netmask_match(conf->allow_query.m, conf->allow_query.n, from)) {
 			rcount[RG_ACL_REFUSED]++;

@@ -413,7 +413,8 @@ class Dnsrouter:
     listen_port: port on listen_addr (UDP and TCP)
     routes:      list of routes-file lines ("127.0.0.1:5300,^[ab]\\.miek",
                  JSON objects, "# comments")
-    extra:       more config lines, appended verbatim
+    extra:       more config lines, appended with @RUNDIR@ replaced by
+                 the run directory
     env:         extra environment variables (e.g. {"DNS_ADDR": ...})
 
     A short rundir is made under /tmp (the chroot and nng paths must stay
@@ -470,7 +471,8 @@ class Dnsrouter:
                 "listen %s\nworkers %d\nuser %s\nrundir %s\nroutes %s\n"
                 "timeout %s\n%s\n"
                 % (self.listen_spec(), self.workers, self.user, self.rundir,
-                   self.routes_path, self.timeout, self.extra))
+                   self.routes_path, self.timeout,
+                   self.extra.replace("@RUNDIR@", self.rundir or "")))
 
     def rewrite_config(self, **attrs):
         """Set attributes (port, workers, timeout, extra, user, ...) and

@@ -1034,6 +1034,11 @@ test_every_written_key_has_its_readers(void **state)
 		{ "cache-stale", CONFIG_FOR_ROUTERS },
 		{ "seccomp", CONFIG_FOR_ROUTERS | CONFIG_FOR_CONTROLLER },
 		{ "log-format", CONFIG_FOR_ROUTERS | CONFIG_FOR_CONTROLLER },
+		{ "log-queries", CONFIG_FOR_ROUTERS },
+		{ "dnstap", CONFIG_FOR_ROUTERS },
+		{ "dnstap-messages", CONFIG_FOR_ROUTERS },
+		{ "dnstap-identity", CONFIG_FOR_ROUTERS },
+		{ "dnstap-version", CONFIG_FOR_ROUTERS },
 	};
 	struct config cf;
 	char *text, *line, *r, *c;
@@ -1121,9 +1126,49 @@ test_write_round_trips_every_key(void **state)
 	    "rrl-ipv4-prefix-length 32\n"
 	    "rrl-ipv6-prefix-length 64\n"
 	    "rrl-exempt 127.0.0.0/8 ::1\n"
-	    "rrl-log-only yes\n");
+	    "rrl-log-only yes\n"
+	    "log-queries 100\n"
+	    "dnstap tcp:[::1]:6000\n"
+	    "dnstap-messages forwarder-response,client-query\n"
+	    "dnstap-identity edge-1\n"
+	    "dnstap-version none\n");
 	write_and_reparse(&a, &b);
 	assert_config_equal(&a, &b);
+}
+
+/* dnstap: where, which messages; a unix socket inside rundir. */
+static void
+test_dnstap_keys(void **state)
+{
+	struct config cf;
+	char err[ERRLEN];
+
+	(void)state;
+	config_defaults(&cf);
+	assert_string_equal(cf.dnstap, "");
+	assert_int_equal(cf.dnstap_messages, CONFIG_DNSTAP_CLIENT_QUERY |
+	    CONFIG_DNSTAP_CLIENT_RESPONSE);
+	parse_ok(&cf, "dnstap unix:/run/dnsrouter/dnstap.sock\n"
+	    "dnstap-messages client-response,forwarder-query,forwarder-response\n");
+	assert_string_equal(cf.dnstap, "unix:/run/dnsrouter/dnstap.sock");
+	assert_int_equal(cf.dnstap_messages, CONFIG_DNSTAP_CLIENT_RESPONSE |
+	    CONFIG_DNSTAP_FORWARDER_QUERY | CONFIG_DNSTAP_FORWARDER_RESPONSE);
+	assert_int_equal(config_validate(&cf, err, sizeof(err)), 0);
+	parse_ok(&cf, "rundir /var/run/dr\ndnstap unix:/run/dnstap.sock\n");
+	assert_int_equal(config_validate(&cf, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "inside rundir /var/run/dr"));
+	parse_ok(&cf, "dnstap unix:/run/dnsrouterx/d.sock\n");
+	assert_int_equal(config_validate(&cf, err, sizeof(err)), -1);
+	parse_ok(&cf, "dnstap tcp:127.0.0.1:6000\n");
+	assert_int_equal(config_validate(&cf, err, sizeof(err)), 0);
+	parse_fails("dnstap /run/dnsrouter/d.sock\n", "t.conf:1:",
+	    "unix:/path or tcp:ip:port");
+	parse_fails("dnstap unix:run/d.sock\n", "t.conf:1:", "absolute path");
+	parse_fails("dnstap tcp:127.0.0.1\n", "t.conf:1:", "and a port");
+	parse_fails("dnstap tcp:nowhere:6000\n", "t.conf:1:", "");
+	parse_fails("dnstap-messages client-query,auth-query\n", "t.conf:1:",
+	    "client-query, client-response, forwarder-query");
+	parse_fails("log-queries -1\n", "t.conf:1:", "one query in N");
 }
 
 /* Access lists: any by default for queries, none for transfers; lines add. */
@@ -1250,6 +1295,7 @@ main(void)
 		cmocka_unit_test(test_write_round_trips_every_key),
 		cmocka_unit_test(test_every_written_key_has_its_readers),
 		cmocka_unit_test(test_acl_lists),
+		cmocka_unit_test(test_dnstap_keys),
 		cmocka_unit_test(test_write_round_trips_unusual_health_queries),
 	};
 
