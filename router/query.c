@@ -202,12 +202,15 @@ answer(const struct client *c, const uint8_t *pkt, size_t len,
     const uint8_t *ans, size_t alen, double qtime,
     const struct sockaddr *backend, const char *by)
 {
+	const struct sockaddr *sa = (const struct sockaddr *)&c->addr;
+	int tcp = c->ops->pending != NULL;
+
 	if (dnstap_types & CONFIG_DNSTAP_CLIENT_RESPONSE)
-		dnstap_log(CONFIG_DNSTAP_CLIENT_RESPONSE,
-		    (const struct sockaddr *)&c->addr, c->ops->pending != NULL,
-		    ans, alen, qtime, ev_now(loop));
+		dnstap_log(CONFIG_DNSTAP_CLIENT_RESPONSE, sa, tcp, ans, alen,
+		    qtime, ev_now(loop));
 	if (querylog_due())
-		querylog_answer(c, pkt, len, ans, alen, qtime, backend, by);
+		querylog_answer(sa, tcp, pkt, len, ans, alen, qtime, backend,
+		    by);
 	c->ops->send(c, ans, alen);
 }
 

@@ -2,13 +2,13 @@
  * log-queries: sampled, so that a busy router logs a bounded share of its
  * answers; the line is formatted only for the answers sampled.
  */
+#include <ev.h>
 #include <stdio.h>
 
 #include "addr.h"
 #include "config.h"
 #include "dnswire.h"
 #include "log.h"
-#include "query.h"
 #include "querylog.h"
 #include "router.h"
 
@@ -36,9 +36,9 @@ rcode_text(unsigned rcode, char *buf, size_t len)
 }
 
 void
-querylog_answer(const struct client *c, const uint8_t *pkt, size_t len,
-    const uint8_t *ans, size_t alen, double qtime,
-    const struct sockaddr *backend, const char *by)
+querylog_answer(const struct sockaddr *client, int tcp,
+    const uint8_t *pkt, size_t len, const uint8_t *ans, size_t alen,
+    double qtime, const struct sockaddr *backend, const char *by)
 {
 	struct dns_question q;
 	char from[ADDR_STRLEN], via[ADDR_STRLEN], type[16], rc[16];
@@ -55,8 +55,7 @@ querylog_answer(const struct client *c, const uint8_t *pkt, size_t len,
 	if (backend != NULL)
 		addr_format(backend, via, sizeof(via));
 	log_info("query %s %s %s %s: %s, %u answer(s), %.3f ms, %s %s",
-	    addr_format((const struct sockaddr *)&c->addr, from, sizeof(from)),
-	    c->ops->pending != NULL ? "tcp" : "udp", q.text,
+	    addr_format(client, from, sizeof(from)), tcp ? "tcp" : "udp", q.text,
 	    q.has_question ? type : "-",
 	    rcode_text(DNS_RCODE(ans), rc, sizeof(rc)), DNS_ANCOUNT(ans),
 	    ms < 0 ? 0. : ms, backend != NULL ? "from" : "by",

@@ -10,7 +10,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-struct client;
 struct router;
 
 extern unsigned querylog_every;		/* log-queries; 0 = none */
@@ -29,12 +28,12 @@ querylog_due(void)
 }
 
 /*
- * Log the answer ans (alen bytes) to the query pkt (len bytes) of client c,
- * received at qtime: from backend, or (backend NULL) by "by" (the cache,
- * the router).
+ * Log the answer ans (alen bytes) to the query pkt (len bytes) from client
+ * (over TCP if tcp), received at qtime: from backend, or (backend NULL) by
+ * "by" (the cache, the router).
  */
-void querylog_answer(const struct client *c, const uint8_t *pkt, size_t len,
-    const uint8_t *ans, size_t alen, double qtime,
-    const struct sockaddr *backend, const char *by);
+void querylog_answer(const struct sockaddr *client, int tcp,
+    const uint8_t *pkt, size_t len, const uint8_t *ans, size_t alen,
+    double qtime, const struct sockaddr *backend, const char *by);
 
 #endif

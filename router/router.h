@@ -1,11 +1,13 @@
 /*
  * The router process (dnsrouter-router): forwards queries from its
  * inherited listeners to the backends chosen by the current route table.
- * Single-threaded, one libev loop; no allocation, no ldns and no formatted
- * logging per UDP query. Each module has its header (query.h, table.h,
+ * One libev loop does all the query work; no allocation, no ldns and no
+ * formatted logging per UDP query (dnstap's messages and log-queries'
+ * sampled lines, when configured, are the exceptions; dnstap's writing
+ * is its own thread's). Each module has its header (query.h, table.h,
  * udp.h, tcp.h, upstream.h, upstream_tcp.h, sendbatch.h, stats.h,
  * compile.h, dbfetch.h, xfr.h, update.h, shards.h, matcher.h, rrl.h,
- * cache.h);
+ * cache.h, dnstap.h, querylog.h);
  * this one holds only what main.c hands them all.
  */
 #ifndef DNSROUTER_ROUTER_H
