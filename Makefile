@@ -166,6 +166,8 @@ bench:
 	    $(filter --quick,$(BENCH_ARGS)) $(STARTUP_ARGS)
 	$(PYTHON) bench/cache.py --build $(abspath $(B)) \
 	    $(filter --quick,$(BENCH_ARGS)) $(CACHE_ARGS)
+	$(PYTHON) bench/dnstap.py --build $(abspath $(B)) \
+	    $(filter --quick,$(BENCH_ARGS)) $(DNSTAP_ARGS)
 
 install: all
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(LIBEXECDIR)
