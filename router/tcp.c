@@ -53,7 +53,8 @@ struct tcpconn {
 	uint8_t		*rbuf;
 	size_t		 rlen, rcap;
 	struct tcpout	 out;		/* answers not yet written */
-	uint32_t	 inflight;
+	uint32_t	 inflight;	/* queries, plus holds */
+	uint32_t	 holds;		/* callbacks that must outlive a close */
 	int		 rclosed;	/* client finished sending */
 	int		 reading;	/* rw is started */
 	int		 refused;	/* outside allow-query: REFUSED to all */
@@ -70,6 +71,9 @@ struct tcpconn {
 	uint8_t		 peer[17];	/* family byte, then the address */
 	struct client	 client;	/* the handle its queries carry */
 };
+
+/* Queries of c in flight: a hold (read_cb, write_cb) is not one. */
+#define CONN_QUERIES(c)	((c)->inflight - (c)->holds)
 
 struct tlisten {
 	int	fd;
@@ -216,6 +220,21 @@ conn_kill(struct tcpconn *c)
 		free(c);
 }
 
+/* Nonzero when the read buffer holds a whole message not yet handled. */
+static int
+conn_has_message(const struct tcpconn *c)
+{
+	size_t need;
+
+	return c->rlen >= 2 && dns_tcp_frame(c->rbuf, c->rlen, &need) > 0;
+}
+
+/*
+ * A client that half-closed is answered every query it sent (RFC 7766
+ * 6.2.3): the connection closes once nothing is in flight, nothing is
+ * queued and no whole message waits in the buffer (a partial one at the
+ * end of the stream is dropped).
+ */
 static void
 conn_check_close(struct tcpconn *c)
 {
@@ -224,7 +243,8 @@ conn_check_close(struct tcpconn *c)
 			free(c);
 		return;
 	}
-	if (c->rclosed && c->inflight == 0 && tcpout_empty(&c->out))
+	if (c->rclosed && c->inflight == 0 && tcpout_empty(&c->out) &&
+	    !conn_has_message(c))
 		conn_kill(c);
 }
 
@@ -281,8 +301,18 @@ timer_cb(struct ev_loop *l, ev_timer *w, int revents)
 static void
 conn_update_read(struct tcpconn *c)
 {
-	int want = c->fd != -1 && !c->rclosed &&
-	    c->inflight <= TCP_MAX_PIPELINE && c->out.bytes < TCP_OUT_PAUSE;
+	int room = c->fd != -1 && CONN_QUERIES(c) < TCP_MAX_PIPELINE &&
+	    c->out.bytes < TCP_OUT_PAUSE;
+	int want = room && !c->rclosed;
+
+	/*
+	 * After the client's FIN nothing more arrives to wake read_cb, but
+	 * the buffer may still hold queries held back by the limits above.
+	 */
+	if (room && c->rclosed && conn_has_message(c)) {
+		c->msg_start = ev_now(loop);
+		ev_feed_event(loop, &c->rw, EV_READ);
+	}
 
 	if (want && !c->reading) {
 		ev_io_start(loop, &c->rw);
@@ -325,9 +355,15 @@ write_cb(struct ev_loop *l, ev_io *w, int revents)
 	struct tcpconn *c = w->data;
 
 	(void)l; (void)revents;
+	/* Draining the output may close and free c: hold it until done. */
+	c->inflight++;
+	c->holds++;
 	conn_flush(c);
+	c->holds--;
+	c->inflight--;
 	if (c->fd != -1)
 		conn_arm(c);
+	conn_check_close(c);
 }
 
 /* Queue a DNS message (len bytes, no length prefix) to the connection. */
@@ -409,7 +445,7 @@ process_buffer(struct tcpconn *c)
 	size_t off = 0, need = 2;
 	long mlen = 0;
 
-	while (c->fd != -1 && c->inflight <= TCP_MAX_PIPELINE &&
+	while (c->fd != -1 && CONN_QUERIES(c) < TCP_MAX_PIPELINE &&
 	    c->out.bytes < TCP_OUT_PAUSE &&
 	    (mlen = dns_tcp_frame(c->rbuf + off, c->rlen - off, &need)) > 0) {
 		handle_message(c, c->rbuf + off + 2, (size_t)mlen);
@@ -467,7 +503,9 @@ read_cb(struct ev_loop *l, ev_io *w, int revents)
 	}
 	/* Answers sent during processing may kill c: hold it until done. */
 	c->inflight++;
+	c->holds++;
 	process_buffer(c);
+	c->holds--;
 	c->inflight--;
 	if (c->fd != -1) {
 		if (c->rlen == 0 && c->inflight == 0 && tcpout_empty(&c->out))

@@ -350,3 +350,62 @@ def test_client_that_never_reads_is_bounded(make_router, backend_a,
     assert total < limit, "the router read all 100 MB without answers read"
     # the router still serves
     assert txts(query(r.port, "a.miek.nl.", "TXT", tcp=True)) == ["aa"]
+
+
+def test_half_closed_client_that_reads_late_gets_every_answer(
+        make_router, backend_a, backend_b):
+    """A client that pipelines 6,000 queries for a large RRset, half-closes
+    (FIN) and reads its answers only later: every query is answered (RFC
+    7766 6.2.3), though the router holds most of them back in its buffer
+    (64 in flight per connection, output paused past 64 KiB) long after
+    it has read the FIN, and the connection closes after the last answer.
+    Before, the queries still in the buffer when the last one in flight
+    ended were dropped with the connection (about 130 of the 6,000)."""
+    r = make_router(zones.standard_routes(spec(backend_a), spec(backend_b)),
+                    workers=1)
+    r.wait_ready("a.miek.nl.", "TXT")
+    (pid,) = router_pids(r)
+    n = 6000                    # 1.6 KB answers: 9 MB, past socket buffers
+    one = framed("big.miek.nl.", "TXT")
+    s = socket.create_connection(("127.0.0.1", r.port), 3)
+    sent = []
+
+    def send_all():
+        try:
+            s.sendall(one * n)
+            s.shutdown(socket.SHUT_WR)
+            sent.append(True)
+        except OSError as e:
+            sent.append(e)
+    t = threading.Thread(target=send_all, daemon=True)
+    t.start()
+    got, buf = 0, b""
+    try:
+        time.sleep(0.5)     # the router's output backs up meanwhile
+        s.settimeout(10)
+        while True:
+            try:
+                data = s.recv(1 << 20)
+            except OSError as e:
+                raise AssertionError("after %d answers: %s" % (got, e))
+            if not data:
+                break
+            buf += data
+            off = 0
+            while len(buf) - off >= 2:
+                ln = struct.unpack("!H", buf[off:off + 2])[0]
+                if len(buf) - off < 2 + ln:
+                    break
+                m = buf[off + 2:off + 2 + ln]
+                assert m[3] & 0x0f == 0 and m[6:8] == struct.pack(
+                    "!H", len(zones.BIG_TXT)), m[:12]
+                off += 2 + ln
+                got += 1
+            buf = buf[off:]
+    finally:
+        t.join(10)
+        s.close()
+    assert sent == [True], sent
+    assert got == n, "%d of %d queries answered" % (got, n)
+    assert router_pids(r) == [pid], "the router died and was restarted"
+    assert txts(query(r.port, "a.miek.nl.", "TXT", tcp=True)) == ["aa"]
