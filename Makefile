@@ -158,10 +158,16 @@ demo:
 	$(MAKE) all
 	$(PYTHON) deploy/demo.py --build $(abspath $(B))
 
+# The bare forwarder bench.py measures everything against (bench/bareforward.c).
+$(B)/bench/bareforward: bench/bareforward.c
+	@mkdir -p $(dir $@)
+	$(CC) -O2 -Wall -o $@ $<
+
 bench:
 	@sh mk/deps.sh bench
-	$(MAKE) all
-	$(PYTHON) bench/bench.py --build $(abspath $(B)) $(BENCH_ARGS)
+	$(MAKE) all $(B)/bench/bareforward
+	$(PYTHON) bench/bench.py --build $(abspath $(B)) \
+	    --bare $(abspath $(B))/bench/bareforward $(BENCH_ARGS)
 	$(PYTHON) bench/startup.py --build $(abspath $(B)) \
 	    $(filter --quick,$(BENCH_ARGS)) $(STARTUP_ARGS)
 	$(PYTHON) bench/cache.py --build $(abspath $(B)) \

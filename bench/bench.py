@@ -13,6 +13,12 @@ What runs (everything on 127.0.0.1, free ports, one temporary directory):
   routes, `^[ab]\\.miek` -> A and `^[cd]\\.miek` -> B, preceded by N filler
   routes that match none of the query names (--sizes gives the N's).
   No match is REFUSED in both. Neither caches answers.
+- The bare forwarder (bench/bareforward.c, built by make bench or here):
+  one process, epoll, recvmmsg/sendmmsg of 64, an ID table, routing by the
+  first letter; no regexps, timeouts or checks. A yardstick for what a
+  UDP forwarder must spend on this machine: every UDP block reports
+  dnsrouter's figures against it as well as against dnsdist (--no-bare
+  leaves it out; it has no TCP).
 - dnsperf sends the query file (a, b, c, d .miek.nl TXT, so both backends
   and both routes are used) with `-c 4 -q 200 -l SECONDS`, as fast as the
   proxy answers (200 queries always outstanding).
@@ -80,15 +86,27 @@ classes with counts (^[q-z]{3}123\\.), near misses sharing the real routes'
 start (^[a-d]\\.miek123\\.) and a leading wildcard (^[a-z0-9-]+\\.shard123\\.);
 they alternate between the two backends' addresses.
 
+Fixed rates: after the smallest table's UDP rounds, every system is run
+at the same offered loads (dnsperf -Q), --fixed-rates percent of
+dnsdist's median saturation qps (default 20,50,80), --rate-rounds rounds
+(3) of --rate-seconds (4) with -v, alternating; the table gives p50 and
+p99 per rate and dnsrouter / dnsdist. At saturation latency is queueing;
+at a fixed rate it is what a client sees.
+
+Targets (issue 16), printed last: on the smallest table over UDP, each
+dnsrouter's CPU per query <= 1.10x the bare forwarder's and its qps >=
+1.15x dnsdist's; p99 <= 1.0x dnsdist's at each fixed rate.
+
 Other options: --tcp (also run with dnsperf -m tcp), --modes, --workers
-(comma list of dnsrouter worker counts, e.g. 1,2: each is a separate
+(comma list of dnsrouter worker counts, default 1,2: each is a separate
 dnsrouter compared with the same dnsdist), --rss, --rounds, --seconds,
---quick (smoke test, about 30 s), --json FILE. See --help.
+--quick (smoke test, about 40 s), --json FILE. See --help.
 
 Every process is started here and stopped by PID in finally blocks.
 """
 
 import argparse
+import copy
 import json
 import os
 import re
@@ -330,12 +348,77 @@ class Dnsdist:
         return rc
 
 
+class Bare:
+    """bench/bareforward.c, the yardstick: UDP only, routes by first
+    letter, no timeouts or checks (see its header)."""
+
+    def __init__(self, exe, workdir, port, addr_a, addr_b):
+        self.exe, self.workdir, self.port = exe, workdir, port
+        self.addrs = (addr_a, addr_b)
+        self.log_path = os.path.join(workdir, "bareforward.log")
+        self.proc = None
+        self._log = None
+
+    @property
+    def pid(self):
+        return self.proc.pid if self.proc else None
+
+    def start(self):
+        os.makedirs(self.workdir, exist_ok=True)
+        self._log = open(self.log_path, "wb")
+        self.proc = subprocess.Popen(
+            [self.exe, str(self.port)] + list(self.addrs),
+            stdin=subprocess.DEVNULL, stdout=self._log, stderr=self._log)
+        return self
+
+    def log(self):
+        try:
+            with open(self.log_path, errors="replace") as f:
+                return f.read()
+        except OSError:
+            return ""
+
+    def wait_ready(self, timeout):
+        def ready():
+            if self.proc.poll() is not None:
+                raise ProcessError("bareforward exited with %s:\n%s"
+                                   % (self.proc.returncode, self.log()))
+            try:
+                return all(query(self.port, n, t, timeout=0.3).answer
+                           for n, t, _, _ in QUERIES)
+            except Exception:
+                return False
+        wait_for(ready, timeout, 0.1, "bareforward on port %d" % self.port)
+
+    def stop(self):
+        if self.proc is None:
+            return None
+        rc = stop_pid(self.proc, 5.0)
+        if self._log:
+            self._log.close()
+            self._log = None
+        return rc
+
+
+def build_bare(args, tmp):
+    """The bare forwarder's binary: --bare, else compiled into tmp."""
+    if args.bare:
+        return args.bare
+    exe = os.path.join(tmp, "bareforward")
+    cc = shutil.which("cc") or shutil.which("gcc")
+    if cc is None:
+        raise BenchError("no C compiler for bench/bareforward.c")
+    subprocess.run([cc, "-O2", "-o", exe, os.path.join(HERE, "bareforward.c")],
+                   check=True, capture_output=True, timeout=60)
+    return exe
+
+
 class System:
     """One proxy under test: a label and a started daemon."""
 
     def __init__(self, label, kind, daemon, workers=None, listeners=None):
         self.label = label
-        self.kind = kind            # "dnsrouter" or "dnsdist"
+        self.kind = kind            # "dnsrouter", "dnsdist" or "bare"
         self.daemon = daemon
         self.workers = workers
         self.listeners = listeners
@@ -681,9 +764,26 @@ def print_block(args, title, systems, base_qps):
             row.append(fmt_num(summ["rss_max_kib"] and
                                summ["rss_max_kib"] / 1024, ".1f"))
         rows.append(row)
-    if dd is not None:
+    bare = next((summ for sysm, summ in systems if sysm.kind == "bare"),
+                None)
+    if bare is not None:
         for sysm, summ in systems:
             if sysm.kind != "dnsrouter":
+                continue
+            row = ["ratio %s / bare" % sysm.label,
+                   fmt_ratio(ratio(summ["qps"], bare["qps"])) + " (hi)",
+                   fmt_ratio(ratio(summ["avg_s"], bare["avg_s"])) + " (lo)",
+                   fmt_ratio(ratio(summ["p99_s"], bare["p99_s"])) + " (lo)",
+                   "",
+                   fmt_num(ratio(summ["cpu_per_100k"],
+                                 bare["cpu_per_100k"]), ".2f") + " (lo)",
+                   ""]
+            if show_rss:
+                row.append("")
+            rows.append(row)
+    if dd is not None:
+        for sysm, summ in systems:
+            if sysm.kind not in ("dnsrouter", "bare"):
                 continue
             row = ["ratio %s / dnsdist" % sysm.label,
                    fmt_ratio(ratio(summ["qps"], dd["qps"])) + " (hi)",
@@ -750,9 +850,9 @@ def parse_args(argv):
     ap.add_argument("--sizes", default="0,1000,10000",
                     help="filler routes ahead of the 2 real ones, comma list "
                     "(default 0,1000,10000: 2, 1,002 and 10,002 routes)")
-    ap.add_argument("--workers", default="2",
+    ap.add_argument("--workers", default="1,2",
                     help="dnsrouter worker counts, comma list; each is its own "
-                    "dnsrouter (default 2; e.g. 1,2 to compare)")
+                    "dnsrouter (default 1,2)")
     ap.add_argument("--dnsdist-listeners", type=int, default=2,
                     help="reusePort listen binds for dnsdist, i.e. its UDP "
                     "receiver threads (default 2)")
@@ -765,7 +865,20 @@ def parse_args(argv):
                     help="show resident memory (sum of VmRSS) in the table")
     add_dnsperf_args(ap)
     ap.add_argument("--only", choices=("dnsrouter", "dnsdist"),
-                    help="measure only one of the two")
+                    help="measure only one of the two (no bare forwarder)")
+    ap.add_argument("--bare", metavar="EXE",
+                    help="bench/bareforward.c's binary (make bench builds "
+                    "it; default: compiled here)")
+    ap.add_argument("--no-bare", action="store_true",
+                    help="leave the bare forwarder out")
+    ap.add_argument("--fixed-rates", default="20,50,80",
+                    help="UDP latency at these percentages of dnsdist's "
+                    "saturation qps, smallest table only, comma list "
+                    "(default 20,50,80; empty: none)")
+    ap.add_argument("--rate-seconds", type=float, default=4,
+                    help="dnsperf -l of each fixed-rate run (4)")
+    ap.add_argument("--rate-rounds", type=int, default=3,
+                    help="fixed-rate runs per system and rate (3)")
     ap.add_argument("--quick", action="store_true",
                     help="smoke test: 1 round of 2 s, sizes 0,1000, 0.5 s "
                     "warm-up (about 30 s)")
@@ -778,6 +891,9 @@ def parse_args(argv):
         a.rounds, a.seconds, a.warmup, a.sizes = 1, 2, 0.5, "0,1000"
         a.p99_seconds = min(a.p99_seconds, 1)
     a.sizes = [int(x) for x in a.sizes.split(",") if x.strip()]
+    a.fixed_rates = [int(x) for x in a.fixed_rates.split(",") if x.strip()]
+    if a.quick:
+        a.rate_seconds, a.rate_rounds = 1, 1
     a.workers = [int(x) for x in a.workers.split(",") if x.strip()]
     if a.modes:
         a.modes = [m.strip() for m in a.modes.split(",") if m.strip()]
@@ -805,6 +921,10 @@ def start_systems(args, size, tmp, addr_a, addr_b, fillers, problems,
                           free_port(), routes, workers=w, timeout="1000ms")
             todo.append(System("dnsrouter w=%d" % w, "dnsrouter", d,
                                workers=w))
+    if args.only is None and args.bare_exe:
+        d = Bare(args.bare_exe, os.path.join(tmp, "bare-%d" % size),
+                 free_port(), addr_a, addr_b)
+        todo.append(System("bare forwarder", "bare", d, workers=1))
     if args.only != "dnsrouter":
         port = free_port()
         conf = dnsdist_conf(port, args.dnsdist_listeners, addr_a, addr_b,
@@ -824,6 +944,121 @@ def start_systems(args, size, tmp, addr_a, addr_b, fillers, problems,
             systems.remove(s)
             stop_systems([s], problems)
             continue
+
+
+def fixed_rates(args, msys, summ, qfile, tmp, problems):
+    """Latency below saturation: each system at the same offered loads,
+    --fixed-rates percent of dnsdist's median saturation qps (dnsperf -Q,
+    -v for the percentiles), --rate-rounds rounds in alternation, --rate-
+    seconds each. Returns {"rates": [[percent, qps]], "systems": {label:
+    {"p50_s": [...], "p99_s": [...], "qps": [...], "lost": [...]}}, one
+    median per rate, and "runs"}."""
+    dd = next((sm for sy, sm in summ if sy.kind == "dnsdist"), None)
+    if dd is None or not dd.get("qps"):
+        return None
+    rates = [[pct, int(dd["qps"] * pct / 100)] for pct in args.fixed_rates]
+    out = {"rates": rates, "systems": {}, "runs": {}}
+    for pct, rate in rates:
+        fixed = copy.copy(args)
+        fixed.rate = rate
+        per = {sy.label: [] for sy in msys}
+        for r in range(args.rate_rounds):
+            for sy in (msys if r % 2 == 0 else msys[::-1]):
+                tag = "rate%d-%s-%d" % (pct, sy.label.replace(" ", ""), r)
+                try:
+                    res = run_dnsperf(fixed, sy.port, "udp", args.rate_seconds,
+                                      qfile, tmp, tag, verbose=True)
+                except BenchError as e:
+                    problems.append("%s at %d qps round %d: run lost: %s"
+                                    % (sy.label, rate, r + 1, str(e)[:600]))
+                    continue
+                per[sy.label].append(res)
+                if res["lost"]:
+                    problems.append("%s at %d qps round %d: %d queries lost"
+                                    % (sy.label, rate, r + 1, res["lost"]))
+                print("bench: UDP at %d qps (%d %% of dnsdist's) round %d "
+                      "%-14s p50 %s ms  p99 %s ms  lost %d"
+                      % (rate, pct, r + 1, sy.label,
+                         fmt_num(res.get("p50_s") and res["p50_s"] * 1e3,
+                                 ".3f"),
+                         fmt_num(res.get("p99_s") and res["p99_s"] * 1e3,
+                                 ".3f"), res["lost"] or 0), flush=True)
+        for sy in msys:
+            d = out["systems"].setdefault(sy.label, {
+                "kind": sy.kind, "p50_s": [], "p99_s": [], "qps": [],
+                "lost": []})
+            for k in ("p50_s", "p99_s", "qps"):
+                d[k].append(median_of(per[sy.label], k))
+            d["lost"].append(sum(x["lost"] or 0 for x in per[sy.label]))
+            out["runs"]["%s@%d" % (sy.label, rate)] = per[sy.label]
+    return out
+
+
+def print_fixed(fx):
+    """The fixed-rate table: p50 and p99 per rate, ratios to dnsdist."""
+    cols = ["system"]
+    for pct, rate in fx["rates"]:
+        cols += ["p50 ms @%d%%" % pct, "p99 ms @%d%%" % pct]
+    rows = []
+    dd = next((d for d in fx["systems"].values() if d["kind"] == "dnsdist"),
+              None)
+    for label, d in fx["systems"].items():
+        row = [label]
+        for i in range(len(fx["rates"])):
+            row += [fmt_num(d["p50_s"][i] and d["p50_s"][i] * 1e3, ".3f"),
+                    fmt_num(d["p99_s"][i] and d["p99_s"][i] * 1e3, ".3f")]
+        rows.append(row)
+    for label, d in fx["systems"].items():
+        if d["kind"] != "dnsrouter" or dd is None:
+            continue
+        row = ["ratio %s / dnsdist" % label]
+        for i in range(len(fx["rates"])):
+            row += [fmt_ratio(ratio(d["p50_s"][i], dd["p50_s"][i])),
+                    fmt_ratio(ratio(d["p99_s"][i], dd["p99_s"][i])) + " (lo)"]
+        rows.append(row)
+    print()
+    print("UDP latency at fixed rates (dnsperf -Q; percent of dnsdist's "
+          "saturation qps: %s)" % ", ".join("%d %% = %s qps" % (p, format(r, ","))
+                                             for p, r in fx["rates"]))
+    show(cols, rows)
+
+
+def print_targets(blocks):
+    """Issue 16's targets, on the smallest table's UDP block and its
+    fixed-rate runs: met or not, with the figures."""
+    b = next((b for b in blocks if b["mode"] == "udp"), None)
+    if b is None:
+        return
+    by = {sy.label: (sy, sm) for sy, sm in b["_summ"]}
+    bare = next((sm for sy, sm in by.values() if sy.kind == "bare"), None)
+    dd = next((sm for sy, sm in by.values() if sy.kind == "dnsdist"), None)
+    print()
+    for sy, sm in by.values():
+        if sy.kind != "dnsrouter":
+            continue
+        if bare is not None:
+            c = ratio(sm["cpu_per_100k"], bare["cpu_per_100k"])
+            print("target: %s CPU per query <= 1.10x the bare forwarder: "
+                  "%s, %s" % (sy.label, fmt_ratio(c), "met" if c is not None
+                              and c <= 1.10 else "NOT met"))
+        if dd is not None:
+            q = ratio(sm["qps"], dd["qps"])
+            print("target: %s qps >= 1.15x dnsdist: %s, %s"
+                  % (sy.label, fmt_ratio(q), "met" if q is not None and
+                     q >= 1.15 else "NOT met"))
+    fx = b.get("fixed")
+    if fx:
+        ddf = next((d for d in fx["systems"].values()
+                    if d["kind"] == "dnsdist"), None)
+        for label, d in fx["systems"].items():
+            if d["kind"] != "dnsrouter" or ddf is None:
+                continue
+            rs = [ratio(d["p99_s"][i], ddf["p99_s"][i])
+                  for i in range(len(fx["rates"]))]
+            ok = all(x is not None and x <= 1.0 for x in rs)
+            print("target: %s p99 <= 1.0x dnsdist at each fixed rate: %s, %s"
+                  % (label, ", ".join(fmt_ratio(x) for x in rs),
+                     "met" if ok else "NOT met"))
 
 
 def bring_up(s, names, timeout):
@@ -915,6 +1150,12 @@ def main(argv=None):
         with open("/proc/loadavg") as f:
             results["loadavg_at_start"] = f.read().strip()
         results["udp_floor_us"] = floor_us = udp_floor(tmp)
+        args.bare_exe = None
+        if not args.no_bare and args.only is None:
+            try:
+                args.bare_exe = build_bare(args, tmp)
+            except (BenchError, subprocess.SubprocessError, OSError) as e:
+                problems.append("bare forwarder not built: %s" % str(e)[:600])
         print("bench: loopback UDP floor: %s us CPU per datagram"
               % ("%.3f" % floor_us if floor_us else "unknown"), flush=True)
         print("bench: load average at start: %s" % results["loadavg_at_start"])
@@ -938,7 +1179,7 @@ def main(argv=None):
                     print("bench: %d+2 routes: %s up in %.1fs (pids %s)"
                           % (size, s.label, s.startup_s, s.pids()),
                           flush=True)
-                    errs = check_answers(s, tcp_too=True)
+                    errs = check_answers(s, tcp_too=s.kind != "bare")
                     if errs:
                         s.problems.extend("wrong answer: " + e for e in errs)
                         problems.append("%s with %d+2 routes answers wrongly:"
@@ -946,8 +1187,11 @@ def main(argv=None):
                                                  "; ".join(errs)))
                         print("bench: PROBLEM: %s" % problems[-1], flush=True)
                 for mode in args.modes:
+                    # The bare forwarder is UDP only.
+                    msys = [s for s in systems
+                            if mode == "udp" or s.kind != "bare"]
                     if args.warmup > 0:
-                        for s in systems:
+                        for s in msys:
                             try:
                                 run_dnsperf(args, s.port, mode, args.warmup,
                                             qfile, tmp, "warmup",
@@ -956,9 +1200,9 @@ def main(argv=None):
                                 problems.append("%s %s %d+2 routes warm-up: %s"
                                                 % (s.label, mode, size,
                                                    str(e)[:600]))
-                    per = {s.label: [] for s in systems}
+                    per = {s.label: [] for s in msys}
                     for r in range(args.rounds):
-                        order = systems if r % 2 == 0 else systems[::-1]
+                        order = msys if r % 2 == 0 else msys[::-1]
                         for s in order:
                             tag = "%s-%d-%s-%d" % (mode, size,
                                                    s.label.replace(" ", ""), r)
@@ -1004,7 +1248,7 @@ def main(argv=None):
                     block = {"mode": mode, "fillers": size,
                              "routes": size + 2, "systems": []}
                     summ = []
-                    for s in systems:
+                    for s in msys:
                         sm = summarize(per[s.label])
                         if size == min(args.sizes):
                             base_qps[(mode, s.label)] = sm["qps"]
@@ -1016,6 +1260,10 @@ def main(argv=None):
                             "runs": per[s.label], "problems": s.problems})
                     block["_summ"] = summ
                     blocks.append(block)
+                    if mode == "udp" and size == min(args.sizes) and \
+                            args.fixed_rates:
+                        block["fixed"] = fixed_rates(args, msys, summ, qfile,
+                                                     tmp, problems)
                     # A correctness problem noticed under load: check again.
                     for s in systems:
                         errs = check_answers(s, tcp_too=False)
@@ -1065,6 +1313,9 @@ def main(argv=None):
         # dnsdist's own matching is the whole story).
         if b["mode"] == "udp" and b["fillers"] == min(args.sizes):
             print_bounds(results.get("udp_floor_us"), b["_summ"])
+        if b.get("fixed"):
+            print_fixed(b["fixed"])
+    print_targets(blocks)
     print()
     print("total time %.0f s" % (time.monotonic() - t_start))
     if problems:
