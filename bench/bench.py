@@ -348,20 +348,15 @@ class Dnsdist:
         return rc
 
 
-class Bare:
+class Bare(Dnsdist):
     """bench/bareforward.c, the yardstick: UDP only, routes by first
-    letter, no timeouts or checks (see its header)."""
+    letter, no timeouts or checks (see its header). Logs and stops as
+    Dnsdist does."""
 
     def __init__(self, exe, workdir, port, addr_a, addr_b):
-        self.exe, self.workdir, self.port = exe, workdir, port
-        self.addrs = (addr_a, addr_b)
+        Dnsdist.__init__(self, workdir, port, "")
+        self.exe, self.addrs = exe, (addr_a, addr_b)
         self.log_path = os.path.join(workdir, "bareforward.log")
-        self.proc = None
-        self._log = None
-
-    @property
-    def pid(self):
-        return self.proc.pid if self.proc else None
 
     def start(self):
         os.makedirs(self.workdir, exist_ok=True)
@@ -370,13 +365,6 @@ class Bare:
             [self.exe, str(self.port)] + list(self.addrs),
             stdin=subprocess.DEVNULL, stdout=self._log, stderr=self._log)
         return self
-
-    def log(self):
-        try:
-            with open(self.log_path, errors="replace") as f:
-                return f.read()
-        except OSError:
-            return ""
 
     def wait_ready(self, timeout):
         def ready():
@@ -389,15 +377,6 @@ class Bare:
             except Exception:
                 return False
         wait_for(ready, timeout, 0.1, "bareforward on port %d" % self.port)
-
-    def stop(self):
-        if self.proc is None:
-            return None
-        rc = stop_pid(self.proc, 5.0)
-        if self._log:
-            self._log.close()
-            self._log = None
-        return rc
 
 
 def build_bare(args, tmp):
@@ -834,6 +813,20 @@ def add_dnsperf_args(ap):
                     help="dnsperf -t, seconds before a query is lost (2)")
 
 
+def add_round_args(ap, warmup):
+    """The options of the benches that pit two or four systems against
+    each other in rounds (cache.py, dnstap.py): build, rounds, seconds,
+    warm-up (default warmup seconds) and workers."""
+    ap.add_argument("--build", required=True, help="dnsrouter build dir")
+    ap.add_argument("--rounds", type=int, default=3, help="rounds (3)")
+    ap.add_argument("--seconds", type=float, default=8,
+                    help="dnsperf -l per measured run (8)")
+    ap.add_argument("--warmup", type=float, default=warmup,
+                    help="warm-up run per system, s (%g)" % warmup)
+    ap.add_argument("--workers", type=int, default=2,
+                    help="dnsrouter workers = dnsdist listener binds (2)")
+
+
 def parse_args(argv):
     ap = argparse.ArgumentParser(
         description="dnsperf against dnsrouter and dnsdist on the same BIND "
@@ -1059,6 +1052,93 @@ def print_targets(blocks):
             print("target: %s p99 <= 1.0x dnsdist at each fixed rate: %s, %s"
                   % (label, ", ".join(fmt_ratio(x) for x in rs),
                      "met" if ok else "NOT met"))
+
+
+def require_programs(build, extra=()):
+    """Exit with a clear message when dnsrouter's build or a program the
+    benches run (dnsperf, dnsdist, named, and extra) is missing."""
+    for exe in ("dnsrouter", "dnsrouter-router", "dnsrouter-controller"):
+        if not os.access(os.path.join(build, exe), os.X_OK):
+            sys.exit("bench: %s/%s missing: run make first" % (build, exe))
+    for exe in (DNSPERF, DNSDIST, "/usr/sbin/named") + tuple(extra):
+        if not os.access(exe, os.X_OK):
+            sys.exit("bench: %s missing (mk/deps.sh bench installs it)" % exe)
+
+
+def alternating_rounds(args, systems, qfile, tmp, backends, problems, name,
+                       before=None, after=None):
+    """args.rounds measured UDP runs of every system, in alternation (the
+    order flips every round), each followed by its p99 run: {label: [run
+    results]}. before(s) is called just before a run, after(s, res, b) just
+    after it with what before returned (to add figures of its own); name
+    prefixes the progress lines and the dnsperf output files."""
+    per = {s.label: [] for s in systems}
+    for r in range(args.rounds):
+        for s in (systems if r % 2 == 0 else systems[::-1]):
+            tag = "%s-%s-%d" % (name, s.label.replace(" ", ""), r)
+            b = before(s) if before else None
+            try:
+                res = measure(args, s, "udp", args.seconds, qfile, tmp, tag,
+                              backends)
+            except BenchError as e:
+                problems.append("%s round %d: run lost: %s"
+                                % (s.label, r + 1, str(e)[:600]))
+                continue
+            extra = after(s, res, b) if after else ""
+            if args.p99_seconds > 0:
+                try:
+                    add_p99(args, s, "udp", qfile, tmp, tag, res)
+                except BenchError as e:
+                    res["notes"].append("p99 run lost: %s" % str(e)[:600])
+            per[s.label].append(res)
+            print("%s: round %d %-17s %8.0f qps  avg %.3f ms  p99 %s ms  "
+                  "lost %d  CPU %.3f s/100k%s%s"
+                  % (name, r + 1, s.label, res["qps"], res["avg_s"] * 1e3,
+                     fmt_num(res.get("p99_s") and res["p99_s"] * 1e3, ".3f"),
+                     res["lost"] or 0, res["cpu_per_100k"] or 0, extra or "",
+                     "  [" + "; ".join(res["notes"]) + "]"
+                     if res["notes"] else ""), flush=True)
+            for n in res["notes"]:
+                problems.append("%s round %d: %s" % (s.label, r + 1, n))
+    return per
+
+
+def ratio_rows(summ, pairs, blanks):
+    """Table rows "ratio a / b" (qps, avg, p99, lost, CPU) for each pair of
+    labels in summ [(label, summary)], with blanks empty cells after."""
+    by = dict(summ)
+    rows = []
+    for a, b in pairs:
+        if a in by and b in by:
+            x, y = by[a], by[b]
+            rows.append(["ratio %s / %s" % (a, b),
+                         fmt_ratio(ratio(x["qps"], y["qps"])) + " (hi)",
+                         fmt_ratio(ratio(x["avg_s"], y["avg_s"])) + " (lo)",
+                         fmt_ratio(ratio(x["p99_s"], y["p99_s"])) + " (lo)",
+                         "",
+                         fmt_ratio(ratio(x["cpu_per_100k"],
+                                         y["cpu_per_100k"])) + " (lo)"]
+                        + [""] * blanks)
+    return rows
+
+
+def finish(name, problems, results, json_path, t_start):
+    """The end of a bench's report: total time, the problems, the JSON
+    file; the exit status (1 when a problem is a wrong answer, a failed
+    start or stop, or an interruption)."""
+    print("total time %.0f s" % (time.monotonic() - t_start))
+    if problems:
+        print()
+        print("PROBLEMS (%d):" % len(problems))
+        for p in problems[:40]:
+            print("  - " + p)
+    if json_path:
+        with open(json_path, "w") as f:
+            json.dump(results, f, indent=1, default=str)
+        print("%s: wrote %s" % (name, json_path))
+    hard = [p for p in problems if "wrongly" in p or "interrupted" in p
+            or " stop:" in p or "did not come up" in p]
+    return 1 if hard else 0
 
 
 def bring_up(s, names, timeout):

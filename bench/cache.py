@@ -185,14 +185,7 @@ def parse_args(argv):
     ap = argparse.ArgumentParser(
         description="dnsrouter and dnsdist packet caches on a Zipf mix "
         "(see the module docstring)")
-    ap.add_argument("--build", required=True, help="dnsrouter build dir")
-    ap.add_argument("--rounds", type=int, default=3, help="rounds (3)")
-    ap.add_argument("--seconds", type=float, default=8,
-                    help="dnsperf -l per measured run (8)")
-    ap.add_argument("--warmup", type=float, default=4,
-                    help="warm-up run per system, s (4)")
-    ap.add_argument("--workers", type=int, default=2,
-                    help="dnsrouter workers = dnsdist listener binds (2)")
+    B.add_round_args(ap, 4)
     ap.add_argument("--cache-size", type=int, default=10000,
                     help="dnsrouter cache-size per router (10000); dnsdist's "
                     "cache gets workers x this")
@@ -289,30 +282,14 @@ def print_table(args, summ):
                      "%d" % sm["lost"], fmt_num(sm["cpu_per_100k"], ".3f"),
                      fmt_num(sm["hit_ratio"], ".3f"),
                      fmt_num(sm["backends_cpu_per_100k"], ".3f")])
-    by = dict(summ)
-    for a, b in (("dnsrouter cache", "dnsdist cache"),
-                 ("dnsrouter", "dnsdist")):
-        if a in by and b in by:
-            x, y = by[a], by[b]
-            rows.append(["ratio %s / %s" % (a, b),
-                         fmt_ratio(ratio(x["qps"], y["qps"])) + " (hi)",
-                         fmt_ratio(ratio(x["avg_s"], y["avg_s"])) + " (lo)",
-                         fmt_ratio(ratio(x["p99_s"], y["p99_s"])) + " (lo)",
-                         "",
-                         fmt_ratio(ratio(x["cpu_per_100k"],
-                                         y["cpu_per_100k"])) + " (lo)",
-                         "", ""])
+    rows += B.ratio_rows(summ, (("dnsrouter cache", "dnsdist cache"),
+                                ("dnsrouter", "dnsdist")), 2)
     B.show(cols, rows)
 
 
 def main(argv=None):
     args = parse_args(sys.argv[1:] if argv is None else argv)
-    for exe in ("dnsrouter", "dnsrouter-router", "dnsrouter-controller"):
-        if not os.access(os.path.join(args.build, exe), os.X_OK):
-            sys.exit("bench: %s/%s missing: run make first" % (args.build, exe))
-    for exe in (B.DNSPERF, B.DNSDIST, "/usr/sbin/named"):
-        if not os.access(exe, os.X_OK):
-            sys.exit("bench: %s missing (mk/deps.sh bench installs it)" % exe)
+    B.require_programs(args.build)
 
     def on_term(signum, frame):
         raise B.Terminated("signal %d" % signum)
@@ -357,39 +334,17 @@ def main(argv=None):
         for s in systems:
             B.run_dnsperf(args, s.port, "udp", args.warmup, qfile, tmp,
                           "warmup", verbose=False)
-        for r in range(args.rounds):
-            for s in (systems if r % 2 == 0 else systems[::-1]):
-                tag = "cache-%s-%d" % (s.label.replace(" ", ""), r)
-                c0 = settled_counters(s)
-                try:
-                    res = B.measure(args, s, "udp", args.seconds, qfile, tmp,
-                                    tag, named)
-                except BenchError as e:
-                    problems.append("%s round %d: run lost: %s"
-                                    % (s.label, r + 1, str(e)[:600]))
-                    continue
-                c1 = settled_counters(s)
-                if c0 is not None:
-                    h, m = c1[0] - c0[0], c1[1] - c0[1]
-                    res["cache_hits"], res["cache_misses"] = h, m
-                    res["hit_ratio"] = h / (h + m) if h + m else None
-                if args.p99_seconds > 0:
-                    try:
-                        B.add_p99(args, s, "udp", qfile, tmp, tag, res)
-                    except BenchError as e:
-                        res["notes"].append("p99 run lost: %s" % str(e)[:600])
-                per[s.label].append(res)
-                print("bench-cache: round %d %-16s %8.0f qps  avg %.3f ms  "
-                      "p99 %s ms  lost %d  CPU %.3f s/100k  hits %s%s"
-                      % (r + 1, s.label, res["qps"], res["avg_s"] * 1e3,
-                         fmt_num(res.get("p99_s") and res["p99_s"] * 1e3,
-                                 ".3f"), res["lost"] or 0,
-                         res["cpu_per_100k"] or 0,
-                         fmt_num(res.get("hit_ratio"), ".3f"),
-                         "  [" + "; ".join(res["notes"]) + "]"
-                         if res["notes"] else ""), flush=True)
-                for n in res["notes"]:
-                    problems.append("%s round %d: %s" % (s.label, r + 1, n))
+        def after(s, res, c0):
+            c1 = settled_counters(s)
+            if c0 is None:
+                return ""
+            h, m = c1[0] - c0[0], c1[1] - c0[1]
+            res["cache_hits"], res["cache_misses"] = h, m
+            res["hit_ratio"] = h / (h + m) if h + m else None
+            return "  hits %s" % fmt_num(res["hit_ratio"], ".3f")
+        per.update(B.alternating_rounds(args, systems, qfile, tmp, named,
+                                        problems, "bench-cache",
+                                        settled_counters, after))
         for s in systems:
             errs = check_answers(s, allnames)
             if errs:
@@ -440,19 +395,7 @@ def main(argv=None):
               "query <= %.2fx (%s): %s"
               % (TARGET_QPS, fmt_ratio(q), TARGET_CPU, fmt_ratio(c),
                  "met" if ok else "NOT met"))
-    print("total time %.0f s" % (time.monotonic() - t_start))
-    if problems:
-        print()
-        print("PROBLEMS (%d):" % len(problems))
-        for p in problems[:40]:
-            print("  - " + p)
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump(results, f, indent=1, default=str)
-        print("bench-cache: wrote %s" % args.json)
-    hard = [p for p in problems if "wrongly" in p or "interrupted" in p
-            or " stop:" in p or "did not come up" in p]
-    return 1 if hard else 0
+    return B.finish("bench-cache", problems, results, args.json, t_start)
 
 
 if __name__ == "__main__":

@@ -34,7 +34,6 @@ Every process is started here and stopped by PID in finally blocks.
 
 import argparse
 import http.client
-import json
 import os
 import re
 import shutil
@@ -46,8 +45,7 @@ import time
 
 import bench as B
 from bench import (BenchError, Dnsdist, System, Named, Dnsrouter,  # noqa
-                   ProcessError, free_port, lua_str, zones, fmt_num,
-                   fmt_ratio, ratio)
+                   ProcessError, free_port, lua_str, zones, fmt_num)
 
 
 class Collector:
@@ -129,14 +127,7 @@ def parse_args(argv):
     ap = argparse.ArgumentParser(
         description="dnstap's cost in dnsrouter and dnsdist (see the "
         "module docstring)")
-    ap.add_argument("--build", required=True, help="dnsrouter build dir")
-    ap.add_argument("--rounds", type=int, default=3, help="rounds (3)")
-    ap.add_argument("--seconds", type=float, default=8,
-                    help="dnsperf -l per measured run (8)")
-    ap.add_argument("--warmup", type=float, default=2,
-                    help="warm-up run per system, s (2)")
-    ap.add_argument("--workers", type=int, default=2,
-                    help="dnsrouter workers = dnsdist listener binds (2)")
+    B.add_round_args(ap, 2)
     B.add_dnsperf_args(ap)
     ap.add_argument("--quick", action="store_true",
                     help="smoke test: 1 round of 2 s")
@@ -202,32 +193,16 @@ def print_table(summ, frames):
                      "%d" % sm["lost"], fmt_num(sm["cpu_per_100k"], ".3f"),
                      fmt_num(sm.get("collector_per_100k"), ".3f"),
                      frames.get(label, "")])
-    by = dict(summ)
-    for a, b in (("dnsrouter dnstap", "dnsrouter"),
-                 ("dnsdist dnstap", "dnsdist"),
-                 ("dnsrouter dnstap", "dnsdist dnstap")):
-        if a in by and b in by:
-            x, y = by[a], by[b]
-            rows.append(["ratio %s / %s" % (a, b),
-                         fmt_ratio(ratio(x["qps"], y["qps"])) + " (hi)",
-                         fmt_ratio(ratio(x["avg_s"], y["avg_s"])) + " (lo)",
-                         fmt_ratio(ratio(x["p99_s"], y["p99_s"])) + " (lo)",
-                         "",
-                         fmt_ratio(ratio(x["cpu_per_100k"],
-                                         y["cpu_per_100k"])) + " (lo)",
-                         "", ""])
+    rows += B.ratio_rows(summ, (("dnsrouter dnstap", "dnsrouter"),
+                                ("dnsdist dnstap", "dnsdist"),
+                                ("dnsrouter dnstap", "dnsdist dnstap")), 2)
     B.show(cols, rows)
 
 
 def main(argv=None):
     args = parse_args(sys.argv[1:] if argv is None else argv)
-    for exe in ("dnsrouter", "dnsrouter-router", "dnsrouter-controller"):
-        if not os.access(os.path.join(args.build, exe), os.X_OK):
-            sys.exit("bench: %s/%s missing: run make first" % (args.build, exe))
-    for exe in (B.DNSPERF, B.DNSDIST, "/usr/sbin/named",
-                shutil.which("fstrm_capture") or "/usr/bin/fstrm_capture"):
-        if not os.access(exe, os.X_OK):
-            sys.exit("bench: %s missing (mk/deps.sh bench installs it)" % exe)
+    B.require_programs(args.build, (shutil.which("fstrm_capture") or
+                                    "/usr/bin/fstrm_capture",))
 
     def on_term(signum, frame):
         raise B.Terminated("signal %d" % signum)
@@ -270,40 +245,21 @@ def main(argv=None):
             w = B.run_dnsperf(args, s.port, "udp", args.warmup, qfile, tmp,
                               "warmup", verbose=False)
             answered[s.label] = w["completed"] or 0
-        for r in range(args.rounds):
-            for s in (systems if r % 2 == 0 else systems[::-1]):
-                tag = "tap-%s-%d" % (s.label.replace(" ", ""), r)
-                c = collectors.get(s.label)
-                c0 = c.cpu_s() if c else None
-                try:
-                    res = B.measure(args, s, "udp", args.seconds, qfile, tmp,
-                                    tag, named)
-                except BenchError as e:
-                    problems.append("%s round %d: run lost: %s"
-                                    % (s.label, r + 1, str(e)[:600]))
-                    continue
-                if c:
-                    cs = c.cpu_s() - c0
-                    res["collector_cpu_s"] = cs
-                    done = res["completed"] or 0
-                    res["collector_per_100k"] = cs / done * 1e5 if done \
-                        else None
-                if args.p99_seconds > 0:
-                    try:
-                        B.add_p99(args, s, "udp", qfile, tmp, tag, res)
-                    except BenchError as e:
-                        res["notes"].append("p99 run lost: %s" % str(e)[:600])
-                per[s.label].append(res)
-                print("bench-dnstap: round %d %-17s %8.0f qps  avg %.3f ms  "
-                      "p99 %s ms  lost %d  CPU %.3f s/100k%s"
-                      % (r + 1, s.label, res["qps"], res["avg_s"] * 1e3,
-                         fmt_num(res.get("p99_s") and res["p99_s"] * 1e3,
-                                 ".3f"), res["lost"] or 0,
-                         res["cpu_per_100k"] or 0,
-                         "  [" + "; ".join(res["notes"]) + "]"
-                         if res["notes"] else ""), flush=True)
-                for n in res["notes"]:
-                    problems.append("%s round %d: %s" % (s.label, r + 1, n))
+        def before(s):
+            c = collectors.get(s.label)
+            return c.cpu_s() if c else None
+
+        def after(s, res, c0):
+            c = collectors.get(s.label)
+            if c:
+                cs = c.cpu_s() - c0
+                done = res["completed"] or 0
+                res["collector_cpu_s"] = cs
+                res["collector_per_100k"] = cs / done * 1e5 if done else None
+            return ""
+        per.update(B.alternating_rounds(args, systems, qfile, tmp, named,
+                                        problems, "bench-dnstap", before,
+                                        after))
         for s in systems:
             if s.kind == "dnsrouter" and s.tap:
                 results["dnsrouter_dnstap_counters"] = \
@@ -358,19 +314,7 @@ def main(argv=None):
     print("(frames / answers: what the collector wrote against two "
           "messages per query dnsperf had answered; the readiness and "
           "answer checks' few queries are not counted)")
-    print("total time %.0f s" % (time.monotonic() - t_start))
-    if problems:
-        print()
-        print("PROBLEMS (%d):" % len(problems))
-        for p in problems[:40]:
-            print("  - " + p)
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump(results, f, indent=1, default=str)
-        print("bench-dnstap: wrote %s" % args.json)
-    hard = [p for p in problems if "wrongly" in p or "interrupted" in p
-            or " stop:" in p or "did not come up" in p]
-    return 1 if hard else 0
+    return B.finish("bench-dnstap", problems, results, args.json, t_start)
 
 
 if __name__ == "__main__":
