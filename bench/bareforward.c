@@ -156,48 +156,53 @@ read_batch(int fd)
 	return n < 0 ? 0 : n;
 }
 
+#define DROP	(-1)
+#define REFUSE	2
+
+/* Backend 0 (a, b), 1 (c, d), REFUSE for any other name, DROP if no query. */
+static int
+route_of(const uint8_t *p, size_t len)
+{
+	char c;
+
+	if (len < 14 || (p[2] & 0x80))
+		return DROP;
+	c = (char)(p[13] | 0x20);
+	if (p[12] == 0 || c < 'a' || c > 'd')
+		return REFUSE;
+	return c >= 'c';
+}
+
 static void
 from_clients(int cfd, int ufd)
 {
+	int route[BATCH];
 	int i, n, nref;
 	size_t len;
 	uint8_t *p;
-	char c;
 
 	while ((n = read_batch(cfd)) > 0) {
 		nref = 0;
 		for (i = 0; i < n; i++) {
 			p = in[i];
-			len = inmsg[i].msg_len;
-			if (len < 14 || (p[2] & 0x80))
-				continue;
-			c = (char)(p[13] | 0x20);
-			if (p[12] == 0 || (c < 'a' || c > 'd')) {
-				/* Answered below, after the forwarded ones. */
-				continue;
-			}
+			route[i] = route_of(p, inmsg[i].msg_len);
+			if (route[i] != 0 && route[i] != 1)
+				continue;	/* answered below, after the forwarded */
 			ids[next_id].client = inaddr[i];
 			ids[next_id].id = (uint16_t)(p[0] << 8 | p[1]);
 			ids[next_id].used = 1;
 			p[0] = (uint8_t)(next_id >> 8);
 			p[1] = (uint8_t)next_id;
 			next_id++;
-			queue_out(p, len, &backend[c >= 'c']);
+			queue_out(p, inmsg[i].msg_len, &backend[route[i]]);
 		}
 		flush_out(ufd);
-		for (i = 0; i < n; i++) {
-			p = in[i];
-			len = inmsg[i].msg_len;
-			if (len < 14 || (p[2] & 0x80))
-				continue;
-			c = (char)(p[13] | 0x20);
-			if (p[12] != 0 && c >= 'a' && c <= 'd')
-				continue;
-			if ((len = refused(p, len)) > 0) {
-				queue_out(p, len, &inaddr[i]);
+		for (i = 0; i < n; i++)
+			if (route[i] == REFUSE &&
+			    (len = refused(in[i], inmsg[i].msg_len)) > 0) {
+				queue_out(in[i], len, &inaddr[i]);
 				nref++;
 			}
-		}
 		if (nref > 0)
 			flush_out(cfd);
 		if (n < BATCH)
