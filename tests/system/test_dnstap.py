@@ -85,8 +85,8 @@ def frames(path):
         m["wire"] = bytes.fromhex(hexdump)
     tt = times(path)
     assert len(tt) == len(msgs)
-    for m, (m["qtime"], m["rtime"]) in zip(msgs, tt):
-        pass
+    for m, (qtime, rtime) in zip(msgs, tt):
+        m["qtime"], m["rtime"] = qtime, rtime
     return msgs
 
 
