@@ -72,6 +72,18 @@ static struct strmap		 bidx;	/* key -> index into bs */
 static size_t			 nbs;
 static struct rstat		*rs;		/* the table's route order */
 static size_t			 nrs;
+/*
+ * Before this controller's first table, reports still come (routers that
+ * outlived the last controller, or fast ones at start): their backends'
+ * counts wait here, by key, for the first table's copy to take them over.
+ * Each bstat is its own allocation (the index holds pointers to keys).
+ */
+#define PENDING_MAX	65536
+static struct bstat		**pend;
+static struct strmap		 pidx;	/* key -> index into pend */
+static size_t			 npend;
+static int			 had_table;	/* a first table was copied */
+static uint64_t			 pend_dropped;
 
 static const char *const rcode_names[REPORT_NRCODE] = {
 	"NOERROR", "FORMERR", "SERVFAIL", "NXDOMAIN", "NOTIMP", "REFUSED",
@@ -208,6 +220,54 @@ bstat_add(struct bstat *b, const struct report_entry *e)
 	b->latency_us += e->latency_us;
 }
 
+static struct bstat *
+pending_find(const struct sockaddr *sa)
+{
+	uint8_t key[KEYLEN];
+	size_t i;
+
+	make_key(sa, key);
+	return strmap_get(&pidx, key, KEYLEN, &i) ? pend[i] : NULL;
+}
+
+static void
+pending_add(const struct report_entry *e)
+{
+	const struct sockaddr *sa = (const struct sockaddr *)&e->addr;
+	struct bstat *b;
+
+	if ((b = pending_find(sa)) == NULL) {
+		if (npend == PENDING_MAX) {
+			if (pend_dropped++ == 0)
+				log_warnx("metrics: more than %d backends "
+				    "reported before the first table: the "
+				    "rest go uncounted", PENDING_MAX);
+			return;
+		}
+		b = xcalloc(1, sizeof(*b));
+		make_key(sa, b->key);
+		memcpy(&b->addr, &e->addr, sizeof(b->addr));
+		pend = xreallocarray(pend, npend + 1, sizeof(*pend));
+		pend[npend] = b;
+		strmap_put(&pidx, b->key, KEYLEN, npend++);
+	}
+	bstat_add(b, e);
+}
+
+static void
+pending_free(void)
+{
+	size_t i;
+
+	for (i = 0; i < npend; i++)
+		free(pend[i]);
+	free(pend);
+	pend = NULL;
+	npend = 0;
+	strmap_free(&pidx);
+	memset(&pidx, 0, sizeof(pidx));
+}
+
 int
 metrics_table(const struct rt_table *t)
 {
@@ -235,7 +295,8 @@ metrics_table(const struct rt_table *t)
 		struct bstat *nb = &copy.nb[i];
 
 		/* The same key is the same address: name and totals kept. */
-		if ((old = bstat_find(sa)) != NULL)
+		if ((old = bstat_find(sa)) != NULL ||
+		    (old = pending_find(sa)) != NULL)
 			*nb = *old;
 		else {
 			make_key(sa, nb->key);
@@ -255,6 +316,8 @@ metrics_table(const struct rt_table *t)
 	bs = copy.nb;
 	bidx = copy.nidx;
 	nbs = t->nbackends;
+	had_table = 1;
+	pending_free();
 	memset(&copy, 0, sizeof(copy));
 
 	/* Routes: old totals found by (priority, regexp) through a sorted index. */
@@ -314,6 +377,8 @@ metrics_report(const struct report *r)
 		/* A backend that left the table: its series went with it. */
 		if ((b = bstat_find((const struct sockaddr *)&e->addr)) != NULL)
 			bstat_add(b, e);
+		else if (!had_table)
+			pending_add(e);
 		if (copy.t != NULL) {
 			/* Copied already into the table's copy under way? */
 			uint8_t key[KEYLEN];
@@ -794,6 +859,7 @@ metrics_free(void)
 	free(copy.nb);
 	strmap_free(&copy.nidx);
 	memset(&copy, 0, sizeof(copy));
+	pending_free();
 	rs = NULL;
 	bs = NULL;
 	nrs = nbs = 0;

@@ -9,8 +9,9 @@
  * path; all the work happens here, ten times a second. A table that is
  * replaced reports once more when its last query ends, so nothing counted
  * against it is lost. A dead backend under load thus leaves rotation
- * within a few reports, long before the next health check. Push is lossy;
- * so are reports.
+ * within a few reports, long before the next health check. A report nng
+ * does not take (no controller to take it, the pipe busy) leaves its
+ * counts to the next one; a replaced table's last one waits in a stash.
  */
 #include <nng/nng.h>
 #include <nng/protocol/pipeline0/push.h>
@@ -52,21 +53,77 @@ backend_active(const struct bcount *c)
 	return c->queries || c->answered || c->failed;
 }
 
-static void
-send_one(const struct report *r)
+/*
+ * The last report of a replaced table, when nng cannot take it: its
+ * table's counters are about to be freed, so the encoded message waits
+ * here and goes before the next report. Bounded; past that it is lost
+ * (logged).
+ */
+#define STASH_MAX	16
+static struct {
+	uint8_t		*buf;
+	size_t		 len;
+} stash[STASH_MAX];
+static unsigned		 nstash;
+static unsigned long	 stash_lost;
+
+static int
+try_send(const uint8_t *buf, size_t len)
+{
+	int rv;
+
+	if ((rv = nng_send(push_sock, (void *)(uintptr_t)buf, len,
+	    NNG_FLAG_NONBLOCK)) != 0 && rv != NNG_EAGAIN)
+		log_debug("%s: nng_send: %s", __func__, nng_strerror(rv));
+	return rv;
+}
+
+/* 0 once the stash is empty. */
+static int
+stash_flush(void)
+{
+	while (nstash > 0) {
+		if (try_send(stash[0].buf, stash[0].len) != 0)
+			return -1;
+		free(stash[0].buf);
+		memmove(&stash[0], &stash[1], --nstash * sizeof(stash[0]));
+	}
+	return 0;
+}
+
+/*
+ * 0 once the report is taken: sent, or (final) stashed. -1 leaves its
+ * counts to the caller.
+ */
+static int
+send_one(const struct report *r, int final)
 {
 	uint8_t *buf;
 	size_t len;
-	int rv;
 
 	if (report_encode(r, &buf, &len) != 0) {
 		log_warnx("%s: report cannot be encoded", __func__);
-		return;
+		return -1;
 	}
-	if ((rv = nng_send(push_sock, buf, len, NNG_FLAG_NONBLOCK)) != 0 &&
-	    rv != NNG_EAGAIN)
-		log_debug("%s: nng_send: %s", __func__, nng_strerror(rv));
-	free(buf);
+	if (nstash == 0 && try_send(buf, len) == 0) {
+		free(buf);
+		return 0;
+	}
+	if (!final) {
+		free(buf);
+		return -1;
+	}
+	if (nstash == STASH_MAX) {
+		free(buf);
+		if (stash_lost++ % 100 == 0)
+			log_warnx("the controller takes no reports: the counts "
+			    "of a replaced table are lost (%lu so far)",
+			    stash_lost);
+		return 0;
+	}
+	stash[nstash].buf = buf;
+	stash[nstash++].len = len;
+	return 0;
 }
 
 /*
@@ -74,10 +131,11 @@ send_one(const struct report *r)
  * bound on a message it takes); a table may have more with traffic in
  * one interval. The first message carries the global counters, the
  * routes and the first entries, the next ones the rest: every count is
- * a delta, so the controller adds them up the same.
+ * a delta, so the controller adds them up the same. Returns how many
+ * entries went, or -1 if the first message did not (nothing went).
  */
-static void
-send_chunks(struct report *r)
+static long
+send_chunks(const struct report *r, int final)
 {
 	struct report part = *r;
 	uint32_t done = 0;
@@ -86,24 +144,35 @@ send_chunks(struct report *r)
 		part.e = r->e + done;
 		part.n = r->n - done > REPORT_MAX_ENTRIES ? REPORT_MAX_ENTRIES :
 		    r->n - done;
-		send_one(&part);
+		if (send_one(&part, final) != 0)
+			return done == 0 ? -1 : (long)done;
 		done += part.n;
 		memset(part.global, 0, sizeof(part.global));
 		part.nroutes = 0;
 		part.routes = NULL;
 	} while (done < r->n);
+	return (long)done;
 }
 
-/* Send the global counters and t's (t may be NULL), and zero them. */
+/*
+ * Send the global counters and t's (t may be NULL; final when t is being
+ * freed). A counter is zeroed only once a report carrying it was taken:
+ * while the controller is away (not yet listening at start, restarting)
+ * or the pipe is busy, the counts wait for the next report, so none is
+ * lost; a final report waits in the stash.
+ */
 static void
-report_send(struct live_table *t)
+report_send(struct live_table *t, int final)
 {
 	struct report r;
-	uint32_t i, n = 0;
+	uint32_t i, n = 0, *idx = NULL;
+	long sent;
 	int any = 0;
 
 	if (!push_open)
 		return;
+	if (stash_flush() != 0 && !final)
+		return;		/* the counts wait; the stash goes first */
 	memset(&r, 0, sizeof(r));
 	r.router = router_index;
 	if (query_cache() != NULL)
@@ -128,11 +197,9 @@ report_send(struct live_table *t)
 	    (query_cache() == NULL || r.cache_entries == cache_sent) &&
 	    ev_now(loop) - last_sent < REPORT_HEARTBEAT)
 		return;
-	cache_sent = r.cache_entries;
-	last_sent = ev_now(loop);
-	memset(rcount, 0, sizeof(rcount));
 	if (n > 0) {
 		r.e = xcalloc(n, sizeof(*r.e));
+		idx = xcalloc(n, sizeof(*idx));
 		for (i = 0; i < t->rt->nbackends; i++) {
 			struct bcount *c = &t->bc[i];
 			struct report_entry *e = &r.e[r.n];
@@ -148,8 +215,7 @@ report_send(struct live_table *t)
 			memcpy(e->rcode, c->rcode, sizeof(e->rcode));
 			memcpy(e->bucket, c->bucket, sizeof(e->bucket));
 			e->latency_us = c->latency_us;
-			memset(c, 0, sizeof(*c));
-			r.n++;
+			idx[r.n++] = i;
 		}
 	}
 	if (t != NULL && t->ntouched > 0) {
@@ -159,12 +225,22 @@ report_send(struct live_table *t)
 
 			r.routes[i].index = k;
 			r.routes[i].queries = t->rq[k];
-			t->rq[k] = 0;
 		}
 		r.nroutes = t->ntouched;
-		t->ntouched = 0;
 	}
-	send_chunks(&r);
+	if ((sent = send_chunks(&r, final)) >= 0) {
+		cache_sent = r.cache_entries;
+		last_sent = ev_now(loop);
+		/* Bumped only by this thread, so nothing came in meanwhile. */
+		memset(rcount, 0, sizeof(rcount));
+		for (i = 0; i < (uint32_t)sent; i++)
+			memset(&t->bc[idx[i]], 0, sizeof(t->bc[idx[i]]));
+		for (i = 0; i < r.nroutes; i++)
+			t->rq[r.routes[i].index] = 0;
+		if (t != NULL)
+			t->ntouched = 0;
+	}
+	free(idx);
 	free(r.e);
 	free(r.routes);
 }
@@ -173,7 +249,7 @@ static void
 report_cb(struct ev_loop *l, ev_timer *w, int revents)
 {
 	(void)l; (void)w; (void)revents;
-	report_send(table_current());
+	report_send(table_current(), 0);
 }
 
 uint32_t *
@@ -185,7 +261,7 @@ stats_counters(void)
 void
 stats_table_done(struct live_table *t)
 {
-	report_send(t);
+	report_send(t, 1);
 }
 
 void
@@ -209,7 +285,9 @@ stats_shutdown(void)
 {
 	ev_timer_stop(loop, &report_w);
 	/* What the drain answered: nng delivers it if the pipe lets it. */
-	report_send(table_current());
+	report_send(table_current(), 0);
 	push_open = 0;
 	nng_close(push_sock);
+	while (nstash > 0)
+		free(stash[--nstash].buf);
 }

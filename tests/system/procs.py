@@ -10,6 +10,7 @@ counts every query it loses.
 
 import os
 import selectors
+import subprocess
 import socket
 import struct
 import threading
@@ -275,3 +276,24 @@ def socket_inodes(pid):
         if t.startswith("socket:["):
             out.add(t[8:-1])
     return out
+
+
+def unix_peers():
+    """{inode: peer inode} (str) of every connected unix socket (ss -x)."""
+    out = {}
+    txt = subprocess.run(["ss", "-xan"], capture_output=True, text=True,
+                         check=True, timeout=10).stdout
+    for line in txt.splitlines()[1:]:
+        f = line.split()
+        if len(f) >= 8 and f[7] not in ("0", "*"):
+            out[f[5]] = f[7]
+    return out
+
+
+def connected_to(pids, peer_inodes):
+    """The sockets of pids whose unix peer is one of peer_inodes."""
+    peers = unix_peers()
+    mine = set()
+    for pid in pids:
+        mine |= socket_inodes(pid)
+    return {i for i in mine if peers.get(i) in peer_inodes}

@@ -6,6 +6,7 @@ import http.client
 import json
 import os
 import re
+import signal
 import socket
 import time
 
@@ -15,7 +16,7 @@ import pytest
 import dnsenv
 from conftest import spec
 from dnsenv import free_port, wait_for
-from procs import socket_inodes
+from procs import connected_to, socket_inodes
 from etcdenv import controller_pid, etcd, etcd_router  # noqa: F401
 from helpers import header, question
 
@@ -282,6 +283,103 @@ def test_route_counts_carry_over_a_table_change(make_router, backend_a,
           rcode="NOERROR"): 3,
     })
     assert val(s, "dnsrouter_table_generation") == gen + 1
+
+
+def _zombie(pid):
+    with open("/proc/%d/stat" % pid) as f:
+        return f.read().rsplit(")", 1)[1].split()[0] == "Z"
+
+
+def test_counts_made_while_the_controller_is_away_reach_its_successor(
+        make_router, backend_a):
+    """A router keeps the counts of reports nobody took: the queries it
+    answers while there is no controller (killed; the master stopped so
+    it does not restart it yet) are in the next controller's totals, and
+    so are those of the table the new controller's first one replaces
+    (its last report waits in the router's stash). (Route counts
+    are by index into the old controller's table, whose epoch the new one
+    does not know: those of the gap are not carried over.)"""
+    port = free_port()
+    r = make_router([spec(backend_a) + "," + AB], extra=metrics_extra(port))
+    r.wait_ready("a.miek.nl.", "TXT")
+    wait_steady(port)       # wait_ready's queries went to this controller
+    ctl = controller_pid(r)
+    routers = [p for p in r.children() if p != ctl]
+    # the routers' ends of their connections to the controller: once nng
+    # has closed them, no report can go into a dead pipe (one sent
+    # before is lost with it, counted or not)
+    ends = connected_to(routers, socket_inodes(ctl))
+    assert ends, "no router connected to the controller"
+    os.kill(r.pid, signal.SIGSTOP)
+    try:
+        os.kill(ctl, signal.SIGKILL)
+        wait_for(lambda: _zombie(ctl), 5, 0.01, "the controller to die")
+        wait_for(lambda: not (ends & set().union(
+            *(socket_inodes(p) for p in routers))), 5, 0.01,
+            "the routers to close their pipes to it")
+        for _ in range(15):
+            assert dnsenv.query(r.port, "a.miek.nl.", "TXT").rcode() == 0
+            time.sleep(0.1)     # pacing: a report goes every 100 ms
+    finally:
+        os.kill(r.pid, signal.SIGCONT)
+
+    def successor():
+        try:
+            return controller_pid(r) != ctl
+        except dnsenv.ProcessError:
+            return False        # not forked yet
+    wait_for(successor, 10, 0.05, "the master to restart the controller")
+
+    def serving():
+        try:
+            return scrape(port)
+        except OSError:
+            return None         # not listening yet
+    wait_for(serving, 10, 0.05, "the new controller's /metrics")
+    wait_counts(port, {
+        k("dnsrouter_backend_responses_total", backend=spec(backend_a),
+          rcode="NOERROR"): 15,
+        k("dnsrouter_queries_total", protocol="udp"): 15,
+    })
+
+
+def test_counts_before_a_new_controllers_first_table_wait_for_it(
+        etcd, etcd_router, backend_a):  # noqa: F811
+    """A controller restarted while etcd is stuck holds its first table
+    back (the routers keep theirs); the backends' counts the routers
+    report meanwhile wait for that table, then show."""
+    port = free_port()
+    r = etcd_router([etcd.url], more=metrics_extra(port))
+    etcd.put("/dnsrouter/a", spec(backend_a) + "," + AB)
+    r.wait_ready("a.miek.nl.", "TXT")
+    wait_steady(port)       # wait_ready's queries went to this controller
+    ctl = controller_pid(r)
+    want = {k("dnsrouter_backend_responses_total", backend=spec(backend_a),
+              rcode="NOERROR"): 15,
+            k("dnsrouter_queries_total", protocol="udp"): 15}
+    etcd.pause()
+    try:
+        os.kill(ctl, signal.SIGKILL)
+
+        def serving():
+            try:
+                return controller_pid(r) != ctl and scrape(port)
+            except (OSError, dnsenv.ProcessError):
+                return None     # not restarted, or not listening yet
+        wait_for(serving, 5, 0.02, "a new controller's /metrics")
+        for _ in range(15):
+            assert dnsenv.query(r.port, "a.miek.nl.", "TXT").rcode() == 0
+        # the reports are in (the global counts show) before the table
+        s = wait_for(lambda: (lambda s: s if val(
+            s, "dnsrouter_queries_total", protocol="udp") >= 15 else None)(
+            scrape(port)), 2, 0.02, "the reports to reach it")
+        assert val(s, "dnsrouter_table_generation") == 0, \
+            "the new controller has a table already: nothing was held"
+        assert not any(n == "dnsrouter_backend_responses_total"
+                       for n, _ in s)
+    finally:
+        etcd.resume()
+    wait_counts(port, want)
 
 
 def test_etcd_gauges_follow_etcd(etcd, etcd_router, backend_a):  # noqa: F811
