@@ -174,6 +174,8 @@ bench:
 	    $(filter --quick,$(BENCH_ARGS)) $(CACHE_ARGS)
 	$(PYTHON) bench/dnstap.py --build $(abspath $(B)) \
 	    $(filter --quick,$(BENCH_ARGS)) $(DNSTAP_ARGS)
+	$(PYTHON) bench/churn.py --build $(abspath $(B)) \
+	    $(filter --quick,$(BENCH_ARGS)) $(CHURN_ARGS)
 
 install: all
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(LIBEXECDIR)

@@ -15,8 +15,9 @@ struct hsdb;
 struct hsjob;
 
 /*
- * done(db, seconds, arg) is called on loop when a job ends: db is NULL if
- * the compile failed, else the caller's to unref.
+ * done(db, seconds, arg) is called on loop when a job ends (seconds of
+ * wall clock): db is NULL if the compile failed, else the caller's to
+ * unref.
  */
 struct hsjob *hsjob_new(struct ev_loop *loop,
     void (*done)(struct hsdb *db, double seconds, void *arg), void *arg);
@@ -26,6 +27,9 @@ int hsjob_start(struct hsjob *j, const char *const *patterns, size_t n);
 
 /* Nonzero while a job runs. */
 int hsjob_busy(const struct hsjob *j);
+
+/* CPU seconds the last job that ended took (its thread runs at nice 10). */
+double hsjob_cpu(const struct hsjob *j);
 
 /*
  * Free j; a running job is left to end with the process (a compile cannot

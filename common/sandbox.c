@@ -21,6 +21,7 @@ static const char *const common_calls[] = {
 	"brk", "mmap", "munmap", "mremap", "mprotect", "madvise",
 	"futex", "clone", "clone3", "set_robust_list", "rseq", "sched_yield",
 	"sched_getaffinity", "gettid", "getpid", "getppid", "tgkill", "exit",
+	"setpriority",		/* hsjob: the compiling thread at nice 10 */
 	"exit_group", "rt_sigreturn", "rt_sigprocmask", "rt_sigaction",
 	"sigaltstack", "restart_syscall", "nanosleep", "clock_nanosleep",
 	"clock_gettime", "gettimeofday", "getrandom", "prctl",

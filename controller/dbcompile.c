@@ -46,7 +46,19 @@ static struct strmap	 db_pats;
 static struct dbcompile_stats stats;
 static char		 cache_path[PATH_MAX];
 
+/*
+ * Under churn a compile follows another at once; a compile of 10,000
+ * patterns takes a second of a core. So the next one waits COMPILE_DUTY
+ * times the CPU time the last took: compiles use at most a third of a core,
+ * and routers match the few new patterns one by one meanwhile (they are
+ * told a database is coming, and ask again).
+ */
+#define COMPILE_DUTY	5.0
+static ev_timer		 cool_w;
+static double		 cool_until;	/* ev_now before which none starts */
+
 static void	want(const char *const *, size_t, uint64_t);
+static void	cool_start(void);
 
 static uint64_t
 patterns_hash(const char *const *pats, size_t n)
@@ -239,13 +251,36 @@ done(struct hsdb *db, double seconds, void *arg)
 	free(bad);
 	hsdb_unref(db);
 next:
+	cool_until = ev_now(dloop) + (failed ? 0. : COMPILE_DUTY *
+	    hsjob_cpu(job));
 	if (next_pat != NULL) {
 		if (failed)
 			start((const char *const *)next_pat, next_n, next_hash);
 		else
-			want((const char *const *)next_pat, next_n, next_hash);
+			cool_start();
+	}
+}
+
+/* The table that waited for the cool-down. */
+static void
+cool_cb(struct ev_loop *l, ev_timer *w, int revents)
+{
+	(void)l; (void)w; (void)revents;
+	if (next_pat != NULL && !hsjob_busy(job)) {
+		want((const char *const *)next_pat, next_n, next_hash);
 		next_free();
 	}
+}
+
+/* next_pat is set: compile it now, or once the cool-down is over. */
+static void
+cool_start(void)
+{
+	double left = cool_until - ev_now(dloop);
+
+	ev_timer_stop(dloop, &cool_w);
+	ev_timer_set(&cool_w, left > 0. ? left : 0., 0.);
+	ev_timer_start(dloop, &cool_w);
 }
 
 /*
@@ -294,14 +329,17 @@ dbcompile_table(const struct rt_table *t)
 	for (i = 0; i < t->nroutes; i++)
 		pats[i] = t->routes[i].pattern;
 	hash = patterns_hash(pats, t->nroutes);
-	if (hsjob_busy(job)) {
+	if (hsjob_busy(job) || (ev_now(dloop) < cool_until &&
+	    !(db_msg != NULL && hash == db_hash) && !covered(pats, t->nroutes))) {
 		next_free();
-		if (hash != job_hash) {
+		if (hash != job_hash || !hsjob_busy(job)) {
 			next_pat = xcalloc(t->nroutes + 1, sizeof(char *));
 			for (i = 0; i < t->nroutes; i++)
 				next_pat[i] = xstrdup(pats[i]);
 			next_n = t->nroutes;
 			next_hash = hash;
+			if (!hsjob_busy(job))
+				cool_start();
 		}
 	} else
 		want(pats, t->nroutes, hash);
@@ -346,8 +384,9 @@ rep_cb(struct ev_loop *l, ev_io *w, int revents)
 			    NNG_FLAG_NONBLOCK)) != 0)
 				log_warnx("%s: nng_send: %s", __func__,
 				    nng_strerror(rv));
-		} else if (job != NULL && hsjob_busy(job))
-			answer(HSDB_COMPILING);
+		} else if (job != NULL && (hsjob_busy(job) ||
+		    ev_is_active(&cool_w)))
+			answer(HSDB_COMPILING);	/* or after the cool-down */
 		else if (db_msg != NULL)
 			answer(HSDB_SAME);
 		else if (job == NULL || failed)
@@ -370,6 +409,7 @@ dbcompile_init(struct ev_loop *loop, const char *rundir)
 	ev_io_init(&rep_w, rep_cb, fd, EV_READ);
 	ev_io_start(loop, &rep_w);
 	strmap_init(&db_pats, 0);
+	ev_init(&cool_w, cool_cb);
 	if (hsdb_available()) {
 		job = hsjob_new(loop, done, NULL);
 		snprintf(cache_path, sizeof(cache_path), "%s/%s", rundir,
@@ -391,6 +431,7 @@ void
 dbcompile_shutdown(void)
 {
 	ev_io_stop(dloop, &rep_w);
+	ev_timer_stop(dloop, &cool_w);
 	nng_close(rep_sock);
 	hsjob_free(job);
 	job = NULL;
