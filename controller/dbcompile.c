@@ -49,7 +49,7 @@ static char		 cache_path[PATH_MAX];
 /*
  * Under churn a compile follows another at once; a compile of 10,000
  * patterns takes a second of a core. So the next one waits COMPILE_DUTY
- * times the CPU time the last took: compiles use at most a third of a core,
+ * times the CPU time the last took: compiles use at most a sixth of a core,
  * and routers match the few new patterns one by one meanwhile (they are
  * told a database is coming, and ask again).
  */
@@ -341,8 +341,12 @@ dbcompile_table(const struct rt_table *t)
 			if (!hsjob_busy(job))
 				cool_start();
 		}
-	} else
+	} else {
+		/* Nothing newer waits: an older table's turn is void. */
+		next_free();
+		ev_timer_stop(dloop, &cool_w);
 		want(pats, t->nroutes, hash);
+	}
 	free(pats);
 }
 
