@@ -211,7 +211,6 @@ def one(args, workers, etcd, named, tmp):
             raise BenchError("dnsrouter's process set changed during the "
                              "run: %s -> %s" % (pids, proc_tree(router.pid)))
 
-        times = sorted(ch.times + idle.times)
         loaded = sorted(ch.times)
         row.update({
             "steady_qps": steady["qps"], "churn_qps": churn["qps"],
@@ -230,7 +229,6 @@ def one(args, workers, etcd, named, tmp):
             "etcd_cpu_per_change_ms": (((e2 or 0) - (e1 or 0)) -
                                        ((e1 or 0) - (e0 or 0)) * scale) /
             CLK_TCK / max(1, idle.changes) * 1000.0,
-            "all_times": len(times),
         })
         for r in (steady, churn):
             if r["lost"]:
