@@ -17,6 +17,7 @@ struct hsdb {
 	size_t		  cap;		/* hash slots, a power of two */
 	long		 *slot;		/* id, or -(bad index) - 3, or HSDB_ABSENT */
 	int		  refs;
+	hs_scratch_t	 *scratch;	/* hsdb_main_scratch's */
 };
 
 int
@@ -77,6 +78,7 @@ hsdb_free(struct hsdb *d)
 	if (d == NULL)
 		return;
 	hs_free_database(d->db);
+	hs_free_scratch(d->scratch);
 	for (i = 0; i < d->n; i++)
 		free(d->pat[i]);
 	for (i = 0; i < d->nbad; i++)
@@ -278,6 +280,15 @@ hsdb_scratch(const struct hsdb *d, void **scratch)
 		return 0;
 	return hs_alloc_scratch(d->db, (hs_scratch_t **)scratch) == HS_SUCCESS ?
 	    0 : -1;
+}
+
+void *
+hsdb_main_scratch(struct hsdb *d)
+{
+	if (d->db != NULL && d->scratch == NULL &&
+	    hs_alloc_scratch(d->db, &d->scratch) != HS_SUCCESS)
+		d->scratch = NULL;
+	return d->scratch;
 }
 
 void

@@ -58,6 +58,14 @@ struct hsdb *hsdb_deserialize(const char *blob, size_t len,
 /* Allocate or grow *scratch for db; -1 on failure. */
 int hsdb_scratch(const struct hsdb *db, void **scratch);
 void hsdb_scratch_free(void *scratch);
+/*
+ * The database's own scratch, allocated at the first call and freed with
+ * it, for scans from the thread that holds the references (a router's
+ * loop: every matcher of one database shares it, and a table change costs
+ * no allocation of one). NULL if it cannot be allocated or db holds no
+ * compiled pattern.
+ */
+void *hsdb_main_scratch(struct hsdb *db);
 
 /* Call found(ctx, id) for every pattern of db that matches name. */
 void hsdb_scan(const struct hsdb *db, void *scratch, const char *name,

@@ -150,7 +150,7 @@ cmd_route(int argc, char *argv[])
 	}
 	for (i = 0; i < st.table->nroutes; i++)
 		pats[i] = st.table->routes[i].pattern;
-	if ((m = matcher_build(pats, st.table->nroutes, NULL, err,
+	if ((m = matcher_build(pats, st.table->nroutes, NULL, NULL, err,
 	    sizeof(err))) == NULL) {
 		fprintf(stderr, "dnsrouterctl: route: %s\n", err);
 		exit(CTL_EXIT_FAIL);

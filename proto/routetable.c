@@ -90,9 +90,11 @@ rt_encode(const struct rt_table *t, uint8_t **out, size_t *outlen)
 struct rt_table *
 rt_decode(const uint8_t *buf, size_t len, const char **why)
 {
-	const uint8_t *p, *end = buf + len;
+	const uint8_t *p, *q, *end = buf + len;
 	struct rt_table *t;
-	uint32_t i, j;
+	uint32_t i, j, *idx;
+	size_t nidx = 0, npat = 0;
+	char *pat;
 
 	if (proto_check_msg(buf, len, PROTO_TABLE, PROTO_HDRLEN + RT_FIXED,
 	    why) != 0)
@@ -130,6 +132,44 @@ rt_decode(const uint8_t *buf, size_t len, const char **why)
 		*why = "out of memory";
 		goto fail;
 	}
+	/*
+	 * One block for the routes' backend indexes and patterns: a pass over
+	 * the route headers sizes it (each checked against the bytes left).
+	 */
+	q = p + (size_t)t->nbackends * RT_BACKEND_LEN;
+	for (i = 0; i < t->nroutes; i++) {
+		uint32_t nb;
+		uint16_t pl;
+
+		if ((size_t)(end - q) < RT_ROUTE_FIXED) {
+			*why = "truncated route";
+			goto fail;
+		}
+		nb = proto_get32(q + 4);
+		pl = proto_get16(q + 8);
+		q += RT_ROUTE_FIXED;
+		if (pl == 0 || pl > RT_MAX_PATTERN) {
+			*why = "bad pattern length";
+			goto fail;
+		}
+		if (nb > RT_MAX_BACKENDS) {
+			*why = "route backend count over RT_MAX_BACKENDS";
+			goto fail;
+		}
+		if ((size_t)(end - q) < 4 * (size_t)nb + pl) {
+			*why = "truncated route";
+			goto fail;
+		}
+		q += 4 * (size_t)nb + pl;
+		nidx += nb;
+		npat += (size_t)pl + 1;
+	}
+	if ((t->arena = malloc(nidx * 4 + npat + 1)) == NULL) {
+		*why = "out of memory";
+		goto fail;
+	}
+	idx = t->arena;
+	pat = (char *)(idx + nidx);
 	for (i = 0; i < t->nbackends; i++, p += RT_BACKEND_LEN) {
 		struct rt_backend *b = &t->backends[i];
 
@@ -164,30 +204,13 @@ rt_decode(const uint8_t *buf, size_t len, const char **why)
 	for (i = 0; i < t->nroutes; i++) {
 		struct rt_route *r = &t->routes[i];
 
-		if ((size_t)(end - p) < RT_ROUTE_FIXED) {
-			*why = "truncated route";
-			goto fail;
-		}
+		/* The sizing pass checked the lengths. */
 		r->priority = (int32_t)proto_get32(p);
 		r->nbackends = proto_get32(p + 4);
 		r->patlen = proto_get16(p + 8);
 		p += RT_ROUTE_FIXED;
-		if (r->patlen == 0 || r->patlen > RT_MAX_PATTERN) {
-			*why = "bad pattern length";
-			goto fail;
-		}
-		if (r->nbackends > RT_MAX_BACKENDS) {
-			*why = "route backend count over RT_MAX_BACKENDS";
-			goto fail;
-		}
-		if ((size_t)(end - p) < 4 * (size_t)r->nbackends + r->patlen) {
-			*why = "truncated route";
-			goto fail;
-		}
-		if (r->nbackends && (r->backends = malloc(4 * (size_t)r->nbackends)) == NULL) {
-			*why = "out of memory";
-			goto fail;
-		}
+		r->backends = r->nbackends > 0 ? idx : NULL;
+		idx += r->nbackends;
 		for (j = 0; j < r->nbackends; j++, p += 4) {
 			r->backends[j] = proto_get32(p);
 			if (r->backends[j] >= t->nbackends) {
@@ -199,10 +222,8 @@ rt_decode(const uint8_t *buf, size_t len, const char **why)
 			*why = "NUL byte in pattern";
 			goto fail;
 		}
-		if ((r->pattern = malloc((size_t)r->patlen + 1)) == NULL) {
-			*why = "out of memory";
-			goto fail;
-		}
+		r->pattern = pat;
+		pat += (size_t)r->patlen + 1;
 		memcpy(r->pattern, p, r->patlen);
 		r->pattern[r->patlen] = '\0';
 		p += r->patlen;
@@ -237,10 +258,12 @@ rt_free(struct rt_table *t)
 
 	if (t == NULL)
 		return;
-	for (i = 0; t->routes != NULL && i < t->nroutes; i++) {
+	for (i = 0; t->arena == NULL && t->routes != NULL && i < t->nroutes;
+	    i++) {
 		free(t->routes[i].backends);
 		free(t->routes[i].pattern);
 	}
+	free(t->arena);
 	free(t->routes);
 	free(t->backends);
 	free(t);

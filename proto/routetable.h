@@ -72,6 +72,12 @@ struct rt_table {
 	uint32_t		 nroutes;
 	struct rt_backend	*backends;
 	struct rt_route		*routes;
+	/*
+	 * rt_decode's one block for every route's backends and pattern
+	 * (a table of 10,000 routes is decoded for every change); NULL when
+	 * they are malloc'd one by one.
+	 */
+	void			*arena;
 };
 
 /* Encode t as a PROTO_TABLE message into a malloc'd buffer; -1 on failure. */
@@ -89,7 +95,10 @@ struct rt_table *rt_decode(const uint8_t *buf, size_t len, const char **why);
  */
 int rt_peek(const uint8_t *buf, size_t len, uint64_t *epoch, uint64_t *generation);
 
-/* Free a table from rt_decode or one built by hand with malloc'd parts. */
+/*
+ * Free a table from rt_decode or one built by hand with malloc'd parts
+ * (arena NULL).
+ */
 void rt_free(struct rt_table *t);
 
 #endif

@@ -18,16 +18,27 @@
 
 #define NONE		UINT32_MAX
 #define JIT_MAX		512	/* beyond this many, skip JIT: the database comes soon */
+#define ALIGN_AHEAD	4	/* places of prev tried for each pattern */
+
+/* A compiled PCRE2 pattern, shared by the matchers of successive tables. */
+struct rx {
+	pcre2_code	*code;
+	unsigned	 refs;
+	int		 jit;
+};
 
 struct matcher {
 	size_t			 n;
+	const char		**pat;		/* the caller's, for the next build */
+	int32_t			*rid;		/* hsdb_find's answer per pattern */
+	uint32_t		*dpos;		/* place in delta per pattern, or NONE */
 	struct hsdb		*db;
-	void			*scratch;
+	void			*scratch;	/* db's own */
 	uint32_t		*db_route;	/* db id -> pattern index or NONE */
 	size_t			 nids;
 	size_t			 ndelta;
 	uint32_t		*delta_index;	/* ascending pattern indexes */
-	pcre2_code		**delta;
+	struct rx		**delta;
 	size_t			 pending;	/* delta a database could take */
 	pcre2_match_data	*md;
 	pcre2_match_context	*mctx;		/* the limits of every match */
@@ -36,33 +47,78 @@ struct matcher {
 	size_t			 ncand;
 };
 
+static void
+rx_unref(struct rx *x)
+{
+	if (x != NULL && --x->refs == 0) {
+		pcre2_code_free(x->code);
+		free(x);
+	}
+}
+
+/*
+ * The place of patterns[i] in prev, looked for from *j on: a table follows
+ * the last with a route added or removed here and there, so the two lists
+ * agree but for a few places. NONE when not found near (the caller then
+ * asks the database).
+ */
+static uint32_t
+align(const struct matcher *prev, size_t *j, const char *p)
+{
+	size_t k;
+
+	for (k = *j; prev != NULL && k < prev->n && k < *j + ALIGN_AHEAD; k++)
+		if (strcmp(prev->pat[k], p) == 0) {
+			*j = k + 1;
+			return (uint32_t)k;
+		}
+	return NONE;
+}
+
 struct matcher *
 matcher_build(const char *const *patterns, size_t n, struct hsdb *db,
-    char *err, size_t errlen)
+    const struct matcher *prev, char *err, size_t errlen)
 {
 	struct matcher *m;
-	size_t i, nids = db != NULL ? hsdb_count(db) : 0;
+	size_t i, j = 0, nids = db != NULL ? hsdb_count(db) : 0;
+	uint32_t *from = NULL;
+	int same_db = prev != NULL && db != NULL && prev->db == db;
 
 	if ((m = calloc(1, sizeof(*m))) == NULL)
 		goto oom;
 	m->n = n;
 	m->nids = nids;
-	if ((m->delta_index = calloc(n + 1, sizeof(uint32_t))) == NULL ||
-	    (m->delta = calloc(n + 1, sizeof(pcre2_code *))) == NULL ||
+	if ((m->pat = malloc((n + 1) * sizeof(*m->pat))) == NULL ||
+	    (m->rid = malloc((n + 1) * sizeof(*m->rid))) == NULL ||
+	    (m->dpos = malloc((n + 1) * sizeof(*m->dpos))) == NULL ||
+	    (from = malloc((n + 1) * sizeof(*from))) == NULL ||
+	    (m->delta_index = calloc(n + 1, sizeof(uint32_t))) == NULL ||
+	    (m->delta = calloc(n + 1, sizeof(*m->delta))) == NULL ||
 	    (m->cand = calloc(n + 1, sizeof(uint32_t))) == NULL ||
 	    (m->db_route = malloc((nids + 1) * sizeof(uint32_t))) == NULL)
 		goto oom;
+	memcpy(m->pat, patterns, n * sizeof(*m->pat));
 	for (i = 0; i < nids; i++)
 		m->db_route[i] = NONE;
 	if (db != NULL && nids > 0) {
-		if (hsdb_scratch(db, &m->scratch) != 0)
+		if ((m->scratch = hsdb_main_scratch(db)) == NULL)
 			goto oom;
 		m->db = db;
 		hsdb_ref(db);
 	}
 	for (i = 0; i < n; i++) {
-		long id = db != NULL ? hsdb_find(db, patterns[i]) : HSDB_ABSENT;
+		long id;
 
+		/* What prev found for the same text holds for this database. */
+		from[i] = align(prev, &j, patterns[i]);
+		if (db == NULL)
+			id = HSDB_ABSENT;
+		else if (same_db && from[i] != NONE)
+			id = prev->rid[from[i]];
+		else
+			id = hsdb_find(db, patterns[i]);
+		m->rid[i] = (int32_t)id;
+		m->dpos[i] = NONE;
 		if (id >= 0 && m->db_route[id] == NONE) {
 			m->db_route[id] = (uint32_t)i;
 			continue;
@@ -76,28 +132,47 @@ matcher_build(const char *const *patterns, size_t n, struct hsdb *db,
 		 */
 		if (id == HSDB_ABSENT)
 			m->pending++;
+		m->dpos[i] = (uint32_t)m->ndelta;
 		m->delta_index[m->ndelta++] = (uint32_t)i;
 	}
 	for (i = 0; i < m->ndelta; i++) {
-		const char *p = patterns[m->delta_index[i]];
-		int ec;
-		PCRE2_SIZE eo;
+		uint32_t k = m->delta_index[i];
+		const char *p = patterns[k];
+		struct rx *x;
+		int ec = 0;
+		PCRE2_SIZE eo = 0;
 
-		m->delta[i] = pcre2_compile((PCRE2_SPTR)p, PCRE2_ZERO_TERMINATED,
-		    PCRE2_CASELESS | PCRE2_NO_UTF_CHECK, &ec, &eo, NULL);
-		if (m->delta[i] == NULL) {
+		/* Compiled for prev: the same text compiles the same. */
+		if (from[k] != NONE && prev->dpos[from[k]] != NONE) {
+			x = m->delta[i] = prev->delta[prev->dpos[from[k]]];
+			x->refs++;
+		} else {
+			if ((x = calloc(1, sizeof(*x))) == NULL)
+				goto oom;
+			x->refs = 1;
+			m->delta[i] = x;
+			x->code = pcre2_compile((PCRE2_SPTR)p,
+			    PCRE2_ZERO_TERMINATED,
+			    PCRE2_CASELESS | PCRE2_NO_UTF_CHECK, &ec, &eo, NULL);
+		}
+		if (x->code == NULL) {
 			char msg[256];
 
 			pcre2_get_error_message(ec, (PCRE2_UCHAR *)msg, sizeof(msg));
 			snprintf(err, errlen, "pattern %u '%s': %s at offset %zu",
-			    m->delta_index[i], p, msg, (size_t)eo);
+			    k, p, msg, (size_t)eo);
+			free(from);
 			matcher_free(m);
 			return NULL;
 		}
 		/* Without JIT PCRE2 interprets: slower, correct. */
-		if (m->ndelta <= JIT_MAX)
-			(void)pcre2_jit_compile(m->delta[i], PCRE2_JIT_COMPLETE);
+		if (m->ndelta <= JIT_MAX && !x->jit) {
+			(void)pcre2_jit_compile(x->code, PCRE2_JIT_COMPLETE);
+			x->jit = 1;
+		}
 	}
+	free(from);
+	from = NULL;
 	/* One match block serves every pattern: no allocation per query. */
 	if ((m->md = pcre2_match_data_create(1, NULL)) == NULL ||
 	    (m->mctx = pcre2_match_context_create(NULL)) == NULL)
@@ -109,6 +184,7 @@ matcher_build(const char *const *patterns, size_t n, struct hsdb *db,
 	return m;
 oom:
 	snprintf(err, errlen, "out of memory");
+	free(from);
 	matcher_free(m);
 	return NULL;
 }
@@ -166,7 +242,7 @@ matcher_first(struct matcher *m, const char *name, size_t len,
 			c++;
 			continue;
 		}
-		rc = pcre2_match(m->delta[d], (PCRE2_SPTR)name, len, 0,
+		rc = pcre2_match(m->delta[d]->code, (PCRE2_SPTR)name, len, 0,
 		    PCRE2_NO_UTF_CHECK, m->md, m->mctx);
 		if (rc >= 0 && accept(ctx, m->delta_index[d]))
 			return (long)m->delta_index[d];
@@ -206,13 +282,14 @@ matcher_free(struct matcher *m)
 	if (m == NULL)
 		return;
 	for (i = 0; i < m->ndelta && m->delta != NULL; i++)
-		pcre2_code_free(m->delta[i]);
+		rx_unref(m->delta[i]);
 	free(m->delta);
+	free(m->pat);
+	free(m->rid);
+	free(m->dpos);
 	free(m->delta_index);
 	free(m->cand);
 	free(m->db_route);
-	if (m->scratch != NULL)
-		hsdb_scratch_free(m->scratch);
 	hsdb_unref(m->db);
 	pcre2_match_data_free(m->md);
 	pcre2_match_context_free(m->mctx);

@@ -16,10 +16,18 @@ struct hsdb;
 /*
  * Compile n patterns (caseless, unanchored unless they anchor themselves),
  * taking those that db holds from db (which may be NULL). Returns NULL with
- * "pattern N: reason" in err if one fails to compile.
+ * "pattern N: reason" in err if one fails to compile. The strings must
+ * outlive the matcher (it keeps the pointers, for the next build).
+ *
+ * prev, if not NULL, is the matcher of the table before (alive, its
+ * strings too): where the two pattern lists agree, what prev worked out is
+ * taken instead of done again: the database's id of the text when db is
+ * prev's database, and the compiled PCRE2 pattern (shared, counted). A
+ * table that differs from the last by a few routes so costs a walk of the
+ * list, not 10,000 database lookups and JIT compiles.
  */
 struct matcher *matcher_build(const char *const *patterns, size_t n,
-    struct hsdb *db, char *err, size_t errlen);
+    struct hsdb *db, const struct matcher *prev, char *err, size_t errlen);
 
 /*
  * Return the lowest pattern index that matches name (len bytes) and for

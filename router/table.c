@@ -289,7 +289,7 @@ table_apply(const uint8_t *buf, size_t len)
 	const char **pats;
 	const char *why;
 	char err[512];
-	uint32_t i, j;
+	uint32_t i, j, rr0;
 	uint64_t epoch, gen;
 
 	/* A repeat of the table in use: not worth decoding. */
@@ -310,7 +310,8 @@ table_apply(const uint8_t *buf, size_t len)
 	pats = xcalloc(rt->nroutes ? rt->nroutes : 1, sizeof(*pats));
 	for (i = 0; i < rt->nroutes; i++)
 		pats[i] = rt->routes[i].pattern;
-	t->m = matcher_build(pats, rt->nroutes, latest_db, err, sizeof(err));
+	t->m = matcher_build(pats, rt->nroutes, latest_db,
+	    current != NULL ? current->m : NULL, err, sizeof(err));
 	free(pats);
 	if (t->m == NULL) {
 		log_warnx("%s: table generation %llu kept out: %s", __func__,
@@ -324,9 +325,14 @@ table_apply(const uint8_t *buf, size_t len)
 	t->bc = xcalloc(rt->nbackends ? rt->nbackends : 1, sizeof(*t->bc));
 	t->rq = xcalloc(rt->nroutes ? rt->nroutes : 1, sizeof(*t->rq));
 	t->touched = xcalloc(rt->nroutes ? rt->nroutes : 1, sizeof(*t->touched));
+	/*
+	 * Start round robin at a different backend in each router: one
+	 * random number per table, spread over the routes (a Weyl sequence),
+	 * not one per route.
+	 */
+	rr0 = rnd32();
 	for (i = 0; i < rt->nroutes; i++) {
-		/* Start round robin at a different backend in each router. */
-		t->rr[i] = rnd32();
+		t->rr[i] = rr0 + i * 0x9e3779b9u;
 		for (j = 0; j < rt->routes[i].nbackends; j++)
 			if (rt->backends[rt->routes[i].backends[j]].flags & RT_FLAG_UP)
 				t->nup[i]++;
@@ -378,7 +384,8 @@ compiled(struct hsdb *db)
 	pats = xcalloc(current->rt->nroutes + 1, sizeof(*pats));
 	for (i = 0; i < current->rt->nroutes; i++)
 		pats[i] = current->rt->routes[i].pattern;
-	m = matcher_build(pats, current->rt->nroutes, db, err, sizeof(err));
+	m = matcher_build(pats, current->rt->nroutes, db, current->m, err,
+	    sizeof(err));
 	free(pats);
 	if (m == NULL) {
 		log_warnx("%s: %s", __func__, err);

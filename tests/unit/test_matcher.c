@@ -59,7 +59,7 @@ build(const char *const *patterns, size_t n)
 			half[k++] = patterns[i];
 		db = hsdb_compile(half, k);
 	}
-	m = matcher_build(patterns, n, db, err, sizeof(err));
+	m = matcher_build(patterns, n, db, NULL, err, sizeof(err));
 	hsdb_unref(db);
 	if (m == NULL)
 		fail_msg("matcher_build: %s", err);
@@ -265,7 +265,7 @@ test_bad_pattern_fails_with_its_index(void **state)
 
 	(void)state;
 	err[0] = '\0';
-	assert_null(matcher_build(p, 4, NULL, err, sizeof(err)));
+	assert_null(matcher_build(p, 4, NULL, NULL, err, sizeof(err)));
 	assert_non_null(strstr(err, "pattern 2"));
 	assert_non_null(strstr(err, "^a(b"));
 }
@@ -278,7 +278,7 @@ test_bad_first_pattern_fails_with_index_0(void **state)
 
 	(void)state;
 	err[0] = '\0';
-	assert_null(matcher_build(p, 2, NULL, err, sizeof(err)));
+	assert_null(matcher_build(p, 2, NULL, NULL, err, sizeof(err)));
 	assert_non_null(strstr(err, "pattern 0"));
 }
 
@@ -355,7 +355,7 @@ test_pattern_hyperscan_lacks_is_matched_by_pcre2(void **state)
 	assert_non_null(db);
 	assert_int_equal(hsdb_find(db, p[0]), HSDB_UNSUPPORTED);
 	assert_true(hsdb_find(db, p[1]) >= 0);
-	m = matcher_build(p, 2, db, err, sizeof(err));
+	m = matcher_build(p, 2, db, NULL, err, sizeof(err));
 	hsdb_unref(db);
 	assert_non_null(m);
 	assert_int_equal(matcher_pending(m), 0);	/* nothing a rebuild would add */
@@ -377,7 +377,7 @@ test_new_patterns_are_pending_until_a_database_holds_them(void **state)
 	if (!hsdb_available())
 		skip();
 	db = hsdb_compile(p, 2);	/* older database: no "^c" */
-	m = matcher_build(p, 3, db, err, sizeof(err));
+	m = matcher_build(p, 3, db, NULL, err, sizeof(err));
 	assert_non_null(m);
 	assert_int_equal(matcher_pending(m), 1);
 	assert_int_equal(first(m, "c.x."), 2);
@@ -422,7 +422,7 @@ test_only_refused_patterns_are_not_pending(void **state)
 	db = hsdb_compile(p, 2);
 	assert_non_null(db);
 	assert_int_equal(hsdb_count(db), 0);
-	m = matcher_build(p, 2, db, err, sizeof(err));
+	m = matcher_build(p, 2, db, NULL, err, sizeof(err));
 	hsdb_unref(db);
 	assert_non_null(m);
 	assert_int_equal(matcher_pending(m), 0);
@@ -449,7 +449,7 @@ test_backtracking_regexp_is_cut_off_as_no_match(void **state)
 	(void)state;
 	memset(name, 'a', 61);
 	strcpy(name + 61, ".miek.nl.");
-	m = matcher_build(p, 3, NULL, err, sizeof(err));
+	m = matcher_build(p, 3, NULL, NULL, err, sizeof(err));
 	assert_non_null(m);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	r = first(m, name);
@@ -465,6 +465,109 @@ test_backtracking_regexp_is_cut_off_as_no_match(void **state)
 	assert_int_equal(first(m, "b.miek.nl."), 2);
 	assert_int_equal(matcher_take_limited(m), 0);
 	matcher_free(m);
+}
+
+/*
+ * A matcher built on the last table's (prev) answers every name as one
+ * built alone, for a run of tables as churn makes them: a route added, one
+ * removed, two removed side by side, two swapped, a text twice, a pattern
+ * Hyperscan refuses; the database holds the first table's patterns, then
+ * a new database arrives (the same table, prev built on the old one). prev
+ * is freed before its successor is used: what they share is counted.
+ */
+#define CHURN_N		40
+#define CHURN_STEPS	8
+
+static void
+churn_table(int step, char (*text)[32], const char **p, size_t *n)
+{
+	size_t i, k = 0;
+
+	for (i = 0; i < CHURN_N; i++) {
+		if ((step >= 2 && i == 7) || (step >= 3 && (i == 20 || i == 21)))
+			continue;		/* removed */
+		if (step >= 1 && i == 10)
+			snprintf(text[k], sizeof(text[k]), "^new%d\\.", step);
+		else if (step >= 4 && i == 30)
+			snprintf(text[k], sizeof(text[k]), "^r%02d\\.", 31);
+		else if (step >= 4 && i == 31)
+			snprintf(text[k], sizeof(text[k]), "^r%02d\\.", 30);
+		else if (step >= 5 && i == 35)
+			snprintf(text[k], sizeof(text[k]), "^r%02d\\.", 2);
+		else if (step >= 6 && i == 36)
+			snprintf(text[k], sizeof(text[k]), "^(r)\\1%zu", i);
+		else
+			snprintf(text[k], sizeof(text[k]), "^r%02zu\\.", i);
+		p[k] = text[k];
+		k++;
+		if (step >= 1 && i == 10) {	/* the one added */
+			snprintf(text[k], sizeof(text[k]), "^r%02zu\\.", i);
+			p[k] = text[k];
+			k++;
+		}
+	}
+	*n = k;
+}
+
+static void
+test_built_on_the_last_table_matches_as_built_alone(void **state)
+{
+	static char text[2][CHURN_N + 2][32];
+	const char *p[2][CHURN_N + 2];
+	struct matcher *prev, *m, *alone;
+	struct hsdb *db = NULL, *db2 = NULL;
+	char err[256], name[64];
+	size_t n[2], i;
+	int step, cur = 0;
+
+	(void)state;
+	churn_table(0, text[0], p[0], &n[0]);
+	if (hsdb_available())
+		db = hsdb_compile(p[0], n[0]);
+	prev = matcher_build(p[0], n[0], db, NULL, err, sizeof(err));
+	assert_non_null(prev);
+	for (step = 1; step <= CHURN_STEPS; step++) {
+		int nxt = step == CHURN_STEPS ? cur : !cur;
+		struct hsdb *use = db;
+
+		if (step == CHURN_STEPS) {	/* the new database */
+			if (hsdb_available())
+				db2 = hsdb_compile(p[cur], n[cur]);
+			use = db2;
+		} else
+			churn_table(step, text[nxt], p[nxt], &n[nxt]);
+		m = matcher_build(p[nxt], n[nxt], use, prev, err, sizeof(err));
+		alone = matcher_build(p[nxt], n[nxt], use, NULL, err,
+		    sizeof(err));
+		assert_non_null(m);
+		assert_non_null(alone);
+		matcher_free(prev);
+		assert_int_equal(matcher_pending(m), matcher_pending(alone));
+		for (i = 0; i < CHURN_N + 2; i++) {
+			snprintf(name, sizeof(name), "r%02zu.miek.nl.", i);
+			assert_int_equal(first(m, name), first(alone, name));
+			snprintf(name, sizeof(name), "rr%zu.miek.nl.", i);
+			assert_int_equal(first(m, name), first(alone, name));
+			snprintf(name, sizeof(name), "new%zu.miek.nl.", i);
+			assert_int_equal(first(m, name), first(alone, name));
+		}
+		/* A name that only the new route takes, at its place. */
+		snprintf(name, sizeof(name), "new%d.miek.nl.", step);
+		if (step < CHURN_STEPS) {
+			long r = first(m, name);
+
+			assert_true(r >= 0);
+			assert_memory_equal(p[nxt][r], "^new", 4);
+		}
+		matcher_free(alone);
+		prev = m;
+		cur = nxt;
+	}
+	if (db2 != NULL)
+		assert_int_equal(matcher_pending(prev), 0);
+	matcher_free(prev);
+	hsdb_unref(db);
+	hsdb_unref(db2);
 }
 
 static int
@@ -520,6 +623,7 @@ main(void)
 		cmocka_unit_test(test_same_text_twice_keeps_both_places),
 		cmocka_unit_test(test_only_refused_patterns_are_not_pending),
 		cmocka_unit_test(test_backtracking_regexp_is_cut_off_as_no_match),
+		cmocka_unit_test(test_built_on_the_last_table_matches_as_built_alone),
 	};
 	int failed = 0;
 

@@ -66,7 +66,7 @@ static void	*done_conn[MAX_REC];
 static struct rt_backend backends[3];
 static uint32_t		 route_backends[3] = { 0, 1, 2 };
 static struct rt_route	 route = { 0, 2, route_backends, (char *)"", 0 };
-static struct rt_table	 rt = { 1, 1, 3, 1, backends, &route };
+static struct rt_table	 rt = { 1, 1, 3, 1, backends, &route, NULL };
 static struct bcount	 bc[3];
 static uint32_t		 rq[1], touched[1];
 static uint32_t		 rr;

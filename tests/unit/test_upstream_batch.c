@@ -90,7 +90,7 @@ static const struct client_ops client_ops = { client_send, NULL, &upstream_udp, 
 static struct rt_backend backends[2];
 static uint32_t		 route_backends[2] = { 0, 1 };
 static struct rt_route	 route = { 0, 2, route_backends, (char *)"", 0 };
-static struct rt_table	 rt = { 1, 1, 2, 1, backends, &route };
+static struct rt_table	 rt = { 1, 1, 2, 1, backends, &route, NULL };
 static struct bcount	 bc[2];
 static uint32_t		 rq[1], touched[1];
 static uint32_t		 rr;
