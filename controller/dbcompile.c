@@ -1,9 +1,9 @@
 /*
  * Compiling the table's patterns into a Hyperscan database once for every
- * router. A table whose patterns differ from those of the newest database
- * (or of the one compiling) starts a compile; a table that changes while
- * one runs is compiled after it, only the latest. The answer to routers is
- * encoded once per database and sent as it is to each that asks.
+ * router. A table whose patterns the newest database lacks starts a compile
+ * when that pays (see "When to compile"); a table that changes while one
+ * runs or waits is compiled after it, only the latest. The answer to
+ * routers is encoded once per database and sent as it is to each that asks.
  */
 #include <sys/stat.h>
 #include <fcntl.h>
@@ -23,6 +23,7 @@
 #include "hsjob.h"
 #include "log.h"
 #include "proto.h"
+#include "reports.h"
 #include "strmap.h"
 #include "util.h"
 
@@ -32,8 +33,12 @@ static ev_io		 rep_w;
 static struct hsjob	*job;
 static int		 failed;	/* the last compile failed */
 static uint64_t		 job_hash;	/* patterns of the running compile */
-/* The patterns of the latest table, when they wait for a running compile. */
+/*
+ * The patterns of the latest table, when they wait for a compile: one
+ * block of text (a copy per table change, so one allocation, not 10,000).
+ */
 static char		**next_pat;
+static char		*next_text;
 static size_t		 next_n;
 static uint64_t		 next_hash;
 /* The newest database, as its PROTO_HSDB answer. */
@@ -47,18 +52,36 @@ static struct dbcompile_stats stats;
 static char		 cache_path[PATH_MAX];
 
 /*
- * Under churn a compile follows another at once; a compile of 10,000
- * patterns takes a second of a core. So the next one waits COMPILE_DUTY
- * times the CPU time the last took: compiles use at most a sixth of a core,
- * and routers match the few new patterns one by one meanwhile (they are
- * told a database is coming, and ask again).
+ * When to compile. A compile of 10,000 patterns takes about a second of a
+ * core. Until a database holds a new pattern, routers match it one by one
+ * with PCRE2 on every query, about PCRE2_COST each. So the latest table's
+ * patterns that the newest database lacks (pend of them) wait until the
+ * routers have spent on them, by that estimate and the queries their
+ * reports count, as much CPU as a compile costs (the last one's): the
+ * rent-or-buy rule, which never spends more than twice what the best
+ * choice made knowing the future would. A routing change that keeps its
+ * regexps (backends come and go) needs no compile at all. No database
+ * yet, more than PEND_MAX patterns pending, a database grown past twice
+ * the table, or a failed compile: at once. And compiles take at most a
+ * sixth of a core: the next waits COMPILE_DUTY times the CPU time the
+ * last took. Meanwhile routers are told "compiling, ask again soon", or
+ * "deferred, ask again in a second" while the rule says wait.
  */
 #define COMPILE_DUTY	5.0
+#define PCRE2_COST	15e-9	/* CPU s per pending pattern per query */
+#define PEND_MAX	32
+#define DEBT_CHECK	1.0	/* s between looks at the routers' cost */
+#define COST_GUESS	1e-4	/* CPU s per pattern before a compile is timed */
 static ev_timer		 cool_w;
 static double		 cool_until;	/* ev_now before which none starts */
+static double		 last_cpu = -1.;	/* CPU s of the last compile */
+static size_t		 pend;		/* latest table's patterns db lacks */
+static int		 bloated;	/* db holds more than twice the table */
+static double		 debt;		/* routers' estimated CPU s on them */
+static uint64_t		 debt_q;	/* reports_queries() at the last look */
 
-static void	want(const char *const *, size_t, uint64_t);
-static void	cool_start(void);
+static void	decide(void);
+static int	lacking(const char *const *, size_t);
 
 static uint64_t
 patterns_hash(const char *const *pats, size_t n)
@@ -79,13 +102,32 @@ patterns_hash(const char *const *pats, size_t n)
 static void
 next_free(void)
 {
-	size_t i;
-
-	for (i = 0; i < next_n; i++)
-		free(next_pat[i]);
 	free(next_pat);
+	free(next_text);
 	next_pat = NULL;
+	next_text = NULL;
 	next_n = 0;
+}
+
+static void
+next_set(const char *const *pats, size_t n, uint64_t hash)
+{
+	size_t i, len = 0;
+	char *p;
+
+	next_free();
+	for (i = 0; i < n; i++)
+		len += strlen(pats[i]) + 1;
+	next_pat = xcalloc(n + 1, sizeof(*next_pat));
+	p = next_text = xmalloc(len + 1);
+	for (i = 0; i < n; i++) {
+		size_t l = strlen(pats[i]) + 1;
+
+		next_pat[i] = memcpy(p, pats[i], l);
+		p += l;
+	}
+	next_n = n;
+	next_hash = hash;
 }
 
 static void
@@ -253,67 +295,94 @@ done(struct hsdb *db, double seconds, void *arg)
 next:
 	cool_until = ev_now(dloop) + (failed ? 0. : COMPILE_DUTY *
 	    hsjob_cpu(job));
-	if (next_pat != NULL) {
-		if (failed)
-			start((const char *const *)next_pat, next_n, next_hash);
-		else
-			cool_start();
+	if (!failed) {
+		/* A new database: what routers paid for the old one is paid. */
+		last_cpu = hsjob_cpu(job);
+		debt = 0.;
+		debt_q = reports_queries();
+		pend = 0;
+		bloated = 0;
+		if (next_pat != NULL && !lacking((const char *const *)next_pat,
+		    next_n))
+			next_free();
 	}
+	decide();
 }
 
-/* The table that waited for the cool-down. */
+/* The routers' estimated cost of the pending patterns, to now. */
+static void
+debt_update(void)
+{
+	uint64_t q = reports_queries();
+
+	debt += (double)pend * PCRE2_COST * (double)(q - debt_q);
+	debt_q = q;
+}
+
+/* Whether the waiting table is to be compiled once the cool-down allows. */
+static int
+due(void)
+{
+	double cost = last_cpu >= 0. ? last_cpu : COST_GUESS *
+	    (double)(db_view.npat + db_view.nbad);
+
+	return db_msg == NULL || failed || pend > PEND_MAX || bloated ||
+	    debt >= cost;
+}
+
+/*
+ * Count the patterns of a table that the newest database lacks (pend), and
+ * whether it outgrew the table (bloated): nonzero if it is to be compiled.
+ * A database holding every pattern serves routers as well as a new one
+ * (those it holds beyond the table match nothing that counts), so removing
+ * routes costs no compile until it holds more than twice the table.
+ */
+static int
+lacking(const char *const *pats, size_t n)
+{
+	size_t i, v;
+
+	if (db_msg == NULL) {
+		pend = n;
+		bloated = 0;
+		return 1;
+	}
+	pend = 0;
+	for (i = 0; i < n; i++)
+		if (!strmap_get(&db_pats, pats[i], strlen(pats[i]), &v))
+			pend++;
+	bloated = (size_t)db_view.npat + db_view.nbad > 2 * n + 64;
+	return pend > 0 || bloated;
+}
+
+/* The waiting table: compile it now, later, or when it pays. */
+static void
+decide(void)
+{
+	double left;
+
+	ev_timer_stop(dloop, &cool_w);
+	if (next_pat == NULL || hsjob_busy(job))
+		return;		/* done() decides again */
+	debt_update();
+	left = cool_until - ev_now(dloop);
+	if (left <= 0. && due()) {
+		log_debug("%s: %zu patterns, %zu not in the newest database "
+		    "(routers' estimated cost %.3fs)", __func__, next_n, pend,
+		    debt);
+		start((const char *const *)next_pat, next_n, next_hash);
+		next_free();
+		return;
+	}
+	ev_timer_set(&cool_w, left > 0. ? left : DEBT_CHECK, 0.);
+	ev_timer_start(dloop, &cool_w);
+}
+
 static void
 cool_cb(struct ev_loop *l, ev_timer *w, int revents)
 {
 	(void)l; (void)w; (void)revents;
-	if (next_pat != NULL && !hsjob_busy(job)) {
-		want((const char *const *)next_pat, next_n, next_hash);
-		next_free();
-	}
-}
-
-/* next_pat is set: compile it now, or once the cool-down is over. */
-static void
-cool_start(void)
-{
-	double left = cool_until - ev_now(dloop);
-
-	ev_timer_stop(dloop, &cool_w);
-	ev_timer_set(&cool_w, left > 0. ? left : 0., 0.);
-	ev_timer_start(dloop, &cool_w);
-}
-
-/*
- * Whether the newest database holds every one of pats: routers then need
- * no other (the patterns it holds beyond the table's match nothing that
- * counts). Removing routes so costs no compile, as long as the database
- * does not grow to more than twice the table.
- */
-static int
-covered(const char *const *pats, size_t n)
-{
-	size_t i, v;
-
-	if (db_msg == NULL || (size_t)db_view.npat + db_view.nbad > 2 * n + 64)
-		return 0;
-	for (i = 0; i < n; i++)
-		if (!strmap_get(&db_pats, pats[i], strlen(pats[i]), &v))
-			return 0;
-	return 1;
-}
-
-/* The latest table's patterns: compile them unless that is needless. */
-static void
-want(const char *const *pats, size_t n, uint64_t hash)
-{
-	if (db_msg != NULL && hash == db_hash)
-		return;
-	if (covered(pats, n)) {
-		log_debug("%s: the newest database holds all %zu patterns",
-		    __func__, n);
-		return;
-	}
-	start(pats, n, hash);
+	decide();
 }
 
 void
@@ -329,23 +398,21 @@ dbcompile_table(const struct rt_table *t)
 	for (i = 0; i < t->nroutes; i++)
 		pats[i] = t->routes[i].pattern;
 	hash = patterns_hash(pats, t->nroutes);
-	if (hsjob_busy(job) || (ev_now(dloop) < cool_until &&
-	    !(db_msg != NULL && hash == db_hash) && !covered(pats, t->nroutes))) {
-		next_free();
-		if (hash != job_hash || !hsjob_busy(job)) {
-			next_pat = xcalloc(t->nroutes + 1, sizeof(char *));
-			for (i = 0; i < t->nroutes; i++)
-				next_pat[i] = xstrdup(pats[i]);
-			next_n = t->nroutes;
-			next_hash = hash;
-			if (!hsjob_busy(job))
-				cool_start();
-		}
-	} else {
+	debt_update();		/* at the table before's count */
+	if (db_msg != NULL && hash == db_hash)
+		pend = bloated = 0;
+	if ((db_msg != NULL && hash == db_hash) || !lacking(pats, t->nroutes) ||
+	    (hsjob_busy(job) && hash == job_hash)) {
 		/* Nothing newer waits: an older table's turn is void. */
+		if (next_pat != NULL)
+			log_debug("%s: the newest database (or the one "
+			    "compiling) holds all %u patterns", __func__,
+			    t->nroutes);
 		next_free();
-		ev_timer_stop(dloop, &cool_w);
-		want(pats, t->nroutes, hash);
+		decide();
+	} else {
+		next_set(pats, t->nroutes, hash);
+		decide();
 	}
 	free(pats);
 }
@@ -388,10 +455,12 @@ rep_cb(struct ev_loop *l, ev_io *w, int revents)
 			    NNG_FLAG_NONBLOCK)) != 0)
 				log_warnx("%s: nng_send: %s", __func__,
 				    nng_strerror(rv));
-		} else if (job != NULL && (hsjob_busy(job) ||
-		    ev_is_active(&cool_w)))
-			answer(HSDB_COMPILING);	/* or after the cool-down */
-		else if (db_msg != NULL)
+		} else if (job != NULL && hsjob_busy(job))
+			answer(HSDB_COMPILING);
+		else if (job != NULL && next_pat != NULL) {
+			debt_update();	/* after the cool-down, or when it pays */
+			answer(due() ? HSDB_COMPILING : HSDB_DEFERRED);
+		} else if (db_msg != NULL)
 			answer(HSDB_SAME);
 		else if (job == NULL || failed)
 			answer(HSDB_NONE);
@@ -429,6 +498,7 @@ void
 dbcompile_stats(struct dbcompile_stats *st)
 {
 	*st = stats;
+	st->pending = pend;
 }
 
 void

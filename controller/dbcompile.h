@@ -16,13 +16,17 @@
 
 /* Listen on the run directory's database endpoint; read the last run's database. */
 void dbcompile_init(struct ev_loop *loop, const char *rundir);
-/* A table goes out: compile its patterns unless the newest database has them. */
+/* A table goes out: compile its patterns when the newest database lacks them and that pays. */
 void dbcompile_table(const struct rt_table *t);
-/* For /metrics: compiles done and failed, the last one's seconds and size. */
+/*
+ * For /metrics: compiles done and failed, the last one's seconds and size,
+ * and the latest table's patterns the newest database lacks (routers match
+ * them one by one until a compile pays: dbcompile.c).
+ */
 struct dbcompile_stats {
 	unsigned long long	 compiles, failures;
 	double			 seconds;
-	size_t			 bytes, patterns;
+	size_t			 bytes, patterns, pending;
 };
 void dbcompile_stats(struct dbcompile_stats *st);
 

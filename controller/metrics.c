@@ -762,6 +762,10 @@ render_state(FILE *f, const struct metrics_page *p)
 	head(f, "dnsrouter_hyperscan_database_bytes", "gauge",
 	    "Size of the last database as sent to routers (serialized).");
 	fprintf(f, "dnsrouter_hyperscan_database_bytes %zu\n", p->hs.bytes);
+	head(f, "dnsrouter_hyperscan_pending_patterns", "gauge",
+	    "Patterns of the table the newest database lacks: routers match "
+	    "them one by one until a compile pays.");
+	fprintf(f, "dnsrouter_hyperscan_pending_patterns %zu\n", p->hs.pending);
 	head(f, "dnsrouter_reports_total", "counter",
 	    "Traffic reports received from routers.");
 	fprintf(f, "dnsrouter_reports_total %llu\n",

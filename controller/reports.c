@@ -2,6 +2,7 @@
 #include <nng/nng.h>
 #include <nng/protocol/pipeline0/pull.h>
 #include <limits.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -18,6 +19,7 @@ static struct ev_loop	*rloop;
 static nng_socket	 pull_sock;
 static ev_io		 pull_w;
 static unsigned long	 bad_reports;
+static uint64_t		 queries;	/* every router's, since the start */
 
 static void
 pull_cb(struct ev_loop *l, ev_io *w, int revents)
@@ -37,6 +39,8 @@ pull_cb(struct ev_loop *l, ev_io *w, int revents)
 				log_warnx("%s: bad report from a router dropped: %s "
 				    "(%lu so far)", __func__, why, bad_reports);
 		} else {
+			queries += (uint64_t)r.global[RG_QUERIES_UDP] +
+			    r.global[RG_QUERIES_TCP];
 			for (i = 0; i < r.n; i++)
 				health_report((struct sockaddr *)&r.e[i].addr,
 				    r.e[i].answered, r.e[i].failed,
@@ -60,6 +64,12 @@ reports_init(struct ev_loop *loop, const char *rundir)
 	    report_maxlen());
 	ev_io_init(&pull_w, pull_cb, fd, EV_READ);
 	ev_io_start(loop, &pull_w);
+}
+
+uint64_t
+reports_queries(void)
+{
+	return queries;
 }
 
 void

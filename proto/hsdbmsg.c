@@ -105,7 +105,7 @@ hsdb_decode(const uint8_t *buf, size_t len, struct hsdb_msg *m,
 	m->npat = proto_get32(p + 12);
 	m->nbad = proto_get32(p + 16);
 	m->bloblen = proto_get32(p + 20);
-	if (status > HSDB_NONE) {
+	if (status > HSDB_DEFERRED) {
 		*why = "unknown status";
 		return -1;
 	}

@@ -34,6 +34,7 @@ enum hsdb_status {
 	HSDB_COMPILING = 1,	/* none newer than yours yet: ask again soon */
 	HSDB_SAME = 2,		/* yours is the newest and none is compiling */
 	HSDB_NONE = 3,		/* the controller cannot compile: do it yourself */
+	HSDB_DEFERRED = 4,	/* a compile waits until it pays: ask in a second */
 };
 
 struct hsdb_msg {

@@ -16,9 +16,9 @@
  * backend count is a u32 in tables; 7: the controller's Hyperscan database;
  * 8: status carries the zones' shards and SOA serials; 9: cache purges, and
  * reports carry the packet cache's counters; 10: reports carry the dnstap
- * counters
+ * counters; 11: the Hyperscan answer "deferred"
  */
-#define PROTO_VERSION	10
+#define PROTO_VERSION	11
 #define PROTO_HDRLEN	16
 
 enum proto_msg {

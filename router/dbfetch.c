@@ -2,8 +2,9 @@
  * The controller's Hyperscan database (controller/dbcompile.c), asked for
  * whenever the router's table holds patterns its database lacks, and at
  * start. While the controller compiles, the router asks again every
- * 100 ms; meanwhile it matches with its old database plus PCRE2 for the
- * changed patterns. It compiles for itself only when the controller
+ * 100 ms, every second while the controller defers a compile (it waits
+ * until one pays: controller/dbcompile.c); meanwhile it matches with its
+ * old database plus PCRE2 for the changed patterns. It compiles for itself only when the controller
  * cannot (no Hyperscan there), when the database does not fit this
  * process (another Hyperscan version or CPU), or when nothing answers for
  * FETCH_GIVE_UP seconds.
@@ -23,6 +24,7 @@
 #define FETCH_FIRST	0.02	/* until the endpoint first answers: nng drops a
 				   request sent before it is connected */
 #define FETCH_AGAIN	0.1	/* after "compiling" */
+#define FETCH_DEFERRED	1.0	/* after "deferred": no compile before it pays */
 #define FETCH_RESEND	1.0	/* a request without an answer is sent again */
 #define FETCH_GIVE_UP	10.0	/* then compile here */
 
@@ -94,10 +96,12 @@ take(const uint8_t *buf, size_t len)
 	answered = 1;
 	switch (m.status) {
 	case HSDB_COMPILING:
+	case HSDB_DEFERRED:
 		compiling = 1;
 		not_soon();
 		ev_timer_stop(loop, &again_w);
-		ev_timer_set(&again_w, FETCH_AGAIN, 0.);
+		ev_timer_set(&again_w, m.status == HSDB_COMPILING ?
+		    FETCH_AGAIN : FETCH_DEFERRED, 0.);
 		ev_timer_start(loop, &again_w);
 		return;
 	case HSDB_SAME:

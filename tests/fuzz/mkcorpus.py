@@ -287,6 +287,7 @@ def hsdb_seeds():
     write(t, "compiling", answer(1))
     write(t, "same", answer(2))
     write(t, "none", answer(3))
+    write(t, "deferred", answer(4))
     write(t, "db", answer(0, ["^[ab]\\.miek", "x"], ["(a)\\1"],
                           b"\x00" * 32))
     write(t, "db-no-blob", answer(0, bad=["(a)\\1"]))

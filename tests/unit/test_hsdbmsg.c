@@ -145,8 +145,11 @@ test_answers_without_a_database_carry_nothing_else(void **state)
 	assert_int_equal(hsdb_decode(msg, len, &m, &why), 0);
 	assert_int_equal(m.status, HSDB_COMPILING);
 	assert_true(m.id == 7 && m.npat == 0 && m.pat == NULL);
+	msg[PROTO_HDRLEN + 11] = HSDB_DEFERRED;
+	assert_int_equal(hsdb_decode(msg, len, &m, &why), 0);
+	assert_int_equal(m.status, HSDB_DEFERRED);
 	/* An unknown status, and a count that the message cannot hold. */
-	msg[PROTO_HDRLEN + 11] = 9;
+	msg[PROTO_HDRLEN + 11] = HSDB_DEFERRED + 1;
 	assert_int_equal(hsdb_decode(msg, len, &m, &why), -1);
 	assert_string_equal(why, "unknown status");
 	free(msg);
