@@ -610,6 +610,10 @@ render_global(FILE *f, const uint64_t *g, uint64_t entries)
 		{ RG_DNSTAP_DROPPED, "dnsrouter_dnstap_dropped_total",
 		    "dnstap messages dropped: the collector was not connected "
 		    "or the router's queue to it was full." },
+		{ RG_PENDING_TRIED, "dnsrouter_pending_pattern_matches_total",
+		    "Route regexps matched one by one (PCRE2) because the "
+		    "routers' Hyperscan database did not hold them yet: the "
+		    "work a compile saves." },
 	};
 	size_t i;
 

@@ -19,7 +19,7 @@ static struct ev_loop	*rloop;
 static nng_socket	 pull_sock;
 static ev_io		 pull_w;
 static unsigned long	 bad_reports;
-static uint64_t		 queries;	/* every router's, since the start */
+static uint64_t		 tried;		/* every router's, since the start */
 
 static void
 pull_cb(struct ev_loop *l, ev_io *w, int revents)
@@ -39,8 +39,7 @@ pull_cb(struct ev_loop *l, ev_io *w, int revents)
 				log_warnx("%s: bad report from a router dropped: %s "
 				    "(%lu so far)", __func__, why, bad_reports);
 		} else {
-			queries += (uint64_t)r.global[RG_QUERIES_UDP] +
-			    r.global[RG_QUERIES_TCP];
+			tried += r.global[RG_PENDING_TRIED];
 			for (i = 0; i < r.n; i++)
 				health_report((struct sockaddr *)&r.e[i].addr,
 				    r.e[i].answered, r.e[i].failed,
@@ -67,9 +66,9 @@ reports_init(struct ev_loop *loop, const char *rundir)
 }
 
 uint64_t
-reports_queries(void)
+reports_pending_tried(void)
 {
-	return queries;
+	return tried;
 }
 
 void

@@ -8,10 +8,11 @@
 /* Listen for router reports in rundir. */
 void reports_init(struct ev_loop *loop, const char *rundir);
 /*
- * Client queries the routers' reports counted since the start (UDP and
- * TCP): how often route patterns are matched, for dbcompile.c.
+ * Patterns the routers' reports say were matched one by one, since the
+ * start, because their database lacked them (RG_PENDING_TRIED): what a
+ * compile would save, for dbcompile.c.
  */
-uint64_t reports_queries(void);
+uint64_t reports_pending_tried(void);
 void reports_shutdown(void);
 
 #endif

@@ -59,6 +59,7 @@ enum report_global {
 	RG_CACHE_EVICTIONS,	/* entries pushed out to make room */
 	RG_DNSTAP_SENT,		/* dnstap messages handed to the writer */
 	RG_DNSTAP_DROPPED,	/* dnstap messages dropped: queue full, no collector */
+	RG_PENDING_TRIED,	/* patterns matched one by one that a database lacked */
 	REPORT_NGLOBAL
 };
 

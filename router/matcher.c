@@ -43,6 +43,8 @@ struct matcher {
 	pcre2_match_data	*md;
 	pcre2_match_context	*mctx;		/* the limits of every match */
 	unsigned		 limited;
+	uint8_t			*dpend;		/* per delta: pending (a database would take it) */
+	unsigned		 tried;		/* pending patterns matched one by one */
 	uint32_t		*cand;		/* this query's database matches */
 	size_t			 ncand;
 };
@@ -94,6 +96,7 @@ matcher_build(const char *const *patterns, size_t n, struct hsdb *db,
 	    (from = malloc((n + 1) * sizeof(*from))) == NULL ||
 	    (m->delta_index = calloc(n + 1, sizeof(uint32_t))) == NULL ||
 	    (m->delta = calloc(n + 1, sizeof(*m->delta))) == NULL ||
+	    (m->dpend = calloc(n + 1, 1)) == NULL ||
 	    (m->cand = calloc(n + 1, sizeof(uint32_t))) == NULL ||
 	    (m->db_route = malloc((nids + 1) * sizeof(uint32_t))) == NULL)
 		goto oom;
@@ -130,8 +133,10 @@ matcher_build(const char *const *patterns, size_t n, struct hsdb *db,
 		 * database would not take the others either, so counting them
 		 * would compile again after every compile.
 		 */
-		if (id == HSDB_ABSENT)
+		if (id == HSDB_ABSENT) {
 			m->pending++;
+			m->dpend[m->ndelta] = 1;
+		}
 		m->dpos[i] = (uint32_t)m->ndelta;
 		m->delta_index[m->ndelta++] = (uint32_t)i;
 	}
@@ -244,6 +249,7 @@ matcher_first(struct matcher *m, const char *name, size_t len,
 		}
 		rc = pcre2_match(m->delta[d]->code, (PCRE2_SPTR)name, len, 0,
 		    PCRE2_NO_UTF_CHECK, m->md, m->mctx);
+		m->tried += m->dpend[d];
 		if (rc >= 0 && accept(ctx, m->delta_index[d]))
 			return (long)m->delta_index[d];
 		if (rc < 0 && rc != PCRE2_ERROR_NOMATCH)
@@ -259,6 +265,15 @@ matcher_take_limited(struct matcher *m)
 	unsigned n = m->limited;
 
 	m->limited = 0;
+	return n;
+}
+
+unsigned
+matcher_take_tried(struct matcher *m)
+{
+	unsigned n = m->tried;
+
+	m->tried = 0;
 	return n;
 }
 
@@ -287,6 +302,7 @@ matcher_free(struct matcher *m)
 	free(m->pat);
 	free(m->rid);
 	free(m->dpos);
+	free(m->dpend);
 	free(m->delta_index);
 	free(m->cand);
 	free(m->db_route);

@@ -43,6 +43,13 @@ long matcher_first(struct matcher *m, const char *name, size_t len,
  */
 unsigned matcher_take_limited(struct matcher *m);
 
+/*
+ * Pending patterns (see matcher_pending) matched one by one since the last
+ * call: the work a newer database would save, which the controller weighs
+ * against the cost of compiling one.
+ */
+unsigned matcher_take_tried(struct matcher *m);
+
 /* Number of patterns. */
 size_t matcher_count(const struct matcher *m);
 

@@ -134,12 +134,16 @@ accept_any(void *ctx, size_t route)
 	return 1;
 }
 
-/* Match limits the matcher hit: counted, and logged at most every 10 s. */
+/*
+ * Match limits the matcher hit: counted, and logged at most every 10 s;
+ * and the pending patterns it tried one by one.
+ */
 static void
 count_limited(struct live_table *t, const char *name, size_t len)
 {
 	unsigned limited;
 
+	rcount[RG_PENDING_TRIED] += matcher_take_tried(t->m);
 	if ((limited = matcher_take_limited(t->m)) > 0) {
 		static double last_log;
 

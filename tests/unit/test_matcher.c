@@ -382,6 +382,11 @@ test_new_patterns_are_pending_until_a_database_holds_them(void **state)
 	assert_int_equal(matcher_pending(m), 1);
 	assert_int_equal(first(m, "c.x."), 2);
 	assert_int_equal(first(m, "a.x."), 0);
+	/* Tried once: for "a.x." it comes after the route that matched. */
+	assert_int_equal(matcher_take_tried(m), 1);
+	assert_int_equal(first(m, "z.x."), -1);
+	assert_int_equal(matcher_take_tried(m), 1);
+	assert_int_equal(matcher_take_tried(m), 0);
 	matcher_free(m);
 	hsdb_unref(db);
 }
