@@ -284,6 +284,30 @@ def test_route_counts_carry_over_a_table_change(make_router, backend_a,
     })
     assert val(s, "dnsrouter_table_generation") == gen + 1
 
+    # Six routes ahead of it, then gone again: the second time it moves
+    # further back than the side-by-side walk of the two tables looks
+    # (controller/metrics.c routes_carry), and its count is found through
+    # the index of the routes the walk left.
+    fillers = [spec(backend_b) + r",^f%d\.nowhere" % i for i in range(6)]
+    n = 6
+    for table in (fillers + [spec(backend_a) + "," + AB,
+                             spec(backend_b) + r",^c\.miek"],
+                  [spec(backend_a) + "," + AB,
+                   spec(backend_b) + r",^c\.miek"]):
+        r.write_routes(table)
+        r.reload()
+        wait_for(lambda: val(scrape(port), "dnsrouter_routes") == len(table),
+                 10, 0.05, "a table of %d routes" % len(table))
+        for _ in range(2):
+            assert dnsenv.query(r.port, "b.miek.nl.", "TXT").rcode() == 0
+        wait_counts(port, {
+            k("dnsrouter_route_queries_total", route=AB, priority="0"):
+                before + n,
+            k("dnsrouter_route_queries_total", route=r"^c\.miek",
+              priority="0"): 3,
+        })
+        n += 2
+
 
 def _zombie(pid):
     with open("/proc/%d/stat" % pid) as f:
