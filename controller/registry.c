@@ -224,6 +224,9 @@ registry_build(const struct registry *r,
 	uint64_t *pairs;
 	struct strmap bmap, rmap, pmap;
 	size_t i, nr = 0, npairs = 0, len = RT_WIRE_FIXED, skipped = 0, v;
+	size_t nidx = 0, npat = 0;
+	uint32_t *idx;
+	char *pat;
 
 	if (lim == NULL)
 		lim = &registry_table_limits;
@@ -239,8 +242,12 @@ registry_build(const struct registry *r,
 	first_route = xcalloc(r->n + 1, sizeof(*first_route));
 	pairs = xcalloc(r->n + 1, sizeof(*pairs));
 	strmap_init(&bmap, r->n);
-	/* Routes are usually far fewer than registrations: grow as needed. */
-	strmap_init(&rmap, 0);
+	/*
+	 * Routes are at most as many as registrations (as many, when each
+	 * backend has a regexp of its own: room for them all at once, not a
+	 * dozen rehashes per build); a backend on several routes is rarer.
+	 */
+	strmap_init(&rmap, r->n);
 	strmap_init(&pmap, 0);
 
 	for (i = 0; i < r->n; i++) {
@@ -327,12 +334,25 @@ registry_build(const struct registry *r,
 
 	t->nroutes = (uint32_t)nr;
 	t->routes = xcalloc(nr + 1, sizeof(*t->routes));
+	/* The routes' indexes and patterns in one block, as rt_decode does. */
 	for (i = 0; i < nr; i++) {
+		nidx += rb[i].n;
+		npat += strlen(rb[i].pattern) + 1;
+	}
+	idx = t->arena = xmalloc(nidx * sizeof(*idx) + npat + 1);
+	pat = (char *)(idx + nidx);
+	for (i = 0; i < nr; i++) {
+		size_t plen = strlen(rb[i].pattern);
+
 		t->routes[i].priority = rb[i].priority;
 		t->routes[i].nbackends = rb[i].n;
-		t->routes[i].backends = rb[i].backends;
-		t->routes[i].pattern = xstrdup(rb[i].pattern);
-		t->routes[i].patlen = (uint16_t)strlen(rb[i].pattern);
+		t->routes[i].backends = idx;
+		memcpy(idx, rb[i].backends, rb[i].n * sizeof(*idx));
+		idx += rb[i].n;
+		free(rb[i].backends);
+		t->routes[i].pattern = memcpy(pat, rb[i].pattern, plen + 1);
+		t->routes[i].patlen = (uint16_t)plen;
+		pat += plen + 1;
 	}
 	free(bkeys);
 	free(rnext);
