@@ -347,7 +347,8 @@ registry_build(const struct registry *r,
 		t->routes[i].priority = rb[i].priority;
 		t->routes[i].nbackends = rb[i].n;
 		t->routes[i].backends = idx;
-		memcpy(idx, rb[i].backends, rb[i].n * sizeof(*idx));
+		if (rb[i].n > 0)
+			memcpy(idx, rb[i].backends, rb[i].n * sizeof(*idx));
 		idx += rb[i].n;
 		free(rb[i].backends);
 		t->routes[i].pattern = memcpy(pat, rb[i].pattern, plen + 1);

@@ -100,7 +100,8 @@ matcher_build(const char *const *patterns, size_t n, struct hsdb *db,
 	    (m->cand = calloc(n + 1, sizeof(uint32_t))) == NULL ||
 	    (m->db_route = malloc((nids + 1) * sizeof(uint32_t))) == NULL)
 		goto oom;
-	memcpy(m->pat, patterns, n * sizeof(*m->pat));
+	if (n > 0)
+		memcpy(m->pat, patterns, n * sizeof(*m->pat));
 	for (i = 0; i < nids; i++)
 		m->db_route[i] = NONE;
 	if (db != NULL && nids > 0) {
