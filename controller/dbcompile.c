@@ -69,7 +69,7 @@ static char		 cache_path[PATH_MAX];
  * in a second" while the rule says wait.
  */
 #define COMPILE_DUTY	5.0
-#define PCRE2_COST	25e-9	/* CPU s per try (24-32 ns measured at 10,000 routes) */
+#define PCRE2_COST	25e-9	/* CPU s per try (24-32 ns measured) */
 #define PEND_MAX	32
 #define DEBT_CHECK	1.0	/* s between looks at the routers' cost */
 #define COST_GUESS	1e-4	/* CPU s per pattern before a compile is timed */

@@ -4,10 +4,10 @@
  * start. While the controller compiles, the router asks again every
  * 100 ms, every second while the controller defers a compile (it waits
  * until one pays: controller/dbcompile.c); meanwhile it matches with its
- * old database plus PCRE2 for the changed patterns. It compiles for itself only when the controller
- * cannot (no Hyperscan there), when the database does not fit this
- * process (another Hyperscan version or CPU), or when nothing answers for
- * FETCH_GIVE_UP seconds.
+ * old database plus PCRE2 for the changed patterns. It compiles for
+ * itself only when the controller cannot (no Hyperscan there), when the
+ * database does not fit this process (another Hyperscan version or CPU),
+ * or when nothing answers for FETCH_GIVE_UP seconds.
  */
 #include <nng/nng.h>
 #include <nng/protocol/reqrep0/req.h>
