@@ -59,4 +59,11 @@ void child_start(struct child_proc *p, int argc, char *argv[]);
  */
 void child_run(struct child_proc *p, int ready_later);
 
+/*
+ * From now on the child has 2 s to end, or it exits (status 1) with a
+ * line on stderr: child_run arms it when the loop ends, before the
+ * caller's shutdown (nng_close can hang: child_start.c).
+ */
+void arm_stop_deadline(const struct child_proc *p);
+
 #endif
