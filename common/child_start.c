@@ -17,6 +17,7 @@
 #include "log.h"
 #include "privsep.h"
 #include "sandbox.h"
+#include "util.h"
 
 /*
  * The way out has STOP_DEADLINE seconds. nng 1.5.2's nng_close can wait
@@ -100,13 +101,9 @@ child_run(struct child_proc *p, int ready_later)
 void
 arm_stop_deadline(const struct child_proc *p)
 {
-	sigset_t set;
-
 	snprintf(stop_msg, sizeof(stop_msg), "%s[%d]: stopping took more "
 	    "than %d s: exiting\n", p->name, (int)getpid(), STOP_DEADLINE);
 	signal(SIGALRM, stop_deadline);
-	sigemptyset(&set);
-	sigaddset(&set, SIGALRM);
-	sigprocmask(SIG_UNBLOCK, &set, NULL);
+	unblock_signal(SIGALRM);
 	alarm(STOP_DEADLINE);
 }

@@ -273,15 +273,6 @@ fail:
 	return NULL;
 }
 
-int
-hsdb_scratch(const struct hsdb *d, void **scratch)
-{
-	if (d->db == NULL)
-		return 0;
-	return hs_alloc_scratch(d->db, (hs_scratch_t **)scratch) == HS_SUCCESS ?
-	    0 : -1;
-}
-
 void *
 hsdb_main_scratch(struct hsdb *d)
 {
@@ -289,12 +280,6 @@ hsdb_main_scratch(struct hsdb *d)
 	    hs_alloc_scratch(d->db, &d->scratch) != HS_SUCCESS)
 		d->scratch = NULL;
 	return d->scratch;
-}
-
-void
-hsdb_scratch_free(void *scratch)
-{
-	hs_free_scratch(scratch);
 }
 
 struct scan_ctx {

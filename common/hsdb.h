@@ -55,9 +55,6 @@ struct hsdb *hsdb_deserialize(const char *blob, size_t len,
     const char *const *pats, size_t npat, const char *const *bad, size_t nbad,
     const char **why);
 
-/* Allocate or grow *scratch for db; -1 on failure. */
-int hsdb_scratch(const struct hsdb *db, void **scratch);
-void hsdb_scratch_free(void *scratch);
 /*
  * The database's own scratch, allocated at the first call and freed with
  * it, for scans from the thread that holds the references (a router's

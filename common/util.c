@@ -136,3 +136,17 @@ xstrdup(const char *s)
 		fatal("%s", __func__);
 	return p;
 }
+
+size_t
+align_next(size_t *j, size_t n, int (*same)(const void *ctx, size_t k),
+    const void *ctx)
+{
+	size_t k;
+
+	for (k = *j; k < n && k < *j + ALIGN_AHEAD; k++)
+		if (same(ctx, k)) {
+			*j = k + 1;
+			return k;
+		}
+	return ALIGN_NONE;
+}

@@ -32,4 +32,16 @@ void *xmalloc(size_t size);
 void *xreallocarray(void *p, size_t n, size_t size);
 char *xstrdup(const char *s);
 
+/*
+ * One step of a walk of two lists side by side: a table and the one
+ * before, which differ by a route added or removed here and there. The
+ * first k at *j or up to ALIGN_AHEAD - 1 places on (below n) for which
+ * same(ctx, k): *j moves past it. ALIGN_NONE, *j unchanged, if there is
+ * none (the caller looks the item up another way).
+ */
+#define ALIGN_AHEAD	4
+#define ALIGN_NONE	((size_t)-1)
+size_t align_next(size_t *j, size_t n,
+    int (*same)(const void *ctx, size_t k), const void *ctx);
+
 #endif

@@ -392,6 +392,7 @@ dbcompile_table(const struct rt_table *t)
 	const char **pats;
 	uint64_t hash;
 	size_t i;
+	int waits = 0;
 
 	if (job == NULL || !hsdb_available())
 		return;
@@ -401,9 +402,13 @@ dbcompile_table(const struct rt_table *t)
 	hash = patterns_hash(pats, t->nroutes);
 	debt_update();		/* at the table before's count */
 	if (db_msg != NULL && hash == db_hash)
-		pend = bloated = 0;
-	if ((db_msg != NULL && hash == db_hash) || !lacking(pats, t->nroutes) ||
-	    (hsjob_busy(job) && hash == job_hash)) {
+		pend = bloated = 0;	/* the newest database's own patterns */
+	else if (lacking(pats, t->nroutes) &&
+	    !(hsjob_busy(job) && hash == job_hash))
+		waits = 1;
+	if (waits)
+		next_set(pats, t->nroutes, hash);
+	else {
 		/* Nothing newer waits: an older table's turn is void. */
 		if (pend == 0)
 			debt = 0.;	/* nothing left to pay for */
@@ -412,11 +417,8 @@ dbcompile_table(const struct rt_table *t)
 			    "compiling) holds all %u patterns", __func__,
 			    t->nroutes);
 		next_free();
-		decide();
-	} else {
-		next_set(pats, t->nroutes, hash);
-		decide();
 	}
+	decide();
 	free(pats);
 }
 

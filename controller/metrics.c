@@ -273,12 +273,19 @@ pending_free(void)
  * A new table's routes take the old totals by (priority, regexp), unique
  * in a table. A table follows the last with a route added or removed here
  * and there, so a walk of the two lists side by side finds nearly all of
- * them (in the same place or up to ALIGN_AHEAD places on; before, a sort
+ * them (align_next, common/util.h; before, a sort
  * and a binary search of every route cost milliseconds per change at
  * 10,000 routes); the few left on either side meet through a sorted index
  * of the old routes the walk did not take.
  */
-#define ALIGN_AHEAD	4
+static int
+same_route(const void *ctx, size_t k)
+{
+	const struct rstat *r = ctx;
+
+	return rs[k].priority == r->priority &&
+	    strcmp(rs[k].pattern, r->pattern) == 0;
+}
 
 static void
 routes_carry(const struct rt_table *t)
@@ -300,14 +307,10 @@ routes_carry(const struct rt_table *t)
 		    (size_t)t->routes[i].patlen + 1);
 		p += (size_t)t->routes[i].patlen + 1;
 		nr[i].priority = t->routes[i].priority;
-		for (k = j; k < nrs && k < j + ALIGN_AHEAD; k++)
-			if (!used[k] && rs[k].priority == nr[i].priority &&
-			    strcmp(rs[k].pattern, nr[i].pattern) == 0)
-				break;
-		if (k < nrs && k < j + ALIGN_AHEAD) {
+		if ((k = align_next(&j, nrs, same_route, &nr[i])) !=
+		    ALIGN_NONE) {
 			nr[i].queries = rs[k].queries;
-			used[k] = 1;
-			j = k + 1;
+			used[k] = 1;	/* the index below is of the rest */
 		} else
 			miss[nmiss++] = (uint32_t)i;
 	}

@@ -15,10 +15,10 @@
 #include "hsdb.h"
 #include "matcher.h"
 #include "routetable.h"
+#include "util.h"
 
 #define NONE		UINT32_MAX
 #define JIT_MAX		512	/* beyond this many, skip JIT: the database comes soon */
-#define ALIGN_AHEAD	4	/* places of prev tried for each pattern */
 
 /* A compiled PCRE2 pattern, shared by the matchers of successive tables. */
 struct rx {
@@ -43,7 +43,6 @@ struct matcher {
 	pcre2_match_data	*md;
 	pcre2_match_context	*mctx;		/* the limits of every match */
 	unsigned		 limited;
-	uint8_t			*dpend;		/* per delta: pending (a database would take it) */
 	unsigned		 tried;		/* pending patterns matched one by one */
 	uint32_t		*cand;		/* this query's database matches */
 	size_t			 ncand;
@@ -58,23 +57,33 @@ rx_unref(struct rx *x)
 	}
 }
 
+struct same_text {
+	const struct matcher	*prev;
+	const char		*p;
+};
+
+static int
+same_text(const void *ctx, size_t k)
+{
+	const struct same_text *s = ctx;
+
+	return strcmp(s->prev->pat[k], s->p) == 0;
+}
+
 /*
- * The place of patterns[i] in prev, looked for from *j on: a table follows
- * the last with a route added or removed here and there, so the two lists
- * agree but for a few places. NONE when not found near (the caller then
- * asks the database).
+ * The place of p in prev, looked for from *j on (align_next): NONE when
+ * not found near, and the caller asks the database.
  */
 static uint32_t
 align(const struct matcher *prev, size_t *j, const char *p)
 {
+	struct same_text s = { prev, p };
 	size_t k;
 
-	for (k = *j; prev != NULL && k < prev->n && k < *j + ALIGN_AHEAD; k++)
-		if (strcmp(prev->pat[k], p) == 0) {
-			*j = k + 1;
-			return (uint32_t)k;
-		}
-	return NONE;
+	if (prev == NULL ||
+	    (k = align_next(j, prev->n, same_text, &s)) == ALIGN_NONE)
+		return NONE;
+	return (uint32_t)k;
 }
 
 struct matcher *
@@ -96,7 +105,6 @@ matcher_build(const char *const *patterns, size_t n, struct hsdb *db,
 	    (from = malloc((n + 1) * sizeof(*from))) == NULL ||
 	    (m->delta_index = calloc(n + 1, sizeof(uint32_t))) == NULL ||
 	    (m->delta = calloc(n + 1, sizeof(*m->delta))) == NULL ||
-	    (m->dpend = calloc(n + 1, 1)) == NULL ||
 	    (m->cand = calloc(n + 1, sizeof(uint32_t))) == NULL ||
 	    (m->db_route = malloc((nids + 1) * sizeof(uint32_t))) == NULL)
 		goto oom;
@@ -134,10 +142,8 @@ matcher_build(const char *const *patterns, size_t n, struct hsdb *db,
 		 * database would not take the others either, so counting them
 		 * would compile again after every compile.
 		 */
-		if (id == HSDB_ABSENT) {
+		if (id == HSDB_ABSENT)
 			m->pending++;
-			m->dpend[m->ndelta] = 1;
-		}
 		m->dpos[i] = (uint32_t)m->ndelta;
 		m->delta_index[m->ndelta++] = (uint32_t)i;
 	}
@@ -250,7 +256,8 @@ matcher_first(struct matcher *m, const char *name, size_t len,
 		}
 		rc = pcre2_match(m->delta[d]->code, (PCRE2_SPTR)name, len, 0,
 		    PCRE2_NO_UTF_CHECK, m->md, m->mctx);
-		m->tried += m->dpend[d];
+		/* Pending: one a newer database would take. */
+		m->tried += m->rid[m->delta_index[d]] == HSDB_ABSENT;
 		if (rc >= 0 && accept(ctx, m->delta_index[d]))
 			return (long)m->delta_index[d];
 		if (rc < 0 && rc != PCRE2_ERROR_NOMATCH)
@@ -303,7 +310,6 @@ matcher_free(struct matcher *m)
 	free(m->pat);
 	free(m->rid);
 	free(m->dpos);
-	free(m->dpend);
 	free(m->delta_index);
 	free(m->cand);
 	free(m->db_route);

@@ -139,7 +139,7 @@ accept_any(void *ctx, size_t route)
  * and the pending patterns it tried one by one.
  */
 static void
-count_limited(struct live_table *t, const char *name, size_t len)
+count_matcher(struct live_table *t, const char *name, size_t len)
 {
 	unsigned limited;
 
@@ -161,7 +161,7 @@ table_match(struct live_table *t, const char *name, size_t len)
 {
 	long r = matcher_first(t->m, name, len, accept_any, NULL);
 
-	count_limited(t, name, len);
+	count_matcher(t, name, len);
 	return r;
 }
 
@@ -171,7 +171,7 @@ table_route(struct live_table *t, const char *name, size_t len, uint32_t *route)
 	struct pick_ctx c = { t, 0 };
 	long r = matcher_first(t->m, name, len, accept_healthy, &c);
 
-	count_limited(t, name, len);
+	count_matcher(t, name, len);
 	if (r >= 0) {
 		*route = (uint32_t)r;
 		return ROUTE_FOUND;

@@ -35,14 +35,13 @@ found_cb(void *ctx, unsigned id)
 }
 
 static void
-scan(const struct hsdb *db, const char *name, struct found *f)
+scan(struct hsdb *db, const char *name, struct found *f)
 {
-	void *scratch = NULL;
+	void *scratch = hsdb_main_scratch(db);
 
 	memset(f, 0, sizeof(*f));
-	assert_int_equal(hsdb_scratch(db, &scratch), 0);
+	assert_non_null(scratch);
 	hsdb_scan(db, scratch, name, strlen(name), found_cb, f);
-	hsdb_scratch_free(scratch);
 }
 
 /* db through the wire: serialize, encode, decode, deserialize. */
